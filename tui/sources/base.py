@@ -1,0 +1,73 @@
+"""What every source provides, and the retry/health bookkeeping they share.
+
+Sources know protocols, not screens: each has a `fetch()` coroutine that returns
+model objects or raises SourceError with one readable line. The collector wraps
+each source in a Poller that applies the timeout, backoff and health tracking.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tui.actions import ActionRunner
+from tui.model import EMPTY_MAPPING, Gpu, Job, Node
+
+BACKOFF_CAP_S = 30.0
+
+
+class SourceError(Exception):
+    """A source failed; str(error) is one line an operator can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuReading:
+    gpus: tuple[Gpu, ...]
+    # target (node name or URL) -> one-line error, for targets that failed this cycle.
+    errors: Mapping[str, str] = field(default=EMPTY_MAPPING)
+
+
+@dataclass(frozen=True, slots=True)
+class SlurmState:
+    nodes: tuple[Node, ...]
+    jobs: tuple[Job, ...]
+    version: str = ""
+
+
+class GpuSource(Protocol):
+    name: str
+
+    async def fetch(self) -> GpuReading: ...
+
+    async def aclose(self) -> None: ...
+
+
+class WorkloadSource(ActionRunner, Protocol):
+    """Slurm, real or simulated: its state, and the actions it accepts."""
+
+    name: str
+
+    async def fetch(self) -> SlurmState: ...
+
+
+def backoff_delay(
+    failures: int, base_s: float, rng: random.Random, cap_s: float = BACKOFF_CAP_S
+) -> float:
+    """Delay before the next try after `failures` consecutive failures.
+
+    Exponential from the source's interval, "full-ish" jitter (50-100 %), never over the cap.
+    """
+    if failures <= 0:
+        return base_s
+    return min(cap_s, base_s * 2 ** (failures - 1)) * rng.uniform(0.5, 1.0)
+
+
+def one_line(error: BaseException | str, limit: int = 300) -> str:
+    """An exception as one readable line (type name only when the message is empty)."""
+    text = (
+        str(error) if not isinstance(error, BaseException) else (str(error) or type(error).__name__)
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
