@@ -71,3 +71,18 @@ def one_line(error: BaseException | str, limit: int = 300) -> str:
     )
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# GPU index -> [(unix time, value), ...] oldest first, at most max_points per series.
+GpuSeries = Mapping[int, list[tuple[float, float]]]
+
+# Metric names a history query accepts: Gpu field names.
+HISTORY_METRICS = ("utilization_pct", "memory_used_mib", "memory_pct", "temperature_c", "power_w")
+
+
+class GpuHistory(Protocol):
+    """Where per-GPU history comes from: the store, or Prometheus when that is the GPU source."""
+
+    async def gpu_history(
+        self, node: str, metric: str, start: float, end: float, max_points: int
+    ) -> GpuSeries: ...
