@@ -155,7 +155,7 @@ class Job:
     reason: str = ""
     nodes: tuple[str, ...] = ()
     # node name -> GPU indices on that node held by this job (from Slurm's GRES IDX).
-    gpu_indices: Mapping[str, tuple[int, ...]] = field(default=EMPTY_MAPPING)
+    gpu_indices: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: EMPTY_MAPPING)
     gpus_per_node: int = 0
     submit_time: float | None = None
     start_time: float | None = None
@@ -202,7 +202,7 @@ class ClusterSnapshot:
     nodes: tuple[Node, ...] = ()
     gpus: tuple[Gpu, ...] = ()
     jobs: tuple[Job, ...] = ()
-    health: Mapping[str, SourceHealth] = field(default=EMPTY_MAPPING)
+    health: Mapping[str, SourceHealth] = field(default_factory=lambda: EMPTY_MAPPING)
     cluster_name: str = "cluster"
     demo: bool = False
     slurm_version: str = ""

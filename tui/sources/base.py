@@ -26,7 +26,7 @@ class SourceError(Exception):
 class GpuReading:
     gpus: tuple[Gpu, ...]
     # target (node name or URL) -> one-line error, for targets that failed this cycle.
-    errors: Mapping[str, str] = field(default=EMPTY_MAPPING)
+    errors: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
 
 
 @dataclass(frozen=True, slots=True)
