@@ -1,0 +1,271 @@
+"""Schedules sources, merges their latest results into snapshots, publishes them.
+
+Each source runs in its own task on its own interval; the next poll is armed only
+after the previous one finished, so one source never runs twice at once. A failing
+source keeps its last data (its health says how old) and the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from loguru import logger
+
+from tui.model import ClusterSnapshot, SourceHealth
+from tui.sources.base import (
+    GpuReading,
+    GpuSource,
+    SlurmState,
+    WorkloadSource,
+    backoff_delay,
+    one_line,
+)
+
+T = TypeVar("T")
+Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]
+HealthProbe = Callable[[], Awaitable[SourceHealth]]
+
+
+class Poller(Generic[T]):
+    """One source: timeout, exponential backoff with jitter, health bookkeeping."""
+
+    def __init__(
+        self,
+        name: str,
+        fetch: Callable[[], Awaitable[T]],
+        *,
+        interval_s: float,
+        timeout_s: float,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._fetch = fetch
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self.value: T | None = None
+        self.health = SourceHealth(name=name)
+
+    async def poll(self) -> bool:
+        """Run the source once; True when it produced fresh data."""
+        started = self._clock()
+        monotonic_start = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                value = await self._fetch()
+        except TimeoutError:
+            self._failed(started, f"timed out after {self.timeout_s:g}s")
+            return False
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a source must never take the collector down
+            self._failed(started, one_line(error))
+            return False
+        self.value = value
+        latency = time.perf_counter() - monotonic_start
+        partial = _partial_error(value)
+        self.health = replace(
+            self.health,
+            ok=True,
+            last_success=started,
+            last_attempt=started,
+            latency_s=latency,
+            consecutive_failures=0,
+            last_error=partial,
+        )
+        return True
+
+    def _failed(self, started: float, message: str) -> None:
+        failures = self.health.consecutive_failures + 1
+        if failures == 1 or failures % 10 == 0:
+            logger.warning("source {} failed ({}x): {}", self.name, failures, message)
+        self.health = replace(
+            self.health,
+            ok=False,
+            last_attempt=started,
+            consecutive_failures=failures,
+            last_error=message,
+        )
+
+    def next_delay(self) -> float:
+        return backoff_delay(self.health.consecutive_failures, self.interval_s, self._rng)
+
+
+def _partial_error(value: object) -> str | None:
+    """A GPU reading where some targets failed: summarise them in one line."""
+    if isinstance(value, GpuReading) and value.errors:
+        first_target, first_error = next(iter(value.errors.items()))
+        more = len(value.errors) - 1
+        suffix = f" (+{more} more)" if more else ""
+        return f"{first_target}: {first_error}{suffix}"
+    return None
+
+
+@dataclass(frozen=True)
+class CollectorOptions:
+    cluster_name: str = "cluster"
+    demo: bool = False
+    gpu_interval_s: float = 5.0
+    gpu_timeout_s: float = 3.0
+    slurm_interval_s: float = 10.0
+    slurm_timeout_s: float = 10.0
+    probe_interval_s: float = 15.0
+
+
+class Collector:
+    def __init__(
+        self,
+        *,
+        workload: WorkloadSource | None,
+        gpu: GpuSource | None,
+        options: CollectorOptions | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.options = options or CollectorOptions()
+        self.workload = workload
+        self.gpu = gpu
+        self._clock = clock
+        rng = rng or random.Random()
+        self._slurm: Poller[SlurmState] | None = None
+        self._gpu: Poller[GpuReading] | None = None
+        if workload is not None:
+            self._slurm = Poller(
+                workload.name,
+                workload.fetch,
+                interval_s=self.options.slurm_interval_s,
+                timeout_s=self.options.slurm_timeout_s,
+                clock=clock,
+                rng=rng,
+            )
+        if gpu is not None:
+            self._gpu = Poller(
+                gpu.name,
+                gpu.fetch,
+                interval_s=self.options.gpu_interval_s,
+                timeout_s=self.options.gpu_timeout_s,
+                clock=clock,
+                rng=rng,
+            )
+        self._probes: dict[str, HealthProbe] = {}
+        self._probe_health: dict[str, SourceHealth] = {}
+        self._subscribers: list[Subscriber] = []
+        self._publish_lock = asyncio.Lock()
+        self.latest: ClusterSnapshot = self._merge()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+
+    def add_probe(self, name: str, probe: HealthProbe) -> None:
+        """A health-only source (the agent endpoint): polled, shown, never merged as data."""
+        self._probes[name] = probe
+        self._probe_health[name] = SourceHealth(name=name)
+
+    def set_interval(self, source: str, seconds: float) -> None:
+        for poller in (self._gpu, self._slurm):
+            if poller is not None and poller.name == source:
+                poller.interval_s = seconds
+
+    def pollers(self) -> list[Poller[GpuReading] | Poller[SlurmState]]:
+        return [p for p in (self._slurm, self._gpu) if p is not None]
+
+    def _merge(self) -> ClusterSnapshot:
+        slurm = self._slurm.value if self._slurm else None
+        reading = self._gpu.value if self._gpu else None
+        health = {p.name: p.health for p in self.pollers()} | self._probe_health
+        return ClusterSnapshot(
+            taken_at=self._clock(),
+            nodes=slurm.nodes if slurm else (),
+            jobs=slurm.jobs if slurm else (),
+            gpus=reading.gpus if reading else (),
+            health=MappingProxyType(health),
+            cluster_name=self.options.cluster_name,
+            demo=self.options.demo,
+            slurm_version=slurm.version if slurm else "",
+        )
+
+    async def publish(self) -> ClusterSnapshot:
+        async with self._publish_lock:
+            snapshot = self._merge()
+            self.latest = snapshot
+            for subscriber in list(self._subscribers):
+                try:
+                    result = subscriber(snapshot)
+                    if inspect.isawaitable(result):
+                        await result
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # one bad subscriber must not stop the others
+                    logger.exception("snapshot subscriber {} failed", subscriber)
+            return snapshot
+
+    async def collect_once(self) -> ClusterSnapshot:
+        """One full cycle: Slurm first (it names the GPU targets), then GPUs, then probes."""
+        if self._slurm:
+            await self._slurm.poll()
+        if self._gpu:
+            await self._gpu.poll()
+        await self._run_probes()
+        return await self.publish()
+
+    async def _run_probes(self) -> None:
+        for name, probe in self._probes.items():
+            try:
+                self._probe_health[name] = await probe()
+            except Exception as error:
+                previous = self._probe_health[name]
+                self._probe_health[name] = replace(
+                    previous,
+                    ok=False,
+                    last_attempt=self._clock(),
+                    consecutive_failures=previous.consecutive_failures + 1,
+                    last_error=one_line(error),
+                )
+
+    async def _loop(
+        self, poller: Poller[GpuReading] | Poller[SlurmState], *, already_polled: bool = False
+    ) -> None:
+        if already_polled:
+            await self.publish()
+            await asyncio.sleep(poller.next_delay())
+        while True:
+            await poller.poll()
+            await self.publish()
+            await asyncio.sleep(poller.next_delay())
+
+    async def _probe_loop(self) -> None:
+        while True:
+            await self._run_probes()
+            await self.publish()
+            await asyncio.sleep(self.options.probe_interval_s)
+
+    async def run(self) -> None:
+        """Poll every source forever (until cancelled)."""
+        if self._slurm:
+            # Exporter targets come from Slurm's node list: have it before the first scrape.
+            await self._slurm.poll()
+        async with asyncio.TaskGroup() as group:
+            for poller in self.pollers():
+                group.create_task(
+                    self._loop(poller, already_polled=poller is self._slurm),
+                    name=f"poll-{poller.name}",
+                )
+            if self._probes:
+                group.create_task(self._probe_loop(), name="probes")
+
+    async def aclose(self) -> None:
+        if self.gpu is not None:
+            await self.gpu.aclose()
