@@ -1,0 +1,1 @@
+"""Code that runs inside the pod image (GPU exporter, Slurm config generator, log server)."""

@@ -1,0 +1,1 @@
+"""dcgm-exporter-compatible GPU metrics from NVML, served over HTTP (port 9400)."""
