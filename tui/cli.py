@@ -1,0 +1,224 @@
+"""Command line: the TUI, and the headless commands (collect, snapshot, sim, ask, rules, serve).
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit:
+2 for bad input (config, arguments), 1 for a failure at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from tui.config import ConfigError, Settings, load_settings
+from tui.logging_setup import configure_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A run-time failure reported as one line, exit 1."""
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before or after the subcommand."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", type=Path, default=default, help="config file (TOML)")
+    parser.add_argument(
+        "--demo", action="store_true", default=default, help="use the simulated cluster"
+    )
+    parser.add_argument("--nodes", type=int, default=default, help="simulated nodes (demo)")
+    parser.add_argument("--seed", type=int, default=default, help="simulation seed (demo)")
+    parser.add_argument(
+        "--readonly", action="store_true", default=default, help="disable all cluster actions"
+    )
+    parser.add_argument(
+        "--from-terraform",
+        type=Path,
+        default=default,
+        metavar="DIR",
+        help="connect to the cluster described by `terraform output -json` in DIR",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clusterdash",
+        description="Terminal dashboard for Slurm GPU clusters.",
+    )
+    _common_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def sub(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        _common_options(command, suppress=True)
+        return command
+
+    sub("tui", "the full-screen dashboard (the default)")
+    sub("collect", "headless collector: history and alerts while nobody watches")
+    snapshot = sub("snapshot", "run one collection cycle and print it")
+    snapshot.add_argument("--json", action="store_true", help="stable JSON (see README)")
+    sim = sub("sim", "serve the simulated cluster's GPU metrics over HTTP")
+    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=9410, help="port (default 9410)")
+    ask = sub("ask", "ask the cluster assistant one question; the answer streams to stdout")
+    ask.add_argument("question", help="the question, quoted")
+    rules = sub("rules", "alert rules")
+    rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION")
+    check = rules_commands.add_parser("check", help="validate a rules file")
+    check.add_argument("file", type=Path)
+    serve = sub("serve", "serve the dashboard to a browser (textual-serve)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--allow-actions", action="store_true", help="web sessions may act")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {"demo": {}}
+    if getattr(args, "nodes", None) is not None:
+        overrides["demo"]["nodes"] = args.nodes
+    if getattr(args, "seed", None) is not None:
+        overrides["demo"]["seed"] = args.seed
+    from_terraform = getattr(args, "from_terraform", None)
+    if from_terraform is not None:
+        from tui.terraform_outputs import settings_overrides_from_terraform
+
+        for section, values in settings_overrides_from_terraform(from_terraform).items():
+            overrides.setdefault(section, {}).update(values)
+    return load_settings(
+        getattr(args, "config", None),
+        overrides=overrides,
+        readonly=bool(getattr(args, "readonly", False)),
+    )
+
+
+def resolve_mode(settings: Settings, demo_flag: bool) -> str:
+    """demo (simulated cluster) or slurm (a real one): flag, then config, then what answers."""
+    if demo_flag or settings.gpu.source == "sim":
+        return "demo"
+    if settings.source_file:
+        return "slurm"
+    from tui.sources.slurm_probe import slurm_answers
+
+    return "slurm" if slurm_answers(settings) else "demo"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "tui"
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as error:
+        print(f"clusterdash: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings, to_stderr=command in ("collect", "sim"))
+    try:
+        return _dispatch(command, args, settings)
+    except (ConfigError, ValueError) as error:
+        print(f"clusterdash: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as error:
+        print(f"clusterdash: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    demo_flag = bool(getattr(args, "demo", False))
+    if command == "tui":
+        from tui.app.main import run_app
+
+        return run_app(settings, resolve_mode(settings, demo_flag))
+    if command == "snapshot":
+        return asyncio.run(_snapshot(settings, resolve_mode(settings, demo_flag), args.json))
+    if command == "collect":
+        return asyncio.run(_collect(settings, resolve_mode(settings, demo_flag)))
+    if command == "sim":
+        return asyncio.run(_sim(settings, args.host, args.port))
+    if command == "ask":
+        from tui.agent.cli_ask import ask_command
+
+        return asyncio.run(ask_command(settings, resolve_mode(settings, demo_flag), args.question))
+    if command == "rules":
+        if args.rules_command != "check":
+            raise ValueError("usage: clusterdash rules check FILE")
+        from tui.alerts.rules_file import check_rules_command
+
+        return check_rules_command(args.file)
+    if command == "serve":
+        from tui.web import serve_command
+
+        return serve_command(settings, args.host, args.port, args.allow_actions)
+    raise ValueError(f"unknown command {command}")
+
+
+async def _snapshot(settings: Settings, mode: str, as_json: bool) -> int:
+    from tui.services import build_services
+    from tui.snapshot_output import snapshot_json, snapshot_table
+
+    services = await build_services(settings, mode, with_store=False)
+    try:
+        snapshot = await services.collector.collect_once()
+    finally:
+        await services.aclose()
+    price = settings.cluster.gpu_hourly_price
+    print(snapshot_json(snapshot, price) if as_json else snapshot_table(snapshot, price))
+    failing = [h for h in snapshot.health.values() if not h.ok and h.enabled]
+    return EXIT_FAILURE if failing and len(failing) == len(snapshot.health) else EXIT_OK
+
+
+async def _collect(settings: Settings, mode: str) -> int:
+    from tui.services import build_services
+
+    services = await build_services(settings, mode)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info("collecting {} ({} mode) into {}", services.cluster_name, mode, settings.store_path)
+    runner = asyncio.create_task(services.run_background())
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done and runner.exception() is not None:
+            raise CliError(f"collector stopped: {runner.exception()}")
+    finally:
+        runner.cancel()
+        waiter.cancel()
+        await asyncio.gather(runner, waiter, return_exceptions=True)
+        await services.aclose()
+        logger.info("collector stopped")
+    return EXIT_OK
+
+
+async def _sim(settings: Settings, host: str, port: int) -> int:
+    from tui.sim import serve_forever
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await serve_forever(
+            nodes=settings.demo.nodes, seed=settings.demo.seed, host=host, port=port, stop=stop
+        )
+    except OSError as error:
+        raise CliError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
