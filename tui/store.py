@@ -1,0 +1,684 @@
+"""The history store: GPU samples, 1-minute rollups, alert/audit/chat tables in one SQLite file.
+
+One writer (the collector) opens it read-write; any other process may open it read-only
+while the writer runs (WAL mode). A file that is locked, corrupt or from a newer clusterdash
+gives one readable StoreError and is never overwritten.
+
+Samples are one wide row per (time, node, GPU). Each minute is rolled up (min/avg/max) in
+the same transaction as the first write of the next minute, with a watermark stored in the
+database, so restarts neither double count nor leave gaps. Raw rows are only pruned once
+their minute is rolled up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiosqlite
+from loguru import logger
+
+from tui.model import EMPTY_MAPPING, ClusterSnapshot
+from tui.sources.base import HISTORY_METRICS, GpuSeries
+from tui.store_schema import (
+    MEMORY_PCT_SQL,
+    MIGRATIONS,
+    ROLLUP_METRICS,
+    SAMPLE_METRICS,
+    SCHEMA_VERSION,
+)
+
+DEFAULT_RAW_RETENTION_S = 3600.0
+DEFAULT_ROLLUP_RETENTION_S = 7 * 86400.0
+DEFAULT_BUSY_TIMEOUT_S = 5.0
+AUDIT_ORIGINS = ("keyboard", "agent", "cli")
+
+_MINUTE = 60
+# 64 MiB page cache: one ingest cycle of a 1,000-node cluster touches ~1,000 leaf pages.
+_CACHE_KIB = 65536
+
+_INSERT_SAMPLE = (
+    f"INSERT OR REPLACE INTO gpu_samples (node_id, ts, gpu, {', '.join(SAMPLE_METRICS)}) "
+    f"VALUES ({', '.join('?' * (3 + len(SAMPLE_METRICS)))})"
+)
+_GPU_VALUES = attrgetter("index", *SAMPLE_METRICS)
+
+
+def _metric_sql(metric: str) -> str:
+    return MEMORY_PCT_SQL if metric == "memory_pct" else metric
+
+
+def _rollup_select() -> str:
+    aggregates = ", ".join(
+        f"MIN({_metric_sql(m)}), AVG({_metric_sql(m)}), MAX({_metric_sql(m)})"
+        for m in ROLLUP_METRICS
+    )
+    columns = ", ".join(f"{m}_{agg}" for m in ROLLUP_METRICS for agg in ("min", "avg", "max"))
+    return (
+        f"INSERT OR REPLACE INTO gpu_rollups_1m (node_id, minute, gpu, samples, {columns}) "
+        f"SELECT node_id, CAST(ts / {_MINUTE} AS INTEGER) * {_MINUTE} AS m, gpu, COUNT(*), "
+        f"{aggregates} FROM gpu_samples "
+        "WHERE node_id IN (SELECT id FROM nodes) AND ts >= ? AND ts < ? "
+        "GROUP BY node_id, m, gpu"
+    )
+
+
+_ROLL_UP = _rollup_select()
+
+
+class StoreError(Exception):
+    """The history database cannot be used; str(error) is one line an operator can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSample:
+    """One stored reading of one GPU. None means "not reported", never zero."""
+
+    ts: float
+    node: str
+    gpu: int
+    utilization_pct: float | None = None
+    memory_used_mib: float | None = None
+    memory_total_mib: float | None = None
+    temperature_c: float | None = None
+    power_w: float | None = None
+    sm_clock_mhz: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSummary:
+    """One GPU's min/avg/max of a metric over a time range."""
+
+    node: str
+    gpu: int
+    min: float
+    avg: float
+    max: float
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    samples_deleted: int
+    rollups_deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    ts: float
+    user: str
+    origin: str
+    action: str
+    targets: tuple[str, ...]
+    reason: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatConversation:
+    id: int
+    title: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    id: int
+    conversation_id: int
+    ts: float
+    role: str
+    content: str
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY_MAPPING)
+
+
+def _floor_minute(ts: float) -> float:
+    return float(math.floor(ts / _MINUTE) * _MINUTE)
+
+
+def _ceil_minute(ts: float) -> float:
+    return float(math.ceil(ts / _MINUTE) * _MINUTE)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _store_error(path: Path, error: sqlite3.Error, busy_timeout_s: float) -> StoreError:
+    text = _one_line(str(error)) or type(error).__name__
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered:
+        return StoreError(
+            f"history database {path} is corrupt: {text}; move it aside or set [store] path"
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError(
+            f"history database {path} is locked by another process "
+            f"(waited {busy_timeout_s:g} s): {text}"
+        )
+    return StoreError(f"history database {path}: {text}")
+
+
+def _split_statements(script: str) -> list[str]:
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements
+
+
+def _connect_target(path: Path, readonly: bool) -> tuple[Path, str, bool]:
+    """(path, what to pass sqlite3.connect, whether it is a URI); a writer creates the folder."""
+    path = path.expanduser()
+    if readonly:
+        if not path.is_file():
+            raise StoreError(f"history database {path} does not exist yet")
+        return path, f"file:{quote(str(path.absolute()))}?mode=ro", True
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(f"history database {path}: {_one_line(str(error))}") from None
+    return path, str(path), False
+
+
+class Store:
+    """Async access to the history database. Create with `await Store.open(path)`."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path,
+        *,
+        readonly: bool,
+        raw_retention_s: float,
+        rollup_retention_s: float,
+        busy_timeout_s: float,
+    ) -> None:
+        self._db = db
+        self.path = path
+        self.readonly = readonly
+        self.raw_retention_s = raw_retention_s
+        self.rollup_retention_s = rollup_retention_s
+        self._busy_timeout_s = busy_timeout_s
+        self._lock = asyncio.Lock()
+        self._node_ids: dict[str, int] = {}
+        self._rolled_until: float | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------- opening, closing
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        raw_retention_s: float = DEFAULT_RAW_RETENTION_S,
+        rollup_retention_s: float = DEFAULT_ROLLUP_RETENTION_S,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> Store:
+        """Open (read-write: create and migrate) the database at `path`, or raise StoreError."""
+        path, target, uri = _connect_target(Path(path), readonly)
+        try:
+            db = await aiosqlite.connect(target, uri=uri, isolation_level=None)
+        except sqlite3.Error as error:
+            raise _store_error(path, error, busy_timeout_s) from None
+        store = cls(
+            db,
+            path,
+            readonly=readonly,
+            raw_retention_s=raw_retention_s,
+            rollup_retention_s=rollup_retention_s,
+            busy_timeout_s=busy_timeout_s,
+        )
+        try:
+            with store._errors():
+                await store._prepare()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _prepare(self) -> None:
+        db = self._db
+        await db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+        # Reads the header first: a garbage file fails here, before anything is written.
+        await self._fetch_one("SELECT count(*) FROM sqlite_master")
+        version = await self._user_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"history database {self.path} has schema version {version}, newer than this "
+                f"clusterdash supports ({SCHEMA_VERSION}); upgrade clusterdash or set [store] path"
+            )
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"history database {self.path} has schema version {version}, older than "
+                    f"{SCHEMA_VERSION}; start the collector once to upgrade it"
+                )
+            return
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        await self._migrate(version)
+        for node_id, name in await self._fetch_all("SELECT id, name FROM nodes"):
+            self._node_ids[name] = node_id
+        self._rolled_until, _ = await self._meta()
+
+    async def _migrate(self, version: int) -> None:
+        while version < SCHEMA_VERSION:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                current = await self._user_version()
+                if current == version:
+                    for statement in _split_statements(MIGRATIONS[version]):
+                        await self._db.execute(statement)
+                    await self._db.execute(f"PRAGMA user_version = {version + 1}")
+                    logger.info("history database {} now at version {}", self.path, version + 1)
+                    current = version + 1
+                await self._db.execute("COMMIT")
+            except BaseException:
+                with suppress(sqlite3.Error, ValueError):
+                    await self._db.execute("ROLLBACK")
+                raise
+            version = current
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ----------------------------------------------------------------- low-level access
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The underlying connection, for modules that own tables here (alerts)."""
+        return self._db
+
+    @property
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise _store_error(self.path, error, self._busy_timeout_s) from None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction (BEGIN IMMEDIATE .. COMMIT, ROLLBACK on error), serialised."""
+        self._require_writable()
+        async with self._lock:
+            with self._errors():
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    with suppress(sqlite3.Error, ValueError):
+                        await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+
+    def _require_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"history database {self.path} is open read-only")
+
+    async def _fetch_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _fetch_all(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> Iterable[Any]:
+        with self._errors():
+            return await self._db.execute_fetchall(sql, params)
+
+    async def _user_version(self) -> int:
+        row = await self._fetch_one("PRAGMA user_version")
+        return int(row[0])
+
+    async def _meta(self) -> tuple[float | None, float | None]:
+        """(rolled-up-until minute, raw-pruned-until time) as stored in the database."""
+        rows = dict(await self._fetch_all("SELECT key, value FROM store_meta"))
+        rolled, pruned = rows.get("rolled_until"), rows.get("raw_pruned_until")
+        return (
+            None if rolled is None else float(rolled),
+            None if pruned is None else float(pruned),
+        )
+
+    async def _node_id(self, node: str) -> int | None:
+        node_id = self._node_ids.get(node)
+        if node_id is None:
+            rows = list(await self._fetch_all("SELECT id FROM nodes WHERE name = ?", (node,)))
+            if not rows:
+                return None
+            node_id = self._node_ids[node] = int(rows[0][0])
+        return node_id
+
+    # ----------------------------------------------------------------- samples and rollups
+
+    async def write_snapshot(self, snapshot: ClusterSnapshot) -> int:
+        """Store every GPU reading of one cycle in one transaction; returns the rows written."""
+        ts = float(snapshot.taken_at)
+        names = {gpu.node for gpu in snapshot.gpus}
+        ids = dict(self._node_ids)
+        async with self.transaction() as db:
+            missing = sorted(names - ids.keys())
+            if missing:
+                await db.executemany(
+                    "INSERT OR IGNORE INTO nodes (name) VALUES (?)", [(n,) for n in missing]
+                )
+                ids.update(
+                    (name, node_id)
+                    for node_id, name in await db.execute_fetchall("SELECT id, name FROM nodes")
+                )
+            rows = [(ids[gpu.node], ts, *_GPU_VALUES(gpu)) for gpu in snapshot.gpus]
+            rows.sort(key=itemgetter(0, 2))
+            await db.executemany(_INSERT_SAMPLE, rows)
+            rolled_until = await self._roll_up(db, ts)
+        self._node_ids = ids
+        self._rolled_until = rolled_until
+        return len(rows)
+
+    async def _roll_up(self, db: aiosqlite.Connection, ts: float) -> float:
+        """Roll up every closed minute not yet rolled up; returns the new watermark."""
+        minute = _floor_minute(ts)
+        done = self._rolled_until
+        if done is None:
+            # Every sample write also stores the watermark, so nothing older exists.
+            done = minute
+        if minute > done:
+            await db.execute(_ROLL_UP, (done, minute))
+            done = minute
+        elif minute < done:
+            # A late sample for a minute already rolled up: recompute that minute.
+            _, pruned = await self._meta()
+            if pruned is None or minute >= pruned:
+                await db.execute(_ROLL_UP, (minute, minute + _MINUTE))
+        await db.execute(
+            "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_until', ?)", (done,)
+        )
+        return done
+
+    async def prune(self, now: float) -> PruneResult:
+        """Delete raw samples older than the raw retention and rollups older than theirs."""
+        raw_cutoff = now - self.raw_retention_s
+        rollup_cutoff = now - self.rollup_retention_s
+        async with self.transaction() as db:
+            rolled, _ = await self._meta()
+            # Raw rows whose minute is not rolled up yet are kept, whatever their age.
+            raw_cutoff = min(raw_cutoff, rolled if rolled is not None else -math.inf)
+            samples = await db.execute(
+                "DELETE FROM gpu_samples WHERE node_id IN (SELECT id FROM nodes) AND ts < ?",
+                (raw_cutoff,),
+            )
+            rollups = await db.execute(
+                "DELETE FROM gpu_rollups_1m "
+                "WHERE node_id IN (SELECT id FROM nodes) AND minute + ? <= ?",
+                (_MINUTE, rollup_cutoff),
+            )
+            if math.isfinite(raw_cutoff):
+                await db.execute(
+                    "INSERT OR REPLACE INTO store_meta (key, value) "
+                    "VALUES ('raw_pruned_until', MAX(?, COALESCE("
+                    "(SELECT value FROM store_meta WHERE key = 'raw_pruned_until'), ?)))",
+                    (raw_cutoff, raw_cutoff),
+                )
+        result = PruneResult(samples.rowcount, rollups.rowcount)
+        logger.debug("history pruned: {}", result)
+        return result
+
+    async def run_maintenance(
+        self, interval_s: float = 60.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Prune now and then every `interval_s` until cancelled; failures are logged, not fatal."""
+        while True:
+            try:
+                await self.prune(clock())
+            except StoreError as error:
+                logger.warning("history pruning failed: {}", error)
+            await asyncio.sleep(interval_s)
+
+    async def _raw_boundary(self) -> float:
+        """Time from which raw samples are complete; rollups serve what lies before it."""
+        rolled, pruned = await self._meta()
+        if pruned is None:
+            return -math.inf
+        boundary = _ceil_minute(pruned)
+        return boundary if rolled is None else min(boundary, rolled)
+
+    async def gpu_history(
+        self, node: str, metric: str, start: float, end: float, max_points: int
+    ) -> GpuSeries:
+        """GPU index -> [(t, value)] over [start, end], averaged into at most max_points buckets.
+
+        Raw samples where they still exist, 1-minute rollup averages before that. Unknown
+        values are left out, never reported as zero.
+        """
+        if metric not in HISTORY_METRICS:
+            raise ValueError(f"unknown metric {metric!r}; expected one of {HISTORY_METRICS}")
+        if max_points < 1 or end < start:
+            return {}
+        node_id = await self._node_id(node)
+        if node_id is None:
+            return {}
+        boundary = await self._raw_boundary()
+        width = max(end - start, 1e-9) / max_points
+        sql = f"""
+            SELECT gpu, MIN(CAST((t - :start) / :width AS INTEGER), :last) AS bucket,
+                   AVG(t), AVG(v)
+            FROM (
+                SELECT gpu, minute + 30.0 AS t, {metric}_avg AS v FROM gpu_rollups_1m
+                WHERE node_id = :node AND minute >= :start - 30 AND minute < :boundary
+                  AND minute + 30 <= :end
+                UNION ALL
+                SELECT gpu, ts AS t, {_metric_sql(metric)} AS v FROM gpu_samples
+                WHERE node_id = :node AND ts >= :raw_start AND ts <= :end
+            )
+            WHERE v IS NOT NULL
+            GROUP BY gpu, bucket
+            ORDER BY gpu, bucket
+        """
+        params = {
+            "node": node_id,
+            "start": start,
+            "end": end,
+            "width": width,
+            "last": max_points - 1,
+            "boundary": boundary if math.isfinite(boundary) else -1.0,
+            "raw_start": max(start, boundary),
+        }
+        series: dict[int, list[tuple[float, float]]] = {}
+        for gpu, _bucket, t, value in await self._fetch_all(sql, params):
+            series.setdefault(int(gpu), []).append((float(t), float(value)))
+        return series
+
+    async def gpu_samples(
+        self, node: str, start: float, end: float, gpu: int | None = None
+    ) -> list[GpuSample]:
+        """Raw samples of one node (or one of its GPUs) in [start, end], oldest first.
+
+        For "the last N minutes of GPU 3 on node-7": gpu_samples("node-7", now - N*60, now, 3).
+        """
+        node_id = await self._node_id(node)
+        if node_id is None:
+            return []
+        gpu_filter = "" if gpu is None else "AND gpu = :gpu"
+        rows = await self._fetch_all(
+            f"SELECT ts, gpu, {', '.join(SAMPLE_METRICS)} FROM gpu_samples "
+            f"WHERE node_id = :node AND ts >= :start AND ts <= :end {gpu_filter} "
+            "ORDER BY ts, gpu",
+            {"node": node_id, "start": start, "end": end, "gpu": gpu},
+        )
+        return [GpuSample(row[0], node, *row[1:]) for row in rows]
+
+    async def gpu_summary(self, metric: str, start: float, end: float) -> list[GpuSummary]:
+        """Cluster-wide: min/avg/max of `metric` per GPU over [start, end], by node and GPU."""
+        if metric not in ROLLUP_METRICS:
+            raise ValueError(f"unknown metric {metric!r}; expected one of {ROLLUP_METRICS}")
+        boundary = await self._raw_boundary()
+        sql = f"""
+            SELECT n.name, u.gpu, MIN(u.lo), SUM(u.av * u.cnt) / SUM(u.cnt), MAX(u.hi),
+                   SUM(u.cnt)
+            FROM (
+                SELECT node_id, gpu, {metric}_min AS lo, {metric}_avg AS av,
+                       {metric}_max AS hi, samples AS cnt
+                FROM gpu_rollups_1m
+                WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start
+                  AND minute < :boundary AND minute < :end AND {metric}_avg IS NOT NULL
+                UNION ALL
+                SELECT node_id, gpu, v, v, v, 1 FROM (
+                    SELECT node_id, gpu, {_metric_sql(metric)} AS v FROM gpu_samples
+                    WHERE node_id IN (SELECT id FROM nodes) AND ts >= :raw_start AND ts <= :end
+                ) WHERE v IS NOT NULL
+            ) AS u JOIN nodes AS n ON n.id = u.node_id
+            GROUP BY u.node_id, u.gpu
+            ORDER BY n.name, u.gpu
+        """
+        params = {
+            "start": start,
+            "end": end,
+            "boundary": boundary if math.isfinite(boundary) else -1.0,
+            "raw_start": max(start, boundary),
+        }
+        rows = await self._fetch_all(sql, params)
+        return [GpuSummary(name, int(gpu), lo, av, hi, int(n)) for name, gpu, lo, av, hi, n in rows]
+
+    # ----------------------------------------------------------------- audit log
+
+    async def add_audit(
+        self,
+        *,
+        user: str,
+        origin: str,
+        action: str,
+        targets: Sequence[str],
+        ok: bool,
+        reason: str = "",
+        message: str = "",
+        ts: float | None = None,
+    ) -> int:
+        """Record one action an operator or the agent took; returns its id."""
+        if origin not in AUDIT_ORIGINS:
+            raise ValueError(f"unknown audit origin {origin!r}; expected one of {AUDIT_ORIGINS}")
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO audit_log (ts, user, origin, action, targets, reason, ok, message) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time() if ts is None else ts,
+                    user,
+                    origin,
+                    action,
+                    json.dumps(list(targets)),
+                    reason,
+                    int(ok),
+                    message,
+                ),
+            )
+        return int(cursor.lastrowid or 0)
+
+    async def list_audit(self, limit: int = 100, since: float | None = None) -> list[AuditEntry]:
+        """The newest audit entries first, at most `limit`, optionally only those at/after since."""
+        rows = await self._fetch_all(
+            "SELECT id, ts, user, origin, action, targets, reason, ok, message FROM audit_log "
+            "WHERE ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
+            (-math.inf if since is None else since, limit),
+        )
+        return [
+            AuditEntry(
+                id=row[0],
+                ts=row[1],
+                user=row[2],
+                origin=row[3],
+                action=row[4],
+                targets=tuple(json.loads(row[5])),
+                reason=row[6],
+                ok=bool(row[7]),
+                message=row[8],
+            )
+            for row in rows
+        ]
+
+    # ----------------------------------------------------------------- agent chat
+
+    async def create_conversation(self, title: str, ts: float | None = None) -> int:
+        now = time.time() if ts is None else ts
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO chat_conversations (title, created_at, updated_at) VALUES (?, ?, ?)",
+                (title, now, now),
+            )
+        return int(cursor.lastrowid or 0)
+
+    async def add_chat_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        extra: Mapping[str, Any] | None = None,
+        ts: float | None = None,
+    ) -> int:
+        """Append a message (extra: tool calls, tool_call_id, reasoning) to a conversation."""
+        now = time.time() if ts is None else ts
+        async with self.transaction() as db:
+            updated = await db.execute(
+                "UPDATE chat_conversations SET updated_at = MAX(updated_at, ?) WHERE id = ?",
+                (now, conversation_id),
+            )
+            if updated.rowcount == 0:
+                raise StoreError(f"chat conversation {conversation_id} does not exist")
+            cursor = await db.execute(
+                "INSERT INTO chat_messages (conversation_id, ts, role, content, extra) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, now, role, content, json.dumps(dict(extra)) if extra else None),
+            )
+        return int(cursor.lastrowid or 0)
+
+    async def list_conversations(self, limit: int = 50) -> list[ChatConversation]:
+        """Most recently updated first."""
+        rows = await self._fetch_all(
+            "SELECT id, title, created_at, updated_at FROM chat_conversations "
+            "ORDER BY updated_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [ChatConversation(*row) for row in rows]
+
+    async def conversation_messages(self, conversation_id: int) -> list[ChatMessage]:
+        """A conversation's messages in the order they were added."""
+        rows = await self._fetch_all(
+            "SELECT id, conversation_id, ts, role, content, extra FROM chat_messages "
+            "WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        )
+        return [
+            ChatMessage(*row[:5], extra=json.loads(row[5]) if row[5] else EMPTY_MAPPING)
+            for row in rows
+        ]

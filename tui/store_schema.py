@@ -1,0 +1,143 @@
+"""The history database's schema and its migrations.
+
+`MIGRATIONS[i]` moves a database from `PRAGMA user_version` i to i + 1. Each runs in its
+own transaction together with the version bump, so a crash leaves a whole version or none.
+Append new scripts; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+# Metric columns of a GPU sample row; NULL means "not reported", never zero.
+SAMPLE_METRICS = (
+    "utilization_pct",
+    "memory_used_mib",
+    "memory_total_mib",
+    "temperature_c",
+    "power_w",
+    "sm_clock_mhz",
+)
+
+# Rolled-up series: the sample metrics plus memory_pct, derived per sample so that its
+# min/max stay exact.
+ROLLUP_METRICS = (*SAMPLE_METRICS, "memory_pct")
+
+MEMORY_PCT_SQL = "100.0 * memory_used_mib / NULLIF(memory_total_mib, 0)"
+
+
+def _rollup_columns() -> str:
+    return ",\n    ".join(
+        f"{metric}_{agg} REAL" for metric in ROLLUP_METRICS for agg in ("min", "avg", "max")
+    )
+
+
+_V1 = f"""
+CREATE TABLE nodes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
+-- One row per (node, sample time, GPU). Clustered on node first so that one node's time
+-- range (a sparkline) is a single contiguous read; pruning and rollups seek per node.
+CREATE TABLE gpu_samples (
+    node_id INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    gpu INTEGER NOT NULL,
+    {", ".join(f"{m} REAL" for m in SAMPLE_METRICS)},
+    PRIMARY KEY (node_id, ts, gpu)
+) WITHOUT ROWID;
+
+-- One row per (node, minute start, GPU): min/avg/max of each metric over that minute.
+CREATE TABLE gpu_rollups_1m (
+    node_id INTEGER NOT NULL,
+    minute INTEGER NOT NULL,
+    gpu INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    {_rollup_columns()},
+    PRIMARY KEY (node_id, minute, gpu)
+) WITHOUT ROWID;
+
+-- Small key/value state of the store itself (rollup watermark).
+CREATE TABLE store_meta (
+    key TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+
+CREATE TABLE alert_state (
+    rule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'firing', 'resolved')),
+    active_since REAL,
+    fired_at REAL,
+    resolved_at REAL,
+    last_value REAL,
+    severity TEXT,
+    summary TEXT,
+    labels TEXT,
+    ack_by TEXT,
+    ack_at REAL,
+    PRIMARY KEY (rule, target)
+);
+CREATE INDEX alert_state_by_state ON alert_state (state);
+
+CREATE TABLE alert_events (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    rule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    severity TEXT,
+    state TEXT NOT NULL,
+    value REAL,
+    summary TEXT
+);
+CREATE INDEX alert_events_by_ts ON alert_events (ts);
+CREATE INDEX alert_events_by_rule ON alert_events (rule, ts);
+CREATE INDEX alert_events_by_target ON alert_events (target, ts);
+CREATE INDEX alert_events_by_severity ON alert_events (severity, ts);
+
+CREATE TABLE silences (
+    id INTEGER PRIMARY KEY,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    rule TEXT,
+    target TEXT,
+    ends_at REAL NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    lifted_at REAL
+);
+CREATE INDEX silences_active ON silences (ends_at) WHERE lifted_at IS NULL;
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    user TEXT NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('keyboard', 'agent', 'cli')),
+    action TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    ok INTEGER NOT NULL,
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_by_ts ON audit_log (ts);
+
+CREATE TABLE chat_conversations (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX chat_conversations_by_updated ON chat_conversations (updated_at);
+
+CREATE TABLE chat_messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES chat_conversations (id) ON DELETE CASCADE,
+    ts REAL NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    extra TEXT
+);
+CREATE INDEX chat_messages_by_conversation ON chat_messages (conversation_id, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+SCHEMA_VERSION = len(MIGRATIONS)
