@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -188,3 +189,31 @@ async def test_cluster_wide_summary_over_raw_and_rollups(store: Store) -> None:
         ("gpu-01", 0, 0.0, 5.5, 11.0, 120),
         ("gpu-02", 0, 80.0, 80.0, 80.0, 120),
     ]
+
+
+async def oldest_sample(store: Store) -> float:
+    samples = await store.gpu_samples(NODE, 0, T0 + 86400)
+    return samples[0].ts
+
+
+async def wait_for_oldest_sample(store: Store, ts: float) -> None:
+    for _ in range(500):
+        if await oldest_sample(store) >= ts:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"samples before {ts} were never pruned")
+
+
+async def test_maintenance_task_prunes_at_start_and_every_interval(store: Store) -> None:
+    for k in range(12 * 20 + 1):
+        await store.write_snapshot(snapshot(T0 + 5 * k, [1.0]))
+    now = [T0 + 600]
+    task = asyncio.create_task(store.run_maintenance(0.01, clock=lambda: now[0]))
+    try:
+        await wait_for_oldest_sample(store, T0 + 300)
+        now[0] = T0 + 1200
+        await wait_for_oldest_sample(store, T0 + 900)
+        assert not task.done()
+    finally:
+        task.cancel()
+    assert await oldest_sample(store) == T0 + 900
