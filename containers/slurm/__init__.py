@@ -1,0 +1,1 @@
+"""Slurm configuration for the pod image."""
