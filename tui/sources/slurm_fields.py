@@ -1,0 +1,296 @@
+"""Slurm's small value languages, shared by the JSON and text parsers.
+
+Hostlists (gpu-[01-03,05]), GRES strings (gpu:a100:8(S:0-1), gpu:a100:2(IDX:0-1)),
+time limits (1-02:00:00, UNLIMITED), node states (IDLE+DRAIN, or "idle" plus flags)
+and the rules that turn raw fields into model objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from types import MappingProxyType
+from typing import TypeVar
+
+from loguru import logger
+
+from tui.model import JobState, Node, NodeBaseState
+from tui.sources.base import one_line
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Values Slurm prints for "nothing here".
+NULL_VALUES = frozenset({"", "(null)", "N/A", "n/a", "None", "none", "Unknown", "(none)"})
+HOLD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin"})
+# States squeue lists by default; finished jobs linger in slurmctld for MinJobAge only.
+ACTIVE_JOB_STATES = frozenset(
+    {
+        JobState.PENDING,
+        JobState.RUNNING,
+        JobState.SUSPENDED,
+        JobState.COMPLETING,
+        JobState.CONFIGURING,
+        JobState.REQUEUED,
+    }
+)
+# Job state flags that squeue shows instead of the base state.
+JOB_STATE_OVERRIDES = ("COMPLETING", "CONFIGURING", "REQUEUED")
+
+_GRES_ENTRY_RE = re.compile(r"^(?P<body>[^()]*)(?:\((?P<extra>[^)]*)\))?$")
+_RANGE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
+_TRES_GPU_RE = re.compile(r"gres[:/]gpu(?::[^:,=]+)?[:=](\d+)")
+
+
+def clean(value: object) -> str:
+    """A Slurm string field with its 'no value' spellings turned into ''."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    return "" if text in NULL_VALUES else text
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside [] and () (hostlists and GRES extras contain commas)."""
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, char in enumerate(text):
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth = max(0, depth - 1)
+        elif char == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def expand_ranges(spec: str) -> list[str]:
+    """'01-03,05' -> ['01', '02', '03', '05'], keeping zero padding."""
+    values: list[str] = []
+    for part in spec.split(","):
+        match = _RANGE_RE.match(part.strip())
+        if not match:
+            raise ValueError(f"bad range {part!r}")
+        low, high = match.group(1), match.group(2)
+        if high is None:
+            values.append(low)
+            continue
+        width = len(low) if low.startswith("0") or len(low) == len(high) else 0
+        values.extend(str(n).zfill(width) for n in range(int(low), int(high) + 1))
+    return values
+
+
+def _expand_one(pattern: str) -> Iterator[str]:
+    pieces: list[list[str]] = []
+    rest = pattern
+    while "[" in rest:
+        head, _, tail = rest.partition("[")
+        spec, closed, rest = tail.partition("]")
+        if not closed:
+            raise ValueError(f"unbalanced bracket in hostlist {pattern!r}")
+        pieces += [[head], expand_ranges(spec)]
+    pieces.append([rest])
+    for combo in product(*pieces):
+        yield "".join(combo)
+
+
+def expand_hostlist(hostlist: str | Sequence[str] | None) -> tuple[str, ...]:
+    """'gpu-[01-03,05],cpu-1' -> ('gpu-01', 'gpu-02', 'gpu-03', 'gpu-05', 'cpu-1')."""
+    if hostlist is None:
+        return ()
+    if not isinstance(hostlist, str):
+        return tuple(name for item in hostlist for name in expand_hostlist(item))
+    text = clean(hostlist)
+    if not text:
+        return ()
+    return tuple(name for part in split_top_level(text) for name in _expand_one(part))
+
+
+def parse_index_list(spec: str) -> tuple[int, ...]:
+    """'0-1,4' -> (0, 1, 4); 'N/A' -> ()."""
+    if clean(spec) == "":
+        return ()
+    return tuple(int(v) for v in expand_ranges(spec))
+
+
+@dataclass(frozen=True, slots=True)
+class GresEntry:
+    name: str
+    type: str
+    count: int
+    indices: tuple[int, ...] | None  # from (IDX:...), None when not given
+
+
+def parse_gres(text: str | None) -> list[GresEntry]:
+    """'gpu:a100:8(S:0-1),gpu:h100:2(IDX:0-1)' -> entries. Unparseable parts are skipped."""
+    entries: list[GresEntry] = []
+    for part in split_top_level(clean(text)):
+        match = _GRES_ENTRY_RE.match(part)
+        if not match:
+            continue
+        fields = match.group("body").split(":")
+        if fields[0].startswith("gres/"):
+            fields[0] = fields[0][5:]
+        count = 1
+        if len(fields) > 1 and fields[-1].isdigit():
+            count = int(fields.pop())
+        name, gres_type = fields[0], ":".join(fields[1:])
+        indices = None
+        extra = match.group("extra") or ""
+        if extra.startswith("IDX:"):
+            try:
+                indices = parse_index_list(extra[4:])
+            except ValueError:
+                indices = None
+        entries.append(GresEntry(name, gres_type, count, indices))
+    return entries
+
+
+def gpu_entries(text: str | None) -> list[GresEntry]:
+    return [e for e in parse_gres(text) if e.name == "gpu"]
+
+
+def gpu_count(text: str | None) -> int:
+    return sum(e.count for e in gpu_entries(text))
+
+
+def gpu_model(text: str | None) -> str:
+    return next((e.type for e in gpu_entries(text) if e.type), "")
+
+
+def gpu_indices(text: str | None) -> tuple[int, ...]:
+    found: list[int] = []
+    for entry in gpu_entries(text):
+        found.extend(entry.indices or ())
+    return tuple(sorted(set(found)))
+
+
+def gpus_from_tres(text: str | None) -> int:
+    """'gres:gpu:2' (22.05), 'gres/gpu:2' (23.x) or 'gres/gpu=2' -> 2; 0 when absent."""
+    return sum(int(m.group(1)) for m in _TRES_GPU_RE.finditer(clean(text)))
+
+
+def parse_time_limit(text: str | None) -> int | None:
+    """'1-02:30:00' -> 1590 minutes; 'UNLIMITED' / 'INFINITE' / 'N/A' -> None."""
+    value = clean(text)
+    if not value or value.upper() in ("UNLIMITED", "INFINITE", "NOT_SET"):
+        return None
+    days = 0
+    try:
+        if "-" in value:
+            day_text, _, value = value.partition("-")
+            days = int(day_text)
+        parts = [int(p) for p in value.split(":")]
+    except ValueError:
+        return None
+    if len(parts) == 3:
+        hours, minutes, seconds = parts
+    elif len(parts) == 2:
+        hours, minutes, seconds = 0, parts[0], parts[1]
+    else:
+        hours, minutes, seconds = 0, parts[0], 0
+    return days * 1440 + hours * 60 + minutes + (1 if seconds else 0)
+
+
+def node_state(words: Iterable[str]) -> tuple[NodeBaseState, frozenset[str]]:
+    """['IDLE', 'DRAIN'] (or 'idle' + flags) -> base state and the remaining flags."""
+    base = NodeBaseState.UNKNOWN
+    flags: set[str] = set()
+    seen_base = False
+    for word in words:
+        token = word.strip().upper().rstrip("*~#!%$@^-")
+        if not token:
+            continue
+        if not seen_base and token in NodeBaseState.__members__:
+            base, seen_base = NodeBaseState[token], True
+        elif token == "NO_RESPOND":
+            flags.add("NOT_RESPONDING")
+        elif token == "MAINT":
+            flags.add("MAINTENANCE")
+        else:
+            flags.add(token)
+    return base, frozenset(flags)
+
+
+def job_state(words: Iterable[str]) -> JobState:
+    """['RUNNING', 'COMPLETING'] -> COMPLETING (what squeue shows); unknown -> UNKNOWN."""
+    tokens = [w.strip().upper() for w in words if w.strip()]
+    for override in JOB_STATE_OVERRIDES:
+        if override in tokens:
+            return JobState(override)
+    return JobState.parse(tokens[0]) if tokens else JobState.UNKNOWN
+
+
+def job_id(job: str | int, array_job: int | None, array_task: str | int | None) -> str:
+    """Job id as squeue prints it: 42, 42_3, or 42_[4-9] for the pending rest of an array."""
+    if array_job and array_task not in (None, ""):
+        task = str(array_task)
+        if not task.isdigit() and not task.startswith("["):
+            task = f"[{task}]"
+        return f"{array_job}_{task}"
+    return str(job)
+
+
+def epoch_or_none(value: object) -> float | None:
+    try:
+        number = float(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def per_node_gpus(
+    nodes: Sequence[str], details: Sequence[tuple[Sequence[str], str]]
+) -> Mapping[str, tuple[int, ...]]:
+    """node -> GPU indices, from (node names, GRES string) pairs; nodes without any are left out."""
+    result: dict[str, tuple[int, ...]] = {}
+    for names, gres in details:
+        indices = gpu_indices(gres)
+        if not indices:
+            continue
+        for name in names:
+            if not nodes or name in nodes:
+                result[name] = indices
+    return MappingProxyType(result)
+
+
+def parse_each(items: Iterable[T], parse: Callable[[T], R], what: str) -> Iterator[R]:
+    """Parse records one by one; a record Slurm printed oddly is skipped with a warning."""
+    for item in items:
+        try:
+            yield parse(item)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            logger.warning("skipping a {} record Slurm printed oddly: {}", what, one_line(error))
+
+
+def merge_node_partitions(nodes: Iterable[Node]) -> tuple[Node, ...]:
+    """Nodes seen once per partition (sinfo) become one node listing all its partitions."""
+    merged: dict[str, Node] = {}
+    for node in nodes:
+        prior = merged.get(node.name)
+        if prior is None:
+            merged[node.name] = node
+            continue
+        partitions = prior.partitions + tuple(
+            p for p in node.partitions if p not in prior.partitions
+        )
+        merged[node.name] = Node(
+            name=prior.name,
+            state=prior.state,
+            flags=prior.flags,
+            reason=prior.reason,
+            partitions=partitions,
+            cpus_total=prior.cpus_total,
+            cpus_alloc=prior.cpus_alloc,
+            mem_total_mb=prior.mem_total_mb,
+            mem_alloc_mb=prior.mem_alloc_mb,
+            gpus_total=prior.gpus_total,
+            gpus_alloc=prior.gpus_alloc,
+            gpu_model=prior.gpu_model,
+        )
+    return tuple(merged.values())
