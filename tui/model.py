@@ -185,6 +185,8 @@ class SourceHealth:
     consecutive_failures: int = 0
     last_error: str | None = None
     enabled: bool = True
+    # A short fact for the status bar when healthy (e.g. the model an endpoint serves).
+    detail: str = ""
 
     def age_s(self, now: float) -> float | None:
         return None if self.last_success is None else max(0.0, now - self.last_success)
