@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from loguru import logger
 
@@ -64,7 +64,7 @@ class SlurmSource:
         return await self._fetch_text()
 
     async def _fetch_text(self) -> SlurmState:
-        nodes_out, jobs_out, version = await asyncio.gather(
+        nodes_out, jobs_out, version = await _all(
             self.cli.output(NODES_TEXT_ARGV, TEXT_ENV),
             self.cli.output(JOBS_TEXT_ARGV, TEXT_ENV),
             self.version(),
@@ -76,7 +76,7 @@ class SlurmSource:
         )
 
     async def _fetch_json(self) -> SlurmState:
-        nodes_out, jobs_out = await asyncio.gather(
+        nodes_out, jobs_out = await _all(
             self.cli.output(NODES_JSON_ARGV), self.cli.output(JOBS_JSON_ARGV)
         )
         nodes_doc = slurm_json.load(nodes_out, "sinfo --json")
@@ -114,3 +114,13 @@ class SlurmSource:
                 logger.warning("slurm action failed: {}: {}", action.describe(), message)
                 return ActionResult(action, False, message)
         return ActionResult(action, True, f"{action.describe()}: done")
+
+
+async def _all(*coros: Coroutine[Any, Any, str]) -> list[str]:
+    """Run the commands together; the first failure cancels (and kills) the others."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coro) for coro in coros]
+    except* SourceError as failures:
+        raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]
