@@ -30,5 +30,14 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pytest -m bench -q -s tests/bench
 
+# Provisioning (cdktf/README.md). STACK=dev for the one-pod dev stack.
+STACK ?= clusterdash
+
+synth: $(STAMP)
+	$(BIN)/python cdktf/main.py synth
+
+plan apply destroy: $(STAMP)
+	$(BIN)/python cdktf/main.py $@ $(STACK)
+
 clean:
 	rm -rf $(VENV) cdktf.out .pytest_cache

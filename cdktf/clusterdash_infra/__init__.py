@@ -1,0 +1,1 @@
+"""CDKTF stacks that synthesize the Terraform configuration of a clusterdash RunPod cluster."""
