@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TextIO
+
+from loguru import logger
 
 from tui.actions import Action
 from tui.agent.client import HOW_TO_CONFIGURE, AgentClient, ClientSettings
 from tui.agent.events import ActionProposed, Failed, Finished, TextDelta, ToolCallStarted
 from tui.agent.loop import AgentSession, LoopConfig
+from tui.agent.setup import client_settings, tool_context
 from tui.agent.tools import ToolContext
+from tui.config import Settings
+from tui.store import Store, StoreError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,3 +73,29 @@ async def ask_main(
 
 def _commands(action: Action) -> str:
     return "; ".join(" ".join(command) for command in action.argv())
+
+
+async def ask_command(settings: Settings, mode: str, question: str) -> int:
+    """`clusterdash ask`: one collection cycle, then one streamed answer on stdout."""
+    from tui.services import build_services
+
+    services = await build_services(settings, mode, with_store=False)
+    store: Store | None = None
+    try:
+        snapshot = await services.collector.collect_once()
+        history = services.history
+        if history is None and settings.store_path.exists():
+            try:
+                store = await Store.open(settings.store_path, readonly=True)
+                history = store
+            except StoreError as error:
+                logger.warning("GPU history unavailable: {}", error)
+        context = tool_context(settings, lambda: snapshot, history)
+        config = LoopConfig(max_steps=settings.agent.max_steps)
+        return await ask_main(
+            question, context, client_settings(settings), sys.stdout, config=config
+        )
+    finally:
+        if store is not None:
+            await store.close()
+        await services.aclose()

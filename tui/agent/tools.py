@@ -670,7 +670,7 @@ def check_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> dict[str, A
             value = int(value)
         allowed = _JSON_TYPES.get(kind, (object,))
         if not isinstance(value, allowed) or (kind != "boolean" and isinstance(value, bool)):
-            raise ToolError(f"{spec.name}: argument {name} must be a {kind}, got {value!r}")
+            raise ToolError(f"{spec.name}: argument {name} must be of type {kind}, got {value!r}")
         enum = properties[name].get("enum")
         if enum and value not in enum:
             raise ToolError(f"{spec.name}: {name} must be one of {', '.join(map(str, enum))}")
