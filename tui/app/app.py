@@ -1,0 +1,466 @@
+"""The Textual App: builds services, runs the collector in a worker, applies snapshots.
+
+Snapshots arrive from the collector on the app's own loop; they are applied to the
+screen at most once per refresh interval, and not at all while a modal or another
+screen hides the main one (the next visible tick catches up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+from loguru import logger
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
+from tui.app.commands import ClusterCommands
+from tui.app.persistence import UiState, load_ui_state, save_ui_state
+from tui.app.rings import METRICS, GpuRings
+from tui.app.screens.confirm import ConfirmActionScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.jobs import JobDetailScreen, JobsScreen
+from tui.app.screens.main import MainScreen
+from tui.app.screens.node_detail import NodeDetailScreen
+from tui.app.widgets.alert_feed import AlertRow, health_alerts
+from tui.collector import Collector
+from tui.config import Settings
+from tui.model import ClusterSnapshot
+from tui.sources.base import GpuHistory, one_line
+
+FIRST_PAINT_ENV = "CLUSTERDASH_EXIT_AFTER_FIRST_PAINT"
+TICK_S = 1.0
+
+
+class AuditLog(Protocol):
+    async def add_audit(
+        self,
+        *,
+        user: str,
+        origin: str,
+        action: str,
+        targets: Any,
+        ok: bool,
+        reason: str = "",
+        message: str = "",
+        ts: float | None = None,
+    ) -> int: ...
+
+
+class AppServices(Protocol):
+    """What the app needs from tui.services.Services (tests pass their own)."""
+
+    settings: Settings
+    collector: Collector
+    workload: ActionRunner | None
+    history: GpuHistory | None
+    store: Any
+    cluster_name: str
+
+    @property
+    def demo(self) -> bool: ...
+
+    async def run_background(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+ServicesFactory = Callable[[Settings, str], Awaitable[AppServices]]
+
+
+async def _default_factory(settings: Settings, mode: str) -> AppServices:
+    from tui.services import build_services
+
+    return await build_services(settings, mode)
+
+
+class ClusterDashApp(App[int]):
+    TITLE = "clusterdash"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {ClusterCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command_palette", "Palette", show=False),
+        Binding("ctrl+r", "refresh_now", "Refresh", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        mode: str = "demo",
+        *,
+        services_factory: ServicesFactory | None = None,
+        clock: Callable[[], float] = time.time,
+        live: bool = True,
+        state_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.mode = mode
+        self.services_factory = services_factory or _default_factory
+        self.now = clock
+        self.live = live
+        self.state_path = state_path
+        self.ui_state: UiState = load_ui_state(state_path)
+        self.services: AppServices | None = None
+        self.snapshot = ClusterSnapshot(taken_at=clock())
+        self.rings = GpuRings()
+        self.refresh_s = float(settings.ui.refresh)
+        self._dirty = False
+        self._last_apply = 0.0
+        self._busy_frame: int | None = None
+        self._first_paint_reported = False
+        self._seeded: set[tuple[str, str]] = set()
+        self.apply_times_ms: list[float] = []
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def readonly(self) -> bool:
+        return self.settings.readonly
+
+    @property
+    def demo(self) -> bool:
+        return self.services.demo if self.services else self.mode == "demo"
+
+    @property
+    def cluster_name(self) -> str:
+        if self.services:
+            return self.services.cluster_name
+        return self.settings.cluster.name or self.mode
+
+    @property
+    def history(self) -> GpuHistory | None:
+        return self.services.history if self.services else None
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def on_mount(self) -> None:
+        if self.ui_state.theme and self.ui_state.theme in self.available_themes:
+            self.theme = self.ui_state.theme
+        elif self.settings.ui.theme in self.available_themes:
+            self.theme = self.settings.ui.theme
+        self._install_hangup_handler()
+        await self.push_screen(MainScreen())
+        try:
+            self.services = await self.services_factory(self.settings, self.mode)
+        except Exception as error:
+            logger.exception("could not start services")
+            self.exit(return_code=1, message=f"clusterdash: cannot start: {one_line(error)}")
+            return
+        self.services.collector.subscribe(self._on_snapshot)
+        self._configure_chat()
+        if self.live:
+            self.run_worker(self.services.run_background(), name="collector", group="collector")
+        else:
+            await self.services.collector.collect_once()
+        self.set_interval(TICK_S, self._tick)
+
+    async def on_unmount(self) -> None:
+        if self.services is not None:
+            self.services.collector.unsubscribe(self._on_snapshot)
+            self.workers.cancel_group(self, "collector")
+            await self.services.aclose()
+
+    def _install_hangup_handler(self) -> None:
+        """The SSH connection dropped: exit cleanly rather than die mid-write."""
+        # Not possible off the main thread or on Windows; ctrl+c still works there.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+
+    def _hangup(self) -> None:
+        logger.info("terminal hung up; exiting")
+        self.exit(return_code=0)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _on_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        self.snapshot = snapshot
+        self._dirty = True
+        if self._last_apply == 0.0:
+            self.apply_latest(force=True)
+
+    def _tick(self) -> None:
+        if self._dirty and time.monotonic() - self._last_apply >= self.refresh_s - 0.05:
+            self.apply_latest()
+        else:
+            self._show_status()
+
+    def countdown_s(self) -> float | None:
+        if self._last_apply == 0.0:
+            return None
+        return max(0.0, self.refresh_s - (time.monotonic() - self._last_apply))
+
+    def _show_status(self) -> None:
+        main = self.main_screen
+        if main is not None and self.screen is main:
+            main.show_status(self.snapshot, self.countdown_s(), self._busy_frame)
+
+    def apply_latest(self, force: bool = False) -> None:
+        """Apply the newest snapshot to whatever screen is showing (nothing under a modal)."""
+        snapshot = self.snapshot
+        started = time.perf_counter()
+        self.rings.add(snapshot.gpus, snapshot.taken_at)
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.apply_snapshot(snapshot)
+        elif isinstance(screen, NodeDetailScreen | JobsScreen):
+            screen.refresh_snapshot(snapshot)
+        else:
+            return  # a modal is open: keep dirty, catch up when it closes
+        self._dirty = False
+        self._last_apply = time.monotonic()
+        self._show_status()
+        self.apply_times_ms.append((time.perf_counter() - started) * 1000.0)
+        if not self._first_paint_reported and snapshot.nodes:
+            self._first_paint_reported = True
+            if os.environ.get(FIRST_PAINT_ENV):
+                self.call_after_refresh(self._report_first_paint)
+
+    def _report_first_paint(self) -> None:
+        elapsed = time.time() - psutil.Process().create_time()
+        self.exit(return_code=0, message=f"FIRST_PAINT {elapsed:.3f}")
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self.call_after_refresh(self.apply_latest)
+
+    def alert_rows(self, snapshot: ClusterSnapshot) -> list[AlertRow]:
+        return health_alerts(snapshot)
+
+    # ------------------------------------------------------------------ GPUs pane
+
+    def node_highlighted(self, node: str | None) -> None:
+        main = self.main_screen
+        if main is not None:
+            main.refresh_gpus()
+        if node is not None:
+            self._seed_rings(node, self.ui_state.gpu_metric)
+
+    def cycle_metric(self) -> None:
+        position = METRICS.index(self.ui_state.gpu_metric)
+        self.update_ui_state(gpu_metric=METRICS[(position + 1) % len(METRICS)])
+        main = self.main_screen
+        if main is not None:
+            node = main.query_one("#nodes").current_node()  # type: ignore[attr-defined]
+            if node:
+                self._seed_rings(node, self.ui_state.gpu_metric)
+            main.refresh_gpus()
+
+    @work(group="seed", exclusive=True)
+    async def _seed_rings(self, node: str, metric: str) -> None:
+        """Fill a node's sparklines from history the first time it is looked at."""
+        if (node, metric) in self._seeded or self.history is None:
+            return
+        self._seeded.add((node, metric))
+        end = self.now()
+        try:
+            series = await self.history.gpu_history(
+                node, metric, end - 40 * self.refresh_s * 3, end, self.rings.length
+            )
+        except Exception as error:
+            logger.debug("no sparkline history for {}: {}", node, one_line(error))
+            return
+        if any(series.values()):
+            self.rings.seed(node, metric, series)
+            main = self.main_screen
+            if main is not None:
+                main.refresh_gpus()
+
+    # ------------------------------------------------------------------ UI state
+
+    def update_ui_state(self, **changes: Any) -> None:
+        self.ui_state = replace(self.ui_state, **changes)
+        save_ui_state(self.ui_state, self.state_path)
+
+    def watch_theme(self, theme: str) -> None:
+        if theme != self.ui_state.theme:
+            self.update_ui_state(theme=theme)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def set_refresh(self, seconds: float) -> None:
+        self.refresh_s = seconds
+        if self.services is not None:
+            for poller in self.services.collector.pollers():
+                if poller is self.services.collector.pollers()[-1]:
+                    self.services.collector.set_interval(poller.name, seconds)
+        self.notify(f"refreshing every {seconds:g}s")
+
+    # ------------------------------------------------------------------ navigation
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_jobs(self) -> None:
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    def open_node(self, node: str) -> None:
+        main = self.main_screen
+        if main is not None:
+            main.query_one("#nodes").select_node(node)  # type: ignore[attr-defined]
+        self.push_screen(NodeDetailScreen(node))
+
+    def open_job(self, job_id: str) -> None:
+        job = self.snapshot.job_by_id.get(job_id)
+        if job is not None:
+            self.push_screen(JobDetailScreen(job, self.now()))
+
+    def action_refresh_now(self) -> None:
+        self._refresh_now()
+
+    @work(group="refresh", exclusive=True)
+    async def _refresh_now(self) -> None:
+        if self.services is None:
+            return
+        self._busy_frame = 0
+        spinner = self.set_interval(0.1, self._spin)
+        try:
+            await self.services.collector.collect_once()
+        finally:
+            spinner.stop()
+            self._busy_frame = None
+        self.apply_latest(force=True)
+
+    def _spin(self) -> None:
+        if self._busy_frame is not None:
+            self._busy_frame += 1
+            self._show_status()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_on_selection(self, kind: str) -> None:
+        action_kind = ActionKind(kind)
+        screen = self.screen
+        if action_kind.targets_nodes:
+            main = self.main_screen
+            targets = main.query_one("#nodes").targets() if main else []  # type: ignore[attr-defined]
+        elif isinstance(screen, JobsScreen):
+            targets = screen.targets()
+        else:
+            self.notify(f"{kind}: open the jobs list (j) and select jobs first", severity="warning")
+            return
+        self.request_action(action_kind, targets)
+
+    def request_action(self, kind: ActionKind, targets: list[str]) -> None:
+        """Ask for confirmation, then run; readonly mode refuses with a notification."""
+        if self.readonly:
+            self.notify(f"read-only mode: {kind.value} is disabled", severity="warning")
+            return
+        if not targets:
+            self.notify(f"{kind.value}: nothing selected", severity="warning")
+            return
+        action = Action(kind, tuple(targets))
+        if kind is not ActionKind.DRAIN:
+            try:
+                action.validate()
+            except ActionError as error:
+                self.notify(str(error), severity="error")
+                return
+        self.push_screen(ConfirmActionScreen(action), callback=self._confirmed)
+
+    def _confirmed(self, action: Action | None) -> None:
+        if action is None:
+            self.notify("cancelled", timeout=2)
+            return
+        self.execute_action(action)
+
+    @work(group="actions")
+    async def execute_action(self, action: Action) -> ActionResult:
+        runner = self.services.workload if self.services else None
+        if runner is None:
+            result = ActionResult(action, False, "no workload manager connected")
+        else:
+            try:
+                result = await runner.run_action(action)
+            except ActionError as error:
+                result = ActionResult(action, False, one_line(error))
+            except Exception as error:  # Slurm's failure is shown, never raised
+                logger.exception("action {} failed", action.describe())
+                result = ActionResult(action, False, one_line(error))
+        if result.ok:
+            self.notify(f"{action.describe()}: {result.message}", title="done")
+            main = self.main_screen
+            if main is not None:
+                main.query_one("#nodes").clear_selection()  # type: ignore[attr-defined]
+            if isinstance(self.screen, JobsScreen):
+                self.screen.selected.clear()
+        else:
+            self.notify(result.message, title=f"{action.kind.value} failed", severity="error")
+        await self._audit(result)
+        if result.ok and self.services is not None and self.live:
+            self._refresh_now()
+        return result
+
+    async def _audit(self, result: ActionResult) -> None:
+        store = self.services.store if self.services else None
+        if store is None:
+            return
+        try:
+            await store.add_audit(
+                user=current_user(),
+                origin="keyboard",
+                action=result.action.kind.value,
+                targets=list(result.action.targets),
+                ok=result.ok,
+                reason=result.action.reason,
+                message=result.message,
+                ts=self.now(),
+            )
+        except Exception as error:
+            logger.exception("audit write failed")
+            self.notify(f"audit log write failed: {one_line(error)}", severity="error")
+
+    # ------------------------------------------------------------------ chat
+
+    def _configure_chat(self) -> None:
+        from tui.app.agent_host import build_chat
+
+        main = self.main_screen
+        if main is None or self.services is None:
+            return
+        context, session = build_chat(self)
+        main.query_one("#chat").configure(context, session)  # type: ignore[attr-defined]
+
+    async def confirm_agent_action(self, action: Action) -> bool:
+        """The agent proposed an action: the same dialog as the keyboard's."""
+        if self.readonly:
+            return False
+        future: asyncio.Future[Action | None] = asyncio.get_running_loop().create_future()
+        self.push_screen(ConfirmActionScreen(action), callback=future.set_result)
+        return await future is not None
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+def screen_names(app: App[Any]) -> list[str]:
+    return [type(s).__name__ for s in app.screen_stack if isinstance(s, Screen)]

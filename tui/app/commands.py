@@ -1,0 +1,86 @@
+"""The command palette (`:` or ctrl+p): jump to a node or job, run an action, theme, refresh."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Provider
+
+from tui.actions import ActionKind
+
+if TYPE_CHECKING:
+    from tui.app.app import ClusterDashApp
+
+REFRESH_CHOICES_S: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
+# Nodes/jobs offered per query: enough to find one, few enough to stay instant at 1,000+ nodes.
+MAX_ENTITY_HITS = 30
+
+
+def palette_commands(app: ClusterDashApp) -> list[tuple[str, Callable[[], object], str]]:
+    """(title, callback, help) for everything that is not a node or a job."""
+    commands: list[tuple[str, Callable[[], object], str]] = [
+        ("Jobs: open the job list", app.action_jobs, "squeue-like list with filters"),
+        ("Help: keys", app.action_help, "every key"),
+        ("Refresh now", app.action_refresh_now, "poll every source once"),
+    ]
+    for kind in ActionKind:
+        noun = "nodes" if kind.targets_nodes else "jobs"
+        commands.append(
+            (
+                f"Action: {kind.value} selected {noun}",
+                partial(app.action_on_selection, kind.value),
+                f"{kind.value} the selected {noun} (confirmation first)",
+            )
+        )
+    for name in sorted(app.available_themes):
+        commands.append((f"Theme: {name}", partial(app.set_theme, name), "switch colour theme"))
+    for seconds in REFRESH_CHOICES_S:
+        commands.append(
+            (
+                f"Refresh every {seconds:g}s",
+                partial(app.set_refresh, seconds),
+                "screen refresh and GPU poll interval",
+            )
+        )
+    return commands
+
+
+class ClusterCommands(Provider):
+    @property
+    def dash(self) -> ClusterDashApp:
+        return self.app  # type: ignore[return-value]
+
+    async def discover(self) -> AsyncIterator[DiscoveryHit]:
+        for title, callback, help_text in palette_commands(self.dash):
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> AsyncIterator[Hit]:
+        matcher = self.matcher(query)
+        for title, callback, help_text in palette_commands(self.dash):
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+        snapshot = self.dash.snapshot
+        needle = query.strip().lower()
+        if not needle:
+            return
+        found = 0
+        for node in snapshot.nodes:
+            title = f"Node {node.name} ({node.display_state})"
+            score = matcher.match(title)
+            if score > 0 and needle in title.lower():
+                yield Hit(score, matcher.highlight(title), partial(self.dash.open_node, node.name))
+                found += 1
+                if found >= MAX_ENTITY_HITS:
+                    break
+        found = 0
+        for job in snapshot.jobs:
+            title = f"Job {job.job_id} {job.user} {job.state.value} {job.name}"
+            score = matcher.match(title)
+            if score > 0 and needle in title.lower():
+                yield Hit(score, matcher.highlight(title), partial(self.dash.open_job, job.job_id))
+                found += 1
+                if found >= MAX_ENTITY_HITS:
+                    break

@@ -1,0 +1,50 @@
+"""Every key the app answers to, in one table: the help screen and docs/keys.md use it."""
+
+from __future__ import annotations
+
+KEY_TABLE: tuple[tuple[str, str, str], ...] = (
+    ("anywhere", "?", "this help"),
+    (
+        "anywhere",
+        ": / ctrl+p",
+        "command palette: jump to a node or job, run an action, theme, refresh",
+    ),
+    ("anywhere", "q / ctrl+c", "quit (the terminal is restored)"),
+    ("anywhere", "ctrl+r", "refresh now (retry failing sources)"),
+    ("anywhere", "tab / shift+tab", "next / previous pane"),
+    ("main", "1 2 3 4", "focus nodes, GPUs, alerts, chat (on narrow screens: show that pane)"),
+    ("main", "j", "jobs screen"),
+    ("main", "m", "GPU sparkline metric: utilization, memory, temperature, power"),
+    ("main", "b", "show / hide the side panes"),
+    ("nodes", "/", "filter: text, regex (gpu-0[1-4]), !text to invert; esc clears"),
+    ("nodes", "enter", "node detail (charts, jobs, Slurm record)"),
+    ("nodes", "space", "select / unselect a node for a batch action"),
+    ("nodes", "s / S", "sort by the next column / reverse (or click a header)"),
+    ("nodes", "p", "group by partition"),
+    ("nodes", "d", "drain the selected nodes (asks for a reason)"),
+    ("nodes", "r", "resume the selected nodes"),
+    ("nodes", "esc", "clear the filter, then the selection"),
+    ("jobs", "/", "filter by user, state, partition or any text"),
+    ("jobs", "enter", "job detail (nodes, GPU indices, times, pending reason)"),
+    ("jobs", "space", "select / unselect a job"),
+    ("jobs", "C", "cancel the selected jobs"),
+    ("jobs", "R", "requeue"),
+    ("jobs", "H / L", "hold / release"),
+    ("jobs", "escape", "back"),
+    ("node detail", "1 2 3 4 5", "range 15m, 1h, 6h, 24h, 7d"),
+    ("node detail", "d / r", "drain / resume this node"),
+    ("node detail", "escape", "back"),
+    ("alerts", "a", "acknowledge the alert"),
+    ("alerts", "x", "silence the alert for an hour"),
+    ("chat", "enter", "ask the assistant; /help lists slash commands"),
+    ("chat", "escape", "stop the answer"),
+    ("dialogs", "enter / y", "confirm (y only when no reason is being typed)"),
+    ("dialogs", "escape / n", "cancel"),
+)
+
+
+def keys_markdown() -> str:
+    lines = ["# clusterdash keys", "", "| Where | Key | Does |", "|---|---|---|"]
+    for where, key, does in KEY_TABLE:
+        lines.append(f"| {where} | `{key}` | {does} |")
+    return "\n".join(lines) + "\n"

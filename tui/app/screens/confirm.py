@@ -1,0 +1,121 @@
+"""Confirmation before a cluster action: exactly what will run; drain asks for a reason."""
+
+from __future__ import annotations
+
+import shlex
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from tui.actions import Action, ActionError, ActionKind
+
+
+def commands_text(action: Action) -> str:
+    """The argv lists as a reader would type them (quoted), one per line."""
+    return "\n".join("$ " + shlex.join(argv) for argv in action.argv())
+
+
+class ConfirmActionScreen(ModalScreen[Action | None]):
+    """Returns the (possibly reason-completed) Action to run, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    ConfirmActionScreen { align: center middle; }
+    ConfirmActionScreen > Vertical {
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        border: thick $warning; background: $panel; padding: 1 2;
+    }
+    ConfirmActionScreen #confirm-targets { max-height: 8; }
+    ConfirmActionScreen #confirm-commands { color: $text-accent; margin: 1 0; }
+    ConfirmActionScreen #confirm-error { color: $error; }
+    ConfirmActionScreen Horizontal { height: auto; align-horizontal: right; }
+    ConfirmActionScreen Button { margin-left: 2; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("y", "confirm", "Yes", show=False),
+        Binding("n", "cancel", "No", show=False),
+    ]
+
+    def __init__(self, action: Action) -> None:
+        super().__init__()
+        self.action_to_run = action
+
+    @property
+    def needs_reason(self) -> bool:
+        return self.action_to_run.kind is ActionKind.DRAIN
+
+    def compose(self) -> ComposeResult:
+        action = self.action_to_run
+        noun = "node" if action.kind.targets_nodes else "job"
+        plural = "s" if len(action.targets) != 1 else ""
+        with Vertical():
+            yield Label(
+                Text(
+                    f"{action.kind.value.upper()} {len(action.targets)} {noun}{plural}?",
+                    style="bold",
+                )
+            )
+            yield Static(", ".join(action.targets), id="confirm-targets", markup=False)
+            if self.needs_reason:
+                yield Input(
+                    value=action.reason,
+                    placeholder="reason (required), e.g. bad GPU 3, XID 79",
+                    id="confirm-reason",
+                )
+            yield Static("", id="confirm-commands", markup=False)
+            yield Static("", id="confirm-error", markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                variant = "error" if action.kind.destructive else "primary"
+                yield Button(f"Run {action.kind.value}", id="confirm", variant=variant)
+
+    def on_mount(self) -> None:
+        self._show_commands()
+        if self.needs_reason:
+            self.query_one("#confirm-reason", Input).focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    def _current(self) -> Action:
+        if not self.needs_reason:
+            return self.action_to_run
+        reason = self.query_one("#confirm-reason", Input).value
+        return Action(self.action_to_run.kind, self.action_to_run.targets, reason)
+
+    def _show_commands(self) -> bool:
+        commands = self.query_one("#confirm-commands", Static)
+        error = self.query_one("#confirm-error", Static)
+        try:
+            commands.update(commands_text(self._current()))
+            error.update("")
+            return True
+        except ActionError as problem:
+            commands.update("")
+            error.update(str(problem))
+            return False
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._show_commands()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def action_confirm(self) -> None:
+        if self._show_commands():
+            self.dismiss(self._current())
+        else:
+            self.query_one("#confirm-reason", Input).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,207 @@
+"""An squeue-like job list (filter by user, state, partition or any text) and job detail."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tui.actions import ActionKind
+from tui.agent.reasons import explain_reason
+from tui.app import format as fmt
+from tui.app.filtering import FilterError, RowFilter, parse_filter, sort_rows
+from tui.app.rows import JOB_COLUMNS, job_row
+from tui.model import ClusterSnapshot, Job, JobState
+
+if TYPE_CHECKING:
+    from tui.app.app import ClusterDashApp
+
+
+def job_detail_table(job: Job, now: float) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    state = job.state.value + (" (held)" if job.held else "")
+    table.add_row("Job", f"{job.job_id}  {job.name}")
+    table.add_row("User", f"{job.user}  account {job.account or '-'}")
+    table.add_row("Partition", job.partition or "-")
+    table.add_row("State", fmt.styled(state, fmt.JOB_STATE_STYLES.get(job.state.value, "")))
+    if job.state is JobState.PENDING:
+        table.add_row("Pending", f"{job.reason or 'None'}: {explain_reason(job.reason)}")
+        table.add_row("Waiting", fmt.duration(job.pending_for_s(now)))
+    elif job.reason and job.reason != "None":
+        table.add_row("Reason", job.reason)
+    table.add_row("Nodes", ",".join(job.nodes) or "-")
+    for node, indices in sorted(job.gpu_indices.items()):
+        table.add_row(f"  GPUs on {node}", ",".join(str(i) for i in indices))
+    table.add_row("GPUs", str(job.gpu_count))
+    table.add_row("Submitted", _clock(job.submit_time, now))
+    table.add_row("Started", _clock(job.start_time, now))
+    limit = "-" if job.time_limit_min is None else fmt.duration(job.time_limit_min * 60.0)
+    table.add_row("Time limit", limit)
+    return table
+
+
+def _clock(ts: float | None, now: float) -> str:
+    return "-" if ts is None else f"{fmt.age(now - ts)} ago"
+
+
+class JobDetailScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    JobDetailScreen { align: center middle; }
+    JobDetailScreen > VerticalScroll {
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        border: thick $accent; background: $panel; padding: 1 2;
+    }
+    """
+    BINDINGS = [Binding("escape,q,enter", "app.pop_screen", "Close")]
+
+    def __init__(self, job: Job, now: float) -> None:
+        super().__init__()
+        self.job = job
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(job_detail_table(self.job, self.now))
+
+
+class JobsScreen(Screen[None]):
+    DEFAULT_CSS = """
+    JobsScreen #jobs-title { height: 1; background: $boost; }
+    JobsScreen DataTable { height: 1fr; }
+    JobsScreen #jobs-filter { dock: bottom; display: none; }
+    JobsScreen #jobs-filter.-shown { display: block; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter"),
+        Binding("enter", "detail", "Detail"),
+        Binding("space", "toggle_select", "Select"),
+        Binding("C", "job_action('cancel')", "Cancel job"),
+        Binding("R", "job_action('requeue')", "Requeue"),
+        Binding("H", "job_action('hold')", "Hold"),
+        Binding("L", "job_action('release')", "Release"),
+    ]
+
+    def __init__(self, initial_filter: str = "") -> None:
+        super().__init__()
+        self.row_filter = RowFilter()
+        self.initial_filter = initial_filter
+        self.selected: set[str] = set()
+        self._order: list[str] = []
+
+    @property
+    def dash(self) -> ClusterDashApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="jobs-title", markup=False)
+        table: DataTable[Text | str] = DataTable(id="jobs-table", cursor_type="row")
+        yield table
+        yield Input(
+            placeholder="filter: user, state, partition, text, regex, !invert", id="jobs-filter"
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#jobs-table", DataTable)
+        table.add_column(" ", key="mark", width=1)
+        for key, label in JOB_COLUMNS:
+            table.add_column(label, key=key)
+        if self.initial_filter:
+            self.row_filter = parse_filter(self.initial_filter)
+        self.refresh_snapshot(self.dash.snapshot)
+        table.focus()
+
+    def refresh_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        now = self.dash.now()
+        rows = [job_row(job, now) for job in snapshot.jobs]
+        rows = [r for r in rows if self.row_filter.matches(r.haystack)]
+        rows = sort_rows(rows, lambda r: r.sort_values["job_id"])
+        self.selected &= {r.job_id for r in rows}
+        table = self.query_one("#jobs-table", DataTable)
+        cursor_key = self.current_job_id()
+        table.clear()
+        self._order = [r.job_id for r in rows]
+        for row in rows:
+            mark = Text("●", style="bold magenta") if row.job_id in self.selected else ""
+            table.add_row(mark, *row.cells, key=row.job_id)
+        if cursor_key in self._order:
+            table.move_cursor(row=self._order.index(cursor_key), animate=False)
+        running = sum(1 for j in snapshot.jobs if j.state is JobState.RUNNING)
+        pending = sum(1 for j in snapshot.jobs if j.state is JobState.PENDING)
+        title = Text(" Jobs ", style="bold reverse")
+        title.append(
+            f"  {len(rows)} shown of {len(snapshot.jobs)}: {running} running, {pending} pending"
+        )
+        if self.row_filter.active:
+            title.append(f"  filter: {self.row_filter.text}", style="yellow")
+        if self.selected:
+            title.append(f"  {len(self.selected)} selected", style="magenta")
+        self.query_one("#jobs-title", Static).update(title)
+
+    def current_job_id(self) -> str | None:
+        table = self.query_one("#jobs-table", DataTable)
+        if not self._order or not 0 <= table.cursor_row < len(self._order):
+            return None
+        return self._order[table.cursor_row]
+
+    def action_filter(self) -> None:
+        box = self.query_one("#jobs-filter", Input)
+        box.add_class("-shown")
+        box.value = self.row_filter.text
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self.row_filter = parse_filter(event.value)
+        except FilterError as error:
+            self.notify(str(error), severity="error")
+            return
+        event.input.remove_class("-shown")
+        self.query_one("#jobs-table", DataTable).focus()
+        self.refresh_snapshot(self.dash.snapshot)
+
+    def action_back(self) -> None:
+        box = self.query_one("#jobs-filter", Input)
+        if box.has_class("-shown"):
+            box.remove_class("-shown")
+            self.query_one("#jobs-table", DataTable).focus()
+        elif self.row_filter.active:
+            self.row_filter = RowFilter()
+            self.refresh_snapshot(self.dash.snapshot)
+        else:
+            self.dismiss(None)
+
+    def action_detail(self) -> None:
+        job_id = self.current_job_id()
+        job = self.dash.snapshot.job_by_id.get(job_id or "")
+        if job is not None:
+            self.app.push_screen(JobDetailScreen(job, self.dash.now()))
+
+    def action_toggle_select(self) -> None:
+        job_id = self.current_job_id()
+        if job_id is None:
+            return
+        self.selected.symmetric_difference_update({job_id})
+        table = self.query_one("#jobs-table", DataTable)
+        row = table.cursor_row
+        self.refresh_snapshot(self.dash.snapshot)
+        table.move_cursor(row=min(row + 1, len(self._order) - 1), animate=False)
+
+    def targets(self) -> list[str]:
+        if self.selected:
+            return [j for j in self._order if j in self.selected]
+        job_id = self.current_job_id()
+        return [job_id] if job_id else []
+
+    def action_job_action(self, kind: str) -> None:
+        self.dash.request_action(ActionKind(kind), self.targets())

@@ -1,0 +1,248 @@
+"""The main screen: status, summary, nodes, GPUs, alerts, chat. Narrow terminals stack."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tui.actions import ActionKind
+from tui.app.filtering import FilterError, parse_filter
+from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
+from tui.app.widgets.chat_pane import ChatPane
+from tui.app.widgets.gpu_list import GpuList
+from tui.app.widgets.nodes_table import NodesTable
+from tui.app.widgets.status_bar import StatusBar, error_lines, status_text
+from tui.app.widgets.summary import SummaryLine
+from tui.model import ClusterSnapshot
+from tui.summary import ClusterSummary
+
+if TYPE_CHECKING:
+    from tui.app.app import ClusterDashApp
+
+SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
+NARROW_WIDTH = 120
+
+
+class NodesPane(NodesTable):
+    """The nodes table with its cluster actions."""
+
+    BINDINGS = [
+        Binding("enter", "open_detail", "Detail"),
+        Binding("d", "node_action('drain')", "Drain"),
+        Binding("r", "node_action('resume')", "Resume"),
+        Binding("slash", "screen.filter", "Filter"),
+        Binding("escape", "screen.clear", "Clear", show=False),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "node_action" and getattr(self.app, "readonly", False):
+            return None  # shown disabled in the footer
+        return True
+
+    def action_node_action(self, kind: str) -> None:
+        self.app.request_action(ActionKind(kind), self.targets())  # type: ignore[attr-defined]
+
+    def action_open_detail(self) -> None:
+        node = self.current_node()
+        if node:
+            self.app.open_node(node)  # type: ignore[attr-defined]
+
+
+class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#nodes"
+    BINDINGS = [
+        Binding("1", "focus_pane('nodes')", "Nodes", show=False),
+        Binding("2", "focus_pane('gpus')", "GPUs", show=False),
+        Binding("3", "focus_pane('alerts')", "Alerts", show=False),
+        Binding("4", "focus_pane('chat')", "Chat", show=False),
+        Binding("m", "cycle_metric", "Metric"),
+        Binding("b", "toggle_side", "Side panes", show=False),
+        Binding("j", "app.jobs", "Jobs"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alerts: list[AlertRow] = []
+
+    @property
+    def dash(self) -> ClusterDashApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static("", id="banner", markup=False)
+        yield SummaryLine(id="summary")
+        with Horizontal(id="body"):
+            with Vertical(id="nodes-pane"):
+                yield NodesPane(id="nodes")
+                yield Input(placeholder="filter nodes: text, regex, !invert", id="node-filter")
+            with Vertical(id="side"):
+                with VerticalScroll(id="gpus-pane", classes="side-pane"):
+                    yield GpuList(id="gpus")
+                yield AlertFeed(id="alerts", classes="side-pane")
+                yield ChatPane(id="chat", classes="side-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        state = self.dash.ui_state
+        nodes = self.query_one(NodesPane)
+        nodes.sort_column = state.sort_column
+        nodes.sort_reverse = state.sort_reverse
+        nodes.group_by_partition = state.group_by_partition
+        nodes._update_headers()
+        self._apply_layout()
+        nodes.focus()
+
+    # ------------------------------------------------------------------ layout
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        state = self.dash.ui_state
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        self.set_class(not state.show_side, "-no-side")
+        for pane in SIDE_PANES:
+            widget = self.query_one(f"#{pane}-pane" if pane == "gpus" else f"#{pane}")
+            widget.set_class(pane == state.side_pane, "-current")
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def pane_visible(self, pane: str) -> bool:
+        state = self.dash.ui_state
+        if not state.show_side:
+            return False
+        return not self.narrow or state.side_pane == pane
+
+    def action_focus_pane(self, pane: str) -> None:
+        if pane == "nodes":
+            self.query_one(NodesPane).focus()
+            return
+        self.dash.update_ui_state(side_pane=pane, show_side=True)
+        self._apply_layout()
+        target = {"gpus": "#gpus", "alerts": "#alerts", "chat": "#chat-input"}[pane]
+        self.query_one(target).focus()
+        self.dash.apply_latest(force=True)
+
+    def action_toggle_side(self) -> None:
+        self.dash.update_ui_state(show_side=not self.dash.ui_state.show_side)
+        self._apply_layout()
+
+    def action_cycle_metric(self) -> None:
+        self.dash.cycle_metric()
+
+    # ------------------------------------------------------------------ filter
+
+    def action_filter(self) -> None:
+        box = self.query_one("#node-filter", Input)
+        box.add_class("-shown")
+        box.value = self.query_one(NodesPane).row_filter.text
+        box.focus()
+
+    def action_clear(self) -> None:
+        nodes = self.query_one(NodesPane)
+        if nodes.row_filter.active:
+            nodes.set_filter(parse_filter(""))
+        elif nodes.selected:
+            nodes.clear_selection()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "node-filter":
+            return
+        try:
+            row_filter = parse_filter(event.value)
+        except FilterError:
+            return  # keep the last good filter while a regex is half typed
+        self.query_one(NodesPane).set_filter(row_filter)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "node-filter":
+            return
+        event.stop()
+        try:
+            self.query_one(NodesPane).set_filter(parse_filter(event.value))
+        except FilterError as error:
+            self.notify(str(error), severity="error")
+            return
+        event.input.remove_class("-shown")
+        self.query_one(NodesPane).focus()
+
+    def on_key(self, event: object) -> None:
+        key = getattr(event, "key", "")
+        box = self.query_one("#node-filter", Input)
+        if key == "escape" and box.has_focus:
+            box.remove_class("-shown")
+            self.query_one(NodesPane).focus()
+
+    # ------------------------------------------------------------------ data
+
+    def on_nodes_table_node_highlighted(self, event: NodesTable.NodeHighlighted) -> None:
+        self.dash.node_highlighted(event.node)
+
+    def on_nodes_table_view_changed(self, event: NodesTable.ViewChanged) -> None:
+        nodes = self.query_one(NodesPane)
+        self.dash.update_ui_state(
+            sort_column=nodes.sort_column,
+            sort_reverse=nodes.sort_reverse,
+            group_by_partition=nodes.group_by_partition,
+        )
+
+    def show_status(
+        self, snapshot: ClusterSnapshot, countdown_s: float | None, busy: int | None
+    ) -> None:
+        dash = self.dash
+        now = dash.now()
+        line = status_text(
+            cluster_name=dash.cluster_name,
+            demo=dash.demo,
+            readonly=dash.readonly,
+            health=snapshot.health,
+            now=now,
+            countdown_s=countdown_s,
+            busy_frame=busy,
+        )
+        errors = error_lines(snapshot.health, now)
+        self.query_one(StatusBar).show(line, errors)
+        banner = self.query_one("#banner", Static)
+        failing = [h for h in snapshot.health.values() if h.enabled and not h.ok and h.last_error]
+        if failing:
+            names = ", ".join(h.name for h in failing)
+            text = Text(f" ✖ {names} failing: {failing[0].last_error}", style="bold")
+            text.append("  — ctrl+r to retry, tab to the status bar for details")
+            banner.update(text)
+        banner.set_class(bool(failing), "-shown")
+
+    def apply_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        dash = self.dash
+        self.query_one(SummaryLine).show(
+            ClusterSummary.of(snapshot, dash.settings.cluster.gpu_hourly_price)
+        )
+        nodes = self.query_one(NodesPane)
+        nodes.apply(snapshot)
+        if self.pane_visible("gpus"):
+            self.query_one(GpuList).show(
+                snapshot, nodes.current_node(), dash.ui_state.gpu_metric, dash.rings
+            )
+        if self.pane_visible("alerts"):
+            self.alerts = dash.alert_rows(snapshot)
+            self.query_one(AlertFeed).show(self.alerts, dash.now())
+
+    def refresh_gpus(self) -> None:
+        if self.pane_visible("gpus"):
+            self.query_one(GpuList).show(
+                self.dash.snapshot,
+                self.query_one(NodesPane).current_node(),
+                self.dash.ui_state.gpu_metric,
+                self.dash.rings,
+            )
+
+
+__all__ = ["SIDE_PANES", "MainScreen", "NodesPane", "health_alerts"]

@@ -1,0 +1,193 @@
+"""One node: per-GPU history charts, its jobs and its Slurm record."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from tui.actions import ActionKind
+from tui.app import format as fmt
+from tui.model import ClusterSnapshot, Node
+from tui.sources.base import GpuSeries, one_line
+
+if TYPE_CHECKING:
+    from tui.app.app import ClusterDashApp
+
+RANGES: tuple[tuple[str, float], ...] = (
+    ("15m", 900.0),
+    ("1h", 3600.0),
+    ("6h", 6 * 3600.0),
+    ("24h", 86400.0),
+    ("7d", 7 * 86400.0),
+)
+CHARTS: tuple[tuple[str, str], ...] = (
+    ("utilization_pct", "Utilization %"),
+    ("memory_pct", "Memory %"),
+    ("temperature_c", "Temperature °C"),
+    ("power_w", "Power W"),
+)
+MAX_POINTS = 120
+
+
+def slurm_record(node: Node) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    state = node.display_state
+    rows = [
+        (
+            "State",
+            fmt.styled(
+                f"{state} ({node.state.value}{'+' if node.flags else ''}"
+                f"{'+'.join(sorted(node.flags))})",
+                fmt.state_style(state),
+            ),
+        ),
+        ("Reason", node.reason or "-"),
+        ("Partitions", ",".join(node.partitions) or "-"),
+        ("CPUs", f"{node.cpus_alloc}/{node.cpus_total}"),
+        ("Memory", f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}"),
+        ("GPUs", f"{node.gpus_alloc}/{node.gpus_total} {node.gpu_model}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def jobs_table(snapshot: ClusterSnapshot, node: str, now: float) -> Table | Text:
+    jobs = snapshot.jobs_on(node)
+    if not jobs:
+        return Text("no jobs on this node", style="dim")
+    table = Table(box=None, header_style="bold")
+    for column in ("JOBID", "USER", "STATE", "TIME", "GPUS HERE", "NAME"):
+        table.add_column(column)
+    for job in jobs:
+        elapsed = None if job.start_time is None else now - job.start_time
+        indices = job.gpu_indices.get(node, ())
+        table.add_row(
+            job.job_id,
+            job.user,
+            fmt.styled(job.state.value, fmt.JOB_STATE_STYLES.get(job.state.value, "")),
+            fmt.duration(elapsed),
+            ",".join(str(i) for i in indices) or str(job.gpus_per_node or "-"),
+            fmt.truncate(job.name, 30),
+        )
+    return table
+
+
+class NodeDetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    NodeDetailScreen #detail-title { height: 1; background: $boost; }
+    NodeDetailScreen Grid { grid-size: 2 2; height: 2fr; min-height: 16; }
+    NodeDetailScreen PlotextPlot { height: 1fr; }
+    NodeDetailScreen #detail-bottom { height: 1fr; }
+    NodeDetailScreen #detail-record { width: 40; padding: 0 1; }
+    NodeDetailScreen #detail-jobs { width: 1fr; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("1", "range(0)", "15m"),
+        Binding("2", "range(1)", "1h"),
+        Binding("3", "range(2)", "6h"),
+        Binding("4", "range(3)", "24h"),
+        Binding("5", "range(4)", "7d"),
+        Binding("d", "node_action('drain')", "Drain"),
+        Binding("r", "node_action('resume')", "Resume"),
+    ]
+
+    def __init__(self, node: str, range_index: int = 1) -> None:
+        super().__init__()
+        self.node = node
+        self.range_index = range_index
+        self.series: dict[str, GpuSeries] = {}
+
+    @property
+    def dash(self) -> ClusterDashApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-title", markup=False)
+        with Grid():
+            for metric, title in CHARTS:
+                plot = PlotextPlot(id=f"chart-{metric}")
+                plot.border_title = title
+                yield plot
+        with Horizontal(id="detail-bottom"):
+            with VerticalScroll(id="detail-record"):
+                yield Static("", id="record", markup=False)
+            with VerticalScroll(id="detail-jobs"):
+                yield Static("", id="jobs", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_snapshot(self.dash.snapshot)
+        self.load_history()
+
+    def refresh_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        now = self.dash.now()
+        node = snapshot.node_by_name.get(self.node)
+        label, _ = RANGES[self.range_index]
+        title = Text(f" {self.node} ", style="bold reverse")
+        title.append(f"  history: {label}  (1-5: 15m 1h 6h 24h 7d)", style="dim")
+        self.query_one("#detail-title", Static).update(title)
+        record = self.query_one("#record", Static)
+        record.update(slurm_record(node) if node else Text("node not in Slurm's list", "red"))
+        self.query_one("#jobs", Static).update(jobs_table(snapshot, self.node, now))
+
+    def action_range(self, index: int) -> None:
+        self.range_index = index
+        self.refresh_snapshot(self.dash.snapshot)
+        self.load_history()
+
+    def action_node_action(self, kind: str) -> None:
+        self.dash.request_action(ActionKind(kind), [self.node])
+
+    @work(exclusive=True, group="history")
+    async def load_history(self) -> None:
+        history = self.dash.history
+        _, span = RANGES[self.range_index]
+        end = self.dash.now()
+        self.series = {}
+        if history is None:
+            self._draw_all("no history source")
+            return
+        for metric, _ in CHARTS:
+            try:
+                self.series[metric] = await history.gpu_history(
+                    self.node, metric, end - span, end, MAX_POINTS
+                )
+            except Exception as error:  # a history failure is shown, not raised
+                self._draw(metric, one_line(error))
+                continue
+            self._draw(metric, None)
+
+    def _draw_all(self, message: str) -> None:
+        for metric, _ in CHARTS:
+            self._draw(metric, message)
+
+    def _draw(self, metric: str, message: str | None) -> None:
+        plot_widget = self.query_one(f"#chart-{metric}", PlotextPlot)
+        plt = plot_widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        series = self.series.get(metric, {})
+        end = self.dash.now()
+        if message or not any(series.values()):
+            plt.title(message or "no data in this range")
+        for index, points in sorted(series.items()):
+            if not points:
+                continue
+            xs = [(t - end) / 60.0 for t, _ in points]
+            ys = [v for _, v in points]
+            plt.plot(xs, ys, label=f"GPU{index}", marker="braille")
+        plt.xlabel("minutes ago")
+        plot_widget.refresh()
