@@ -1,0 +1,84 @@
+"""A real HTTP server on 127.0.0.1 (port 0) answering from a route table, for source tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    body: str | bytes = ""
+    status: int = 200
+    content_type: str = "text/plain; version=0.0.4; charset=utf-8"
+    delay_s: float = 0.0
+    # Announce this many more bytes than are sent, then close: a truncated body.
+    short_by: int = 0
+
+
+@dataclass
+class LoopbackServer:
+    port: int
+    routes: dict[str, Reply | Callable[[str], Reply]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@contextmanager
+def serve(routes: dict[str, Reply | Callable[[str], Reply]]) -> Iterator[LoopbackServer]:
+    state = LoopbackServer(port=0, routes=routes)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            state.requests.append(self.path)
+            path = self.path.split("?", 1)[0]
+            route = state.routes.get(path)
+            reply = route(self.path) if callable(route) else route
+            if reply is None:
+                reply = Reply("not found", status=404)
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
+            body = reply.body.encode() if isinstance(reply.body, str) else reply.body
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(body) + reply.short_by))
+            if reply.short_by:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+                self.wfile.flush()
+            except OSError:
+                return
+            if reply.short_by:
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

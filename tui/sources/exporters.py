@@ -1,0 +1,394 @@
+"""GPU readings scraped straight from each node's exporter (HTTP :9400/metrics).
+
+Three exporter dialects map onto tui.model.Gpu:
+
+- NVIDIA dcgm-exporter: DCGM_FI_DEV_* families, labels gpu, UUID, modelName, pci_bus_id,
+  Hostname (hostname in newer releases) and hpc_job when job mapping is on;
+- this project's pod exporter: the same family names with labels gpu and gpu_name, plus
+  DCGM_FI_DEV_FB_TOTAL;
+- utkuozdemir/nvidia_gpu_exporter: nvidia_smi_* families keyed by a uuid label, in base
+  units (ratios, bytes, hertz), identity on nvidia_smi_gpu_info.
+
+A reading that means "not available" (NaN, infinities, dcgm's blank sentinels) becomes
+None, never zero. `gpus_from_samples` is the pure conversion the Prometheus source reuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from loguru import logger
+
+from tui.actions import NODE_NAME_RE
+from tui.model import Gpu
+from tui.sources.base import GpuReading, SourceError, one_line
+from tui.sources.promtext import ParseError, Sample, parse_samples_async
+
+DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_CONCURRENCY = 64
+
+# dcgm marks "no value" with blank sentinels: int32 fields at 0x7ffffff0 and up, int64 near
+# 2**63 (e.g. 9223372036854775794, "not supported"), FP64 at 2**47 = 1.40737488355328e14.
+# No GPU reading dcgm-exporter reports (%, MiB, C, W, MHz, counts) comes near 2**31.
+DCGM_INT32_BLANK = 0x7FFFFFF0
+DCGM_FP64_BLANK = 1.40737488355328e14
+
+MIB = 1024.0 * 1024.0
+
+# dcgm family -> Gpu field; FB_FREE / FB_RESERVED only serve to derive the total.
+DCGM_FIELDS: Mapping[str, str] = {
+    "DCGM_FI_DEV_GPU_UTIL": "utilization_pct",
+    "DCGM_FI_DEV_FB_USED": "memory_used_mib",
+    "DCGM_FI_DEV_FB_TOTAL": "memory_total_mib",
+    "DCGM_FI_DEV_FB_FREE": "_fb_free",
+    "DCGM_FI_DEV_FB_RESERVED": "_fb_reserved",
+    "DCGM_FI_DEV_GPU_TEMP": "temperature_c",
+    "DCGM_FI_DEV_POWER_USAGE": "power_w",
+    "DCGM_FI_DEV_SM_CLOCK": "sm_clock_mhz",
+    "DCGM_FI_DEV_XID_ERRORS": "last_xid",
+    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "ecc_uncorrectable",
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE": "remapped_row_failures",
+}
+
+# nvidia_smi family -> (Gpu field, factor to the model's unit).
+NVIDIA_SMI_FIELDS: Mapping[str, tuple[str, float]] = {
+    "nvidia_smi_utilization_gpu_ratio": ("utilization_pct", 100.0),
+    "nvidia_smi_memory_used_bytes": ("memory_used_mib", 1.0 / MIB),
+    "nvidia_smi_memory_total_bytes": ("memory_total_mib", 1.0 / MIB),
+    "nvidia_smi_temperature_gpu": ("temperature_c", 1.0),
+    "nvidia_smi_power_draw_watts": ("power_w", 1.0),
+    "nvidia_smi_clocks_current_sm_clock_hz": ("sm_clock_mhz", 1e-6),
+    "nvidia_smi_ecc_errors_uncorrected_volatile_total": ("ecc_uncorrectable", 1.0),
+    "nvidia_smi_remapped_rows_failure": ("remapped_row_failures", 1.0),
+}
+
+INT_FIELDS = frozenset({"last_xid", "ecc_uncorrectable", "remapped_row_failures"})
+NODE_LABELS = ("Hostname", "hostname")
+
+
+def finite(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def dcgm_value(value: float) -> float | None:
+    """A dcgm reading, or None for NaN, infinities and dcgm's blank sentinels."""
+    if math.isnan(value) or math.isinf(value) or abs(value) >= DCGM_INT32_BLANK:
+        return None
+    return value
+
+
+def node_from_labels(labels: Mapping[str, str]) -> str:
+    """The node a series belongs to: Hostname, hostname, else the host part of `instance`."""
+    for key in NODE_LABELS:
+        if labels.get(key):
+            return labels[key]
+    instance = labels.get("instance", "")
+    return host_of(instance) if instance else ""
+
+
+def host_of(address: str) -> str:
+    """'gpu-01:9400' -> 'gpu-01'; '[::1]:9400' -> '::1'; a URL -> its host."""
+    if "//" in address:
+        return urlsplit(address).hostname or ""
+    if address.startswith("["):
+        return address[1:].partition("]")[0]
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+
+
+@dataclass
+class _GpuDraft:
+    node: str
+    index: int | None = None
+    uuid: str = ""
+    model: str = ""
+    pci_bus_id: str = ""
+    job_id: str | None = None
+    values: dict[str, float | None] = field(default_factory=dict)
+    xid_seen_at: float = -math.inf
+
+    def identity(self, labels: Mapping[str, str]) -> None:
+        self.uuid = self.uuid or labels.get("UUID") or labels.get("uuid", "")
+        self.model = self.model or labels.get("modelName") or labels.get("gpu_name", "")
+        self.pci_bus_id = self.pci_bus_id or labels.get("pci_bus_id", "")
+        if self.job_id is None and labels.get("hpc_job"):
+            self.job_id = labels["hpc_job"]
+
+    def build(self, index: int) -> Gpu:
+        values = dict(self.values)
+        free = values.pop("_fb_free", None)
+        reserved = values.pop("_fb_reserved", None)
+        used = values.get("memory_used_mib")
+        if values.get("memory_total_mib") is None and used is not None and free is not None:
+            values["memory_total_mib"] = used + free + (reserved or 0.0)
+        fields: dict[str, Any] = {
+            key: (None if value is None else int(value)) if key in INT_FIELDS else value
+            for key, value in values.items()
+        }
+        return Gpu(
+            node=self.node,
+            index=index,
+            uuid=self.uuid,
+            model=self.model,
+            pci_bus_id=self.pci_bus_id,
+            job_id=self.job_id,
+            **fields,
+        )
+
+
+NodeOf = Callable[[Mapping[str, str]], str]
+
+
+def gpus_from_samples(
+    samples: Iterable[Sample], node: str | None = None, node_of: NodeOf = node_from_labels
+) -> list[Gpu]:
+    """GPUs described by exporter samples, sorted by (node, index).
+
+    `node` puts every GPU on that node (direct scraping: the target's name); otherwise each
+    series' node comes from `node_of(labels)` (Prometheus: Hostname / instance labels).
+    Series of neither dialect, and GPU series without an index, are ignored.
+    """
+    dcgm: dict[tuple[str, int], _GpuDraft] = {}
+    smi: dict[tuple[str, str], _GpuDraft] = {}
+    for sample in samples:
+        name = sample.name
+        labels = sample.labels
+        if name.startswith("DCGM_FI_"):
+            target = DCGM_FIELDS.get(name)
+            gpu_label = labels.get("gpu")
+            if target is None or gpu_label is None or not gpu_label.isdigit():
+                continue
+            owner = node if node is not None else node_of(labels)
+            key = (owner, int(gpu_label))
+            draft = dcgm.get(key)
+            if draft is None:
+                draft = dcgm[key] = _GpuDraft(owner, index=key[1])
+            draft.identity(labels)
+            draft.values[target] = dcgm_value(sample.value)
+        elif name.startswith("nvidia_smi_") and "uuid" in labels:
+            owner = node if node is not None else node_of(labels)
+            smi_key = (owner, labels["uuid"])
+            draft = smi.get(smi_key)
+            if draft is None:
+                draft = smi[smi_key] = _GpuDraft(owner, uuid=labels["uuid"])
+            _apply_nvidia_smi(draft, name, labels, sample.value)
+    gpus = [draft.build(index) for (_, index), draft in dcgm.items()]
+    gpus.extend(_number_smi_gpus(smi.values()))
+    gpus.sort(key=lambda gpu: (gpu.node, gpu.index))
+    return gpus
+
+
+def _apply_nvidia_smi(draft: _GpuDraft, name: str, labels: Mapping[str, str], value: float) -> None:
+    mapped = NVIDIA_SMI_FIELDS.get(name)
+    if mapped is not None:
+        field_name, factor = mapped
+        reading = finite(value)
+        draft.values[field_name] = None if reading is None else reading * factor
+    elif name == "nvidia_smi_gpu_info":
+        draft.model = labels.get("name", draft.model)
+        draft.pci_bus_id = labels.get("pci_bus_id", draft.pci_bus_id)
+        if labels.get("index", "").isdigit():
+            draft.index = int(labels["index"])
+    elif name == "nvidia_smi_index" and finite(value) is not None:
+        draft.index = int(value)
+    elif (
+        name == "nvidia_smi_xid_last_timestamp_seconds"
+        and labels.get("xid", "").isdigit()
+        and value > draft.xid_seen_at
+    ):
+        # The most recent XID event is the one with the latest timestamp.
+        draft.xid_seen_at = value
+        draft.values["last_xid"] = float(labels["xid"])
+
+
+def _number_smi_gpus(drafts: Iterable[_GpuDraft]) -> list[Gpu]:
+    """nvidia_smi GPUs; one whose index the exporter did not report takes the next free one."""
+    gpus = []
+    by_node: dict[str, list[_GpuDraft]] = {}
+    for draft in drafts:
+        by_node.setdefault(draft.node, []).append(draft)
+    for node_drafts in by_node.values():
+        taken = {d.index for d in node_drafts if d.index is not None}
+        spare = (i for i in range(len(node_drafts) + len(taken)) if i not in taken)
+        for draft in sorted(node_drafts, key=lambda d: d.pci_bus_id):
+            gpus.append(draft.build(draft.index if draft.index is not None else next(spare)))
+    return gpus
+
+
+# --- scraping ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeTarget:
+    """One exporter. `node` is the Slurm node its GPUs belong to; empty for an explicit URL
+    target, whose GPUs take their node from the Hostname label (else the URL's host)."""
+
+    node: str
+    url: str
+
+    @property
+    def key(self) -> str:
+        return self.node or self.url
+
+
+TargetSpec = ScrapeTarget | tuple[str, str] | str
+TargetsSource = Sequence[TargetSpec] | Callable[[], Iterable[TargetSpec]]
+
+
+def targets_for_nodes(
+    nodes: Iterable[str], url_template: str = DEFAULT_URL_TEMPLATE
+) -> list[ScrapeTarget]:
+    """One target per valid Slurm node name; names that are not host names are skipped."""
+    targets = []
+    for node in nodes:
+        if NODE_NAME_RE.match(node):
+            targets.append(ScrapeTarget(node, url_template.format(node=node)))
+        else:
+            logger.warning("not scraping node with invalid name {!r}", node)
+    return targets
+
+
+def as_target(spec: TargetSpec) -> ScrapeTarget:
+    if isinstance(spec, ScrapeTarget):
+        return spec
+    if isinstance(spec, str):
+        return ScrapeTarget("", spec)
+    node, url = spec
+    return ScrapeTarget(node, url)
+
+
+def describe_http_error(error: BaseException, timeout_s: float) -> str:
+    """An httpx failure as the short phrase an operator expects."""
+    if isinstance(error, httpx.TimeoutException | asyncio.TimeoutError):
+        return f"timeout after {timeout_s:g}s"
+    if isinstance(error, httpx.HTTPStatusError):
+        response = error.response
+        return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    if isinstance(error, httpx.RemoteProtocolError):
+        return f"truncated body ({one_line(error)})"
+    if isinstance(error, httpx.ConnectError):
+        causes = _causes(error)
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return "connection refused"
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return "unknown host"
+        text = " ".join(str(c) for c in causes).lower()
+        if "refused" in text:
+            return "connection refused"
+        return f"cannot connect: {one_line(causes[-1])}"
+    if isinstance(error, httpx.HTTPError):
+        return one_line(error)
+    return f"{type(error).__name__}: {one_line(error)}"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and the exceptions it was raised from, outermost first."""
+    chain = [error]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 8:
+        chain.append(cause)
+    return chain
+
+
+class ExporterGpuSource:
+    """Scrapes every target's exporter concurrently; one node's failure hides no other's data.
+
+    Targets come from, in order of preference: the explicit `targets` (a sequence, or a
+    callable returning one, of ScrapeTarget / (node, url) / url), else the node names the
+    collector last passed to `set_nodes` (Slurm's node list) formatted into `url_template`.
+    """
+
+    name = "gpu"
+
+    def __init__(
+        self,
+        targets: TargetsSource | None = None,
+        *,
+        url_template: str = DEFAULT_URL_TEMPLATE,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._targets = targets
+        self._url_template = url_template
+        self._nodes: tuple[str, ...] = ()
+        self.timeout_s = timeout_s
+        self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"},
+            follow_redirects=True,
+        )
+
+    def set_nodes(self, nodes: Iterable[str]) -> None:
+        """The Slurm node names to scrape when no explicit targets were given."""
+        self._nodes = tuple(nodes)
+
+    def targets(self) -> list[ScrapeTarget]:
+        if self._targets is None:
+            return targets_for_nodes(self._nodes, self._url_template)
+        specs = self._targets() if callable(self._targets) else self._targets
+        return [as_target(spec) for spec in specs]
+
+    async def fetch(self) -> GpuReading:
+        targets = self.targets()
+        if not targets:
+            return GpuReading(gpus=())
+        results = await asyncio.gather(*(self._scrape(target) for target in targets))
+        gpus: list[Gpu] = []
+        errors: dict[str, str] = {}
+        for target, result in zip(targets, results, strict=True):
+            if isinstance(result, str):
+                errors[target.key] = result
+            else:
+                gpus.extend(result)
+        if len(errors) == len(targets):
+            first_key, first_error = next(iter(errors.items()))
+            count = len(targets)
+            noun = "exporter" if count == 1 else f"all {count} exporters"
+            raise SourceError(f"{noun} failed; {first_key}: {first_error}")
+        return GpuReading(gpus=tuple(gpus), errors=errors)
+
+    async def scrape_one(self, target: ScrapeTarget) -> list[Gpu]:
+        """One target's GPUs; raises SourceError with a one-line reason."""
+        result = await self._scrape(target)
+        if isinstance(result, str):
+            raise SourceError(f"{target.key}: {result}")
+        return result
+
+    async def _scrape(self, target: ScrapeTarget) -> list[Gpu] | str:
+        started = time.monotonic()
+        try:
+            async with self._semaphore, asyncio.timeout(self.timeout_s):
+                response = await self._client.get(target.url)
+                response.raise_for_status()
+                text = response.text
+            samples = await parse_samples_async(text)
+        except ParseError as error:
+            return f"not Prometheus text: {error}"
+        except (httpx.HTTPError, TimeoutError) as error:
+            return describe_http_error(error, self.timeout_s)
+        if target.node:
+            gpus = gpus_from_samples(samples, node=target.node)
+        else:
+            fallback = host_of(target.url)
+            gpus = gpus_from_samples(
+                samples, node_of=lambda labels: node_from_labels(labels) or fallback
+            )
+        if not gpus:
+            return f"no GPU metrics in {len(samples)} samples (not a dcgm or nvidia_smi exporter?)"
+        logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
+        return gpus
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
