@@ -108,7 +108,9 @@ class _Variables:
             validation=[_rule(c, m) for c, m in rules.items()],
         )
 
-    def secret(self, name: str, env: str, *, optional: bool, rule: tuple[str, str] | None = None):
+    def secret(
+        self, name: str, env: str, *, optional: bool, rule: tuple[str, str] | None = None
+    ) -> TerraformVariable:
         validation = [_rule(*rule)] if rule else None
         return TerraformVariable(
             self.stack,

@@ -168,3 +168,15 @@ def test_synth_writes_both_stacks_without_the_node_warning(tmp_path: Path) -> No
     assert (outdir / "stacks" / "clusterdash-dev" / "cdk.tf.json").is_file()
     assert "end-of-life" not in result.stderr
     assert "!!" not in result.stderr
+
+
+def test_synth_without_node_says_how_to_get_it(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = _run_main("synth", "--outdir", str(tmp_path / "out"), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "synth: cdktf needs Node.js >= 20, none found: install Node.js 20 or newer "
+        "(https://nodejs.org, or `asdf install` with the repository's .tool-versions) and make "
+        "sure `node` is on PATH"
+    ]
+    assert not (tmp_path / "out").exists()
