@@ -38,11 +38,19 @@ def serve(routes: dict[str, Reply | Callable[[str], Reply]]) -> Iterator[Loopbac
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = self.rfile.read(length).decode() if length else ""
+            self.answer(self.path.split("?", 1)[0] + "?" + form)
+
         def do_GET(self) -> None:
-            state.requests.append(self.path)
-            path = self.path.split("?", 1)[0]
-            route = state.routes.get(path)
-            reply = route(self.path) if callable(route) else route
+            self.answer(self.path)
+
+        def answer(self, request: str) -> None:
+            """Route callables get the path with its parameters (query or POST form)."""
+            state.requests.append(request)
+            route = state.routes.get(request.split("?", 1)[0])
+            reply = route(request) if callable(route) else route
             if reply is None:
                 reply = Reply("not found", status=404)
             if reply.delay_s:
@@ -68,7 +76,7 @@ def serve(routes: dict[str, Reply | Callable[[str], Reply]]) -> Iterator[Loopbac
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
