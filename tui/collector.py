@@ -212,10 +212,20 @@ class Collector:
                     logger.exception("snapshot subscriber {} failed", subscriber)
             return snapshot
 
+    def _share_node_names(self) -> None:
+        """GPU sources that scrape per node learn the nodes from Slurm's latest answer."""
+        set_nodes = getattr(self.gpu, "set_nodes", None)
+        if callable(set_nodes) and self._slurm is not None and self._slurm.value is not None:
+            set_nodes(node.name for node in self._slurm.value.nodes)
+
+    async def _poll(self, poller: Poller[GpuReading] | Poller[SlurmState]) -> None:
+        if await poller.poll() and poller is self._slurm:
+            self._share_node_names()
+
     async def collect_once(self) -> ClusterSnapshot:
         """One full cycle: Slurm first (it names the GPU targets), then GPUs, then probes."""
         if self._slurm:
-            await self._slurm.poll()
+            await self._poll(self._slurm)
         if self._gpu:
             await self._gpu.poll()
         await self._run_probes()
@@ -242,7 +252,7 @@ class Collector:
             await self.publish()
             await asyncio.sleep(poller.next_delay())
         while True:
-            await poller.poll()
+            await self._poll(poller)
             await self.publish()
             await asyncio.sleep(poller.next_delay())
 
@@ -256,7 +266,7 @@ class Collector:
         """Poll every source forever (until cancelled)."""
         if self._slurm:
             # Exporter targets come from Slurm's node list: have it before the first scrape.
-            await self._slurm.poll()
+            await self._poll(self._slurm)
         async with asyncio.TaskGroup() as group:
             for poller in self.pollers():
                 group.create_task(

@@ -88,7 +88,8 @@ class GpuSettings:
 @dataclass(frozen=True)
 class PrometheusSettings:
     url: str = ""
-    node_label: str = "Hostname"
+    # Label naming the node: auto (Hostname, hostname, then instance host), or a label name.
+    node_label: str = "auto"
     timeout: Duration = Duration(5.0)
 
 

@@ -1,0 +1,174 @@
+"""Wiring: from Settings and a mode to running sources, collector and store.
+
+The simulated cluster is wired exactly like a real one: its exporter is served over
+loopback HTTP and scraped by the same ExporterGpuSource, and SimSlurmSource stands
+where SlurmSource would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from tui.actions import ActionRunner
+from tui.collector import Collector, CollectorOptions
+from tui.config import Settings
+from tui.model import ClusterSnapshot
+from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
+from tui.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    mode: str
+    collector: Collector
+    workload: ActionRunner | None
+    history: GpuHistory | None
+    store: Store | None
+    cluster_name: str
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    background: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    @property
+    def demo(self) -> bool:
+        return self.mode == "demo"
+
+    @property
+    def readonly(self) -> bool:
+        return self.settings.readonly
+
+    @property
+    def snapshot(self) -> ClusterSnapshot:
+        return self.collector.latest
+
+    async def run_background(self) -> None:
+        """The collector and every maintenance task, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.collector.run(), name="collector")
+            for job in self.background:
+                group.create_task(job())
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:  # closing must go on whatever one part says
+                logger.exception("error while closing {}", close)
+        self.closers.clear()
+
+
+def _cluster_name(settings: Settings, mode: str) -> str:
+    if settings.cluster.name:
+        return settings.cluster.name
+    return "demo" if mode == "demo" else socket.gethostname().split(".")[0]
+
+
+async def build_services(settings: Settings, mode: str, *, with_store: bool = True) -> Services:
+    """Start what `mode` ("demo" or "slurm") needs; the caller runs and closes it."""
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    try:
+        workload, gpu, history = await _sources(settings, mode, closers)
+        collector = Collector(
+            workload=workload,
+            gpu=gpu,
+            options=CollectorOptions(
+                cluster_name=_cluster_name(settings, mode),
+                demo=mode == "demo",
+                gpu_interval_s=settings.gpu.interval,
+                gpu_timeout_s=settings.gpu.timeout,
+                slurm_interval_s=settings.slurm.interval,
+                slurm_timeout_s=settings.slurm.timeout,
+            ),
+        )
+        if gpu is not None:
+            closers.append(gpu.aclose)
+        services = Services(
+            settings=settings,
+            mode=mode,
+            collector=collector,
+            workload=workload,
+            history=history,
+            store=None,
+            cluster_name=collector.options.cluster_name,
+            closers=closers,
+        )
+        if with_store:
+            store = await Store.open(
+                settings.store_path,
+                raw_retention_s=settings.store.raw_retention,
+                rollup_retention_s=settings.store.rollup_retention,
+            )
+            closers.append(store.close)
+            services.store = store
+            if services.history is None:
+                services.history = store
+            collector.subscribe(store.write_snapshot)
+            services.background.append(store.run_maintenance)
+        return services
+    except BaseException:
+        for close in reversed(closers):
+            try:
+                await close()
+            except Exception:
+                logger.exception("error while closing after a failed start")
+        raise
+
+
+async def _sources(
+    settings: Settings, mode: str, closers: list[Callable[[], Awaitable[Any]]]
+) -> tuple[WorkloadSource, GpuSource, GpuHistory | None]:
+    from tui.sources.exporters import ExporterGpuSource
+
+    if mode == "demo":
+        from tui.sim import SimCluster, SimExporterServer, SimSlurmSource
+
+        sim = SimCluster(nodes=settings.demo.nodes, seed=settings.demo.seed)
+        server = SimExporterServer(sim)
+        base_url = await server.start()
+        closers.append(server.stop)
+        targets = [(name, f"{base_url}/nodes/{name}/metrics") for name in sim.node_names]
+        gpu = ExporterGpuSource(
+            targets, timeout_s=settings.gpu.timeout, concurrency=settings.gpu.concurrency
+        )
+        return SimSlurmSource(sim), gpu, None
+
+    from tui.sources.slurm import SlurmSource
+    from tui.sources.slurm_probe import slurm_environment
+
+    workload = SlurmSource(env=slurm_environment(settings), timeout_s=settings.slurm.timeout)
+    if settings.gpu.source == "prometheus":
+        from tui.sources.prometheus import PrometheusGpuSource
+
+        if not settings.prometheus.url:
+            raise ValueError("gpu.source is prometheus but prometheus.url is not set")
+        prometheus = PrometheusGpuSource(
+            settings.prometheus.url,
+            node_label=settings.prometheus.node_label,
+            timeout_s=settings.prometheus.timeout,
+        )
+        prometheus.name = "prometheus"
+        return workload, prometheus, prometheus
+    explicit = [
+        _explicit_target(entry, settings.gpu.url_template) for entry in settings.gpu.targets
+    ]
+    gpu = ExporterGpuSource(
+        explicit or None,
+        url_template=settings.gpu.url_template,
+        timeout_s=settings.gpu.timeout,
+        concurrency=settings.gpu.concurrency,
+    )
+    return workload, gpu, None
+
+
+def _explicit_target(entry: str, template: str) -> tuple[str, str]:
+    """A configured target: a URL (node named from its host) or a node name."""
+    if "://" in entry:
+        host = entry.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+        return host, entry
+    return entry, template.format(node=entry)
