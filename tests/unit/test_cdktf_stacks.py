@@ -359,3 +359,26 @@ def test_pod_construct_rejects_bad_static_values() -> None:
             RunpodPod(stack, f"bad{index}", **{**good, key: value})
     with pytest.raises(InfraConfigError, match="never a literal"):
         RunpodProvider(stack, "runpod", api_key="plain-text-key")
+
+
+def test_settings_become_variable_defaults_in_testing_synth() -> None:
+    start_jsii_quietly()
+    from clusterdash_infra.stacks import ClusterStack
+
+    from cdktf import Testing
+
+    settings = ClusterSettings(
+        cluster_name="lab",
+        worker_count=7,
+        gpu_count=8,
+        cloud_type="COMMUNITY",
+        data_center_ids=("EU-SE-1",),
+    )
+    synthesized = json.loads(Testing.synth(ClusterStack(Testing.app(), "lab", settings)))
+    variables = synthesized["variable"]
+    assert variables["cluster_name"]["default"] == "lab"
+    assert variables["worker_count"]["default"] == 7
+    assert variables["gpu_count"]["default"] == 8
+    assert variables["cloud_type"]["default"] == "COMMUNITY"
+    assert variables["data_center_ids"]["default"] == ["EU-SE-1"]
+    assert synthesized["resource"]["runpod_pod"]["worker"]["count"] == "${var.worker_count}"
