@@ -82,7 +82,8 @@ class Action:
             case ActionKind.RESUME:
                 return [["scontrol", "update", f"NodeName={','.join(targets)}", "State=RESUME"]]
             case ActionKind.CANCEL:
-                return [["scancel", *targets]]
+                # scancel exits 0 for an unknown job id and prints the error only when verbose.
+                return [["scancel", "--verbose", *targets]]
             case ActionKind.REQUEUE:
                 return [["scontrol", "requeue", ",".join(targets)]]
             case ActionKind.HOLD:

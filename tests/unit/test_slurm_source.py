@@ -114,7 +114,7 @@ async def test_actions_run_exact_argv(bin_dir: Path, tmp_path: Path) -> None:
     assert (await slurm.run_action(Action(ActionKind.REQUEUE, ("42",)))).ok
     assert log.read_text().splitlines() == [
         "scontrol update NodeName=gpu-01,gpu-02 State=DRAIN Reason=fan noise",
-        "scancel 42 43_1",
+        "scancel --verbose 42 43_1",
         "scontrol requeue 42",
     ]
 
@@ -134,9 +134,16 @@ async def test_invalid_targets_fail_without_running_anything(bin_dir: Path, tmp_
 
 
 async def test_slurm_errors_come_back_verbatim(bin_dir: Path) -> None:
-    fake(bin_dir, "scancel", 'echo "scancel: error: Invalid job id 99" >&2; exit 1')
+    fake(bin_dir, "scontrol", 'echo "slurm_update error: Invalid node name specified" >&2; exit 1')
+    result = await source(bin_dir).run_action(Action(ActionKind.RESUME, ("gpu-99",)))
+    assert not result.ok and result.message == "slurm_update error: Invalid node name specified"
+
+
+async def test_error_lines_fail_an_action_even_with_status_zero(bin_dir: Path) -> None:
+    error = "scancel: error: Kill job error on job id 99: Invalid job id specified"
+    fake(bin_dir, "scancel", f'echo "scancel: Terminating job 99" >&2; echo "{error}" >&2')
     result = await source(bin_dir).run_action(Action(ActionKind.CANCEL, ("99",)))
-    assert not result.ok and result.message == "scancel: error: Invalid job id 99"
+    assert not result.ok and result.message == error
 
 
 async def test_an_action_with_slurm_missing_fails_cleanly(tmp_path: Path) -> None:

@@ -109,11 +109,18 @@ class SlurmSource:
                 result = await self.cli.run(argv)
             except SourceError as error:
                 return ActionResult(action, False, str(error))
-            if not result.ok:
-                message = one_line(result.stderr or result.stdout) or result.error_line()
+            errors = _error_lines(result.stderr)
+            if not result.ok or errors:
+                message = "; ".join(errors) or one_line(result.stderr or result.stdout)
+                message = message or result.error_line()
                 logger.warning("slurm action failed: {}: {}", action.describe(), message)
                 return ActionResult(action, False, message)
         return ActionResult(action, True, f"{action.describe()}: done")
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """Slurm's 'error:' lines, verbatim (scancel reports some failures with status 0)."""
+    return [one_line(line) for line in stderr.splitlines() if "error:" in line]
 
 
 async def _all(*coros: Coroutine[Any, Any, str]) -> list[str]:

@@ -129,6 +129,7 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
     except (ProcessLookupError, PermissionError):
         process.kill()
     try:
-        await asyncio.wait_for(process.wait(), 5)
+        # Read the pipes to their end too, so the transport closes with the process.
+        await asyncio.wait_for(process.communicate(), 5)
     except TimeoutError:
         logger.warning("{} did not exit after SIGKILL", process.pid)
