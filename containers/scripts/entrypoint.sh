@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Pod entry point: NODE_ROLE=head|worker picks what this pod runs.
+# The munge key arrives as the secret MUNGE_KEY_B64 and is never part of the image.
+set -euo pipefail
+
+SCRIPT_NAME=entrypoint
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+case "${NODE_ROLE:-}" in
+    head | worker) ;;
+    *) die "NODE_ROLE must be 'head' or 'worker' (got '${NODE_ROLE:-}')" ;;
+esac
+
+install_munge_key "${MUNGE_KEY_FILE:-/etc/munge/munge.key}"
+log "role: $NODE_ROLE"
+exec "$HERE/start-$NODE_ROLE.sh" "$@"

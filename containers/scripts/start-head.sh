@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Head pod: slurmctld (configless), exporters, vLLM with its log endpoint, the collector.
+set -euo pipefail
+
+SCRIPT_NAME="head"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+LOG_DIR="${CLUSTERDASH_LOG_DIR:-/var/log/clusterdash}"
+SLURM_ETC="${SLURM_ETC:-/etc/slurm}"
+APP_PYTHON="${APP_PYTHON:-/opt/clusterdash/bin/python}"
+VLLM_LOG_FILE="${VLLM_LOG_FILE:-/var/log/vllm/vllm.log}"
+SERVICE_USER="${SERVICE_USER:-clusterdash}"
+export SLURM_HEAD_HOST="${SLURM_HEAD_HOST:-$(hostname -s)}"
+export SLURMCTLD_PORT="${SLURMCTLD_PORT:-6817}"
+export MUNGE_SOCKET="${MUNGE_SOCKET:-/run/munge/munge.socket.2}"
+valid_name "$SLURM_HEAD_HOST" || die "SLURM_HEAD_HOST='$SLURM_HEAD_HOST' is not a valid host name"
+
+"$APP_PYTHON" "$HERE/../slurm/render_config.py" --out "$SLURM_ETC" >/dev/null ||
+    die "could not write $SLURM_ETC/slurm.conf from the environment (message above)"
+export SLURM_CONF="$SLURM_ETC/slurm.conf"
+install -d -o slurm -g slurm -m 0755 /var/spool/slurmctld /var/log/slurm /run/slurm
+
+SERVICE_PIDS=()
+start_service munged "$LOG_DIR" "$HERE/start-munge.sh"
+wait_for_socket "$MUNGE_SOCKET" 10
+
+start_service slurmctld "$LOG_DIR" slurmctld -D -f "$SLURM_CONF"
+wait_for_tcp 127.0.0.1 "$SLURMCTLD_PORT" "${HEAD_START_TIMEOUT:-60}"
+
+as_user=(runuser -u "$SERVICE_USER" -- env "SLURM_CONF=$SLURM_CONF")
+
+start_service slurm-exporter "$LOG_DIR" "${as_user[@]}" \
+    prometheus-slurm-exporter -listen-address=":9341" -gpus-acct
+start_service gpu-exporter "$LOG_DIR" "${as_user[@]}" \
+    env PYTHONPATH=/opt/clusterdash/containers "$APP_PYTHON" -m gpu_exporter --port 9400
+if [[ "${VLLM_ENABLED:-1}" == "1" ]]; then
+    install -d -o "$SERVICE_USER" -m 0755 "$(dirname "$VLLM_LOG_FILE")"
+    start_service vllm "$LOG_DIR" "${as_user[@]}" env VLLM_LOG_FILE="$VLLM_LOG_FILE" "$HERE/start-vllm.sh"
+fi
+start_service vllm-logs "$LOG_DIR" "${as_user[@]}" \
+    env PYTHONPATH=/opt/clusterdash/containers "$APP_PYTHON" -m vllm_logs.log_server \
+    --file "$VLLM_LOG_FILE" --port 8002
+start_service collector "$LOG_DIR" "${as_user[@]}" clusterdash collect
+
+log "head is up: slurmctld :$SLURMCTLD_PORT, GPU metrics :9400, Slurm metrics :9341, vLLM :8000, logs :8002"
+supervise
