@@ -90,9 +90,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["demo"]["seed"] = args.seed
     from_terraform = getattr(args, "from_terraform", None)
     if from_terraform is not None:
-        from tui.terraform_outputs import settings_overrides_from_terraform
+        from tui.terraform_outputs import TerraformOutputsError, read_terraform_config
 
-        for section, values in settings_overrides_from_terraform(from_terraform).items():
+        try:
+            fragment = read_terraform_config(from_terraform)
+        except TerraformOutputsError as error:
+            raise ConfigError(f"--from-terraform: {error}") from None
+        for section, values in fragment.items():
             overrides.setdefault(section, {}).update(values)
     return load_settings(
         getattr(args, "config", None),
@@ -101,11 +105,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def resolve_mode(settings: Settings, demo_flag: bool) -> str:
+def resolve_mode(settings: Settings, demo_flag: bool, configured: bool = False) -> str:
     """demo (simulated cluster) or slurm (a real one): flag, then config, then what answers."""
     if demo_flag or settings.gpu.source == "sim":
         return "demo"
-    if settings.source_file:
+    if settings.source_file or configured:
         return "slurm"
     from tui.sources.slurm_probe import slurm_answers
 
@@ -136,20 +140,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
     demo_flag = bool(getattr(args, "demo", False))
+    configured = getattr(args, "from_terraform", None) is not None
     if command == "tui":
         from tui.app.main import run_app
 
-        return run_app(settings, resolve_mode(settings, demo_flag))
+        return run_app(settings, resolve_mode(settings, demo_flag, configured))
     if command == "snapshot":
-        return asyncio.run(_snapshot(settings, resolve_mode(settings, demo_flag), args.json))
+        return asyncio.run(
+            _snapshot(settings, resolve_mode(settings, demo_flag, configured), args.json)
+        )
     if command == "collect":
-        return asyncio.run(_collect(settings, resolve_mode(settings, demo_flag)))
+        return asyncio.run(_collect(settings, resolve_mode(settings, demo_flag, configured)))
     if command == "sim":
         return asyncio.run(_sim(settings, args.host, args.port))
     if command == "ask":
         from tui.agent.cli_ask import ask_command
 
-        return asyncio.run(ask_command(settings, resolve_mode(settings, demo_flag), args.question))
+        return asyncio.run(
+            ask_command(settings, resolve_mode(settings, demo_flag, configured), args.question)
+        )
     if command == "rules":
         if args.rules_command != "check":
             raise ValueError("usage: clusterdash rules check FILE")
