@@ -33,6 +33,7 @@ from tui.sim.incidents import (
 )
 from tui.sim.jobs import (
     MAX_PLANNED_WAIT_TICKS,
+    REQUEUE_DELAY_TICKS,
     TICK_S,
     Phase,
     SimJob,
@@ -235,6 +236,7 @@ class SimCluster:
         job.phase = Phase.PENDING
         job.start_tick = None
         job.submit_tick = self.tick
+        job.begin_tick = self.tick + REQUEUE_DELAY_TICKS
         self._plan(job, self.tick, max_wait=None)
         self.version += 1
 
@@ -353,12 +355,13 @@ class SimCluster:
         """
         per = self.gpus_per_node
         want = job.gpus_per_node
+        earliest = max(tick, job.begin_tick)
         mix = (job.job_id * 0x9E3779B1) & 0xFFFFFFFF
         options: list[tuple[int, int, int]] = []
         for node in self._candidates(job):
             if node in self._drained:
                 continue
-            ready = self._ready_tick(node, want, tick)
+            ready = self._ready_tick(node, want, earliest)
             # Among nodes ready equally early, a per-job shuffle spreads the load.
             options.append((ready, ((node + 1) * mix) & 0xFFFF, node))
         if len(options) < job.node_count:

@@ -14,6 +14,8 @@ TICKS_PER_MIN = 12
 # Longest a generated job may run, and longest it may be planned to wait (< 50 min alert).
 MAX_RUN_TICKS = 60 * TICKS_PER_MIN
 MAX_PLANNED_WAIT_TICKS = 40 * TICKS_PER_MIN
+# A requeued job waits this long before it may start again, as Slurm does.
+REQUEUE_DELAY_TICKS = 12
 
 USERS: tuple[tuple[str, str], ...] = (
     ("alice", "ml-research"),
@@ -65,6 +67,8 @@ class SimJob:
     phase: Phase = Phase.PENDING
     held: bool = False
     planned_start: int = 0
+    # Not eligible to start before this tick (Slurm's BeginTime, set on requeue).
+    begin_tick: int = 0
     start_tick: int | None = None
     end_tick: int = 0
     # Node positions and, per node, the GPU indices the job holds or has reserved.

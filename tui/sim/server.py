@@ -142,13 +142,23 @@ class SimExporterServer:
         return 200, self.renderer.node_payload(position)
 
 
-async def serve_forever(nodes: int, seed: int, host: str = "127.0.0.1", port: int = 9400) -> None:
-    """Serve a simulated cluster's exporters until cancelled (`clusterdash sim`)."""
+async def serve_forever(
+    nodes: int,
+    seed: int,
+    host: str = "127.0.0.1",
+    port: int = 9400,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve a simulated cluster's exporters until `stop` is set or the task is cancelled.
+
+    This is `clusterdash sim`: a real Prometheus can scrape GET /metrics (every node, told
+    apart by the Hostname label) or each node's /nodes/<node>/metrics.
+    """
     sim = SimCluster(nodes=nodes, seed=seed)
     server = SimExporterServer(sim, host=host, port=port)
     url = await server.start()
     logger.info("simulated dcgm-exporter for {} nodes (seed {}) at {}/metrics", nodes, seed, url)
     try:
-        await asyncio.Event().wait()
+        await (stop or asyncio.Event()).wait()
     finally:
         await server.stop()

@@ -122,6 +122,8 @@ class SimSlurmSource:
             start_time = None
             state = JobState.PENDING
             reason = "Resources" if first_waiting else "Priority"
+            if sim.tick < job.begin_tick:
+                reason = "BeginTime"
             if job.held:
                 reason = "JobHeldUser"
         return Job(
