@@ -1,0 +1,162 @@
+"""A real Prometheus, started with compose.yaml's flags and our scrape config, scrapes the GPU
+exporter (fake NVML) and answers every Grafana dashboard query."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from containers.gpu_exporter.exporter import GpuExporter
+from containers.gpu_exporter.nvml_reader import NvmlReader
+from containers.gpu_exporter.server import ExporterServer
+from tests.conftest import need_binaries
+from tests.fixtures.containers.fake_nvml import FakeNvml, eight_gpus
+
+pytestmark = pytest.mark.integration
+
+CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def api(base: str, path: str, **params: str) -> dict[str, Any]:
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as error:
+        body = json.load(error)
+    return body
+
+
+@pytest.fixture(scope="module")
+def exporter_address() -> Iterator[str]:
+    nvml = FakeNvml(eight_gpus())
+    nvml.gpus[2].util = 1  # held by a job while idle: the "money burning" panel has data
+    nvml.gpus[7].lost = True
+    reader = NvmlReader(nvml)
+    reader.start()
+    exporter = GpuExporter(reader, "gpu-01", jobs_by_gpu=lambda: {0: "42", 1: "42", 2: "43"})
+    server = ExporterServer(("127.0.0.1", 0), exporter)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, exporter_address: str) -> Iterator[str]:
+    binary = need_binaries("prometheus")["prometheus"]
+    tmp_path = tmp_path_factory.mktemp("prometheus")
+    config_dir = tmp_path / "etc"
+    (config_dir / "targets").mkdir(parents=True)
+    config = yaml.safe_load((CONTAINERS / "prometheus" / "prometheus.yml").read_text())
+    config["global"]["scrape_interval"] = "1s"
+    config["global"]["scrape_timeout"] = "1s"
+    for job in config["scrape_configs"]:
+        job["scrape_interval"] = "1s"
+        job["scrape_timeout"] = "1s"
+        if job["job_name"] == "clusterdash-sim":
+            job["static_configs"] = [{"targets": [f"127.0.0.1:{free_port()}"]}]
+    (config_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    (config_dir / "targets" / "gpu.json").write_text(
+        json.dumps([{"targets": [exporter_address], "labels": {"role": "pod"}}])
+    )
+    (config_dir / "targets" / "slurm.json").write_text("[]")
+
+    compose = yaml.safe_load((CONTAINERS / "compose.yaml").read_text())
+    flags = [
+        flag
+        for flag in compose["services"]["prometheus"]["command"]
+        if not flag.startswith(("--config.file=", "--storage.tsdb.path="))
+    ]
+    port = free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
+            try:
+                answer = api(base, "/api/v1/query", query="count(DCGM_FI_DEV_GPU_UTIL)")
+            except urllib.error.URLError:
+                answer = {}  # not listening yet
+            if answer.get("data", {}).get("result"):
+                break
+            time.sleep(0.25)
+        else:
+            raise AssertionError("Prometheus scraped nothing from the exporter within 30s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    queries = []
+    for path in sorted((CONTAINERS / "grafana" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                queries.append((f"{path.stem}: {panel['title']}", target["expr"]))
+    return queries
+
+
+def test_prometheus_scrapes_the_exporter_with_dcgm_labels(prometheus: str) -> None:
+    result = api(prometheus, "/api/v1/query", query="DCGM_FI_DEV_GPU_UTIL")["data"]["result"]
+    assert len(result) == 7  # GPU 7 is lost
+    labels = next(series["metric"] for series in result if series["metric"]["gpu"] == "0")
+    assert labels["job"] == "gpu"
+    assert labels["role"] == "pod"
+    assert labels["Hostname"] == "gpu-01"
+    assert labels["hpc_job"] == "42"
+
+    lost = api(prometheus, "/api/v1/query", query="DCGM_EXP_GPU_LOST == 1")["data"]["result"]
+    assert [series["metric"]["gpu"] for series in lost] == ["7"]
+
+
+def test_every_dashboard_query_is_valid_promql(prometheus: str) -> None:
+    problems = []
+    for where, expr in dashboard_queries():
+        answer = api(prometheus, "/api/v1/query", query=expr.replace("$node", ".*"))
+        if answer["status"] != "success":
+            problems.append(f"{where}: {answer.get('error')}")
+    assert problems == []
+
+
+def test_gpu_panels_show_data(prometheus: str) -> None:
+    for expr, expected in (
+        ("count(DCGM_FI_DEV_GPU_UTIL)", 7.0),
+        ('count(DCGM_FI_DEV_GPU_UTIL{hpc_job!=""} < 5) or vector(0)', 1.0),
+        ("sum(DCGM_EXP_GPU_LOST) or vector(0)", 1.0),
+        ("sum(DCGM_FI_DEV_POWER_USAGE)", 7 * 250.0),
+    ):
+        (series,) = api(prometheus, "/api/v1/query", query=expr)["data"]["result"]
+        assert float(series["value"][1]) == expected, expr
