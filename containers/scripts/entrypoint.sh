@@ -14,5 +14,6 @@ case "${NODE_ROLE:-}" in
 esac
 
 install_munge_key "${MUNGE_KEY_FILE:-/etc/munge/munge.key}"
+start_sshd_if_key
 log "role: $NODE_ROLE"
 exec "$HERE/start-$NODE_ROLE.sh" "$@"

@@ -51,6 +51,21 @@ install_munge_key() {
     unset MUNGE_KEY_B64
 }
 
+# start_sshd_if_key: RunPod passes the operator's public key as PUBLIC_KEY; with it, sshd
+# starts so the operator can ssh in and run `clusterdash`. Without it, no sshd.
+start_sshd_if_key() {
+    if [[ -z "${PUBLIC_KEY:-}" ]]; then
+        log "PUBLIC_KEY not set: sshd not started"
+        return 0
+    fi
+    install -d -m 0700 /root/.ssh
+    printf '%s\n' "$PUBLIC_KEY" >/root/.ssh/authorized_keys
+    chmod 0600 /root/.ssh/authorized_keys
+    ssh-keygen -A >/dev/null
+    install -d -m 0755 /run/sshd
+    /usr/sbin/sshd || die "sshd did not start"
+}
+
 # wait_for_tcp HOST PORT SECONDS: bounded retry until something accepts connections.
 wait_for_tcp() {
     local host="$1" port="$2" seconds="$3" waited=0
