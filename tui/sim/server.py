@@ -87,12 +87,14 @@ class SimExporterServer:
                 await writer.drain()
                 if not keep_alive:
                     break
-        except ConnectionError:
+        except (ConnectionError, asyncio.CancelledError):
+            # Cancelled when the loop shuts down with the connection open: a normal end for
+            # this leaf task (re-raising makes Python 3.11's stream callback log a traceback).
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
     def _respond(self, head: bytes) -> tuple[int, bytes, bool, bool]:

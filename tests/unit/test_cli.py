@@ -1,0 +1,141 @@
+"""The command line as a user runs it: real processes, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.snapshot_output import SCHEMA
+
+
+def run_cli(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or dict(os.environ),
+        check=False,
+    )
+
+
+def test_snapshot_json_of_the_demo_cluster_follows_the_schema() -> None:
+    result = run_cli("snapshot", "--json", "--demo", "--nodes", "12", "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data["schema"] == SCHEMA
+    assert data["demo"] is True
+    assert len(data["nodes"]) == 12
+    assert len(data["gpus"]) == 96
+    assert set(data["sources"]) == {"gpu", "slurm"}
+    assert all(source["ok"] for source in data["sources"].values())
+    assert data["summary"]["gpus_total"] == 96
+    drained = [n for n in data["nodes"] if n["state"] == "drained"]
+    assert drained and drained[0]["reason"]
+    held = [g for g in data["gpus"] if g["job_id"]]
+    assert held, "GPUs held by running jobs name their job and user"
+    job_ids = {j["id"] for j in data["jobs"]}
+    assert all(g["job_id"] in job_ids and g["user"] for g in held)
+
+
+def test_snapshot_table_is_human_readable() -> None:
+    result = run_cli("snapshot", "--demo", "--nodes", "4")
+    assert result.returncode == 0, result.stderr
+    assert "cluster demo (demo)" in result.stdout
+    assert "NODE" in result.stdout and "gpu-01" in result.stdout
+
+
+def test_same_seed_same_snapshot_shape() -> None:
+    first = json.loads(run_cli("snapshot", "--json", "--demo", "--seed", "9").stdout)
+    second = json.loads(run_cli("snapshot", "--json", "--demo", "--seed", "9").stdout)
+    assert [n["state"] for n in first["nodes"]] == [n["state"] for n in second["nodes"]]
+    assert [j["user"] for j in first["jobs"]] == [j["user"] for j in second["jobs"]]
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[gpu]\ninterval = "often"\n')
+    result = run_cli("snapshot", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "gpu.interval" in result.stderr and ":2:" in result.stderr
+
+
+def test_bad_env_value_exit_2() -> None:
+    env = dict(os.environ, CLUSTERDASH_DEMO_NODES="lots")
+    result = run_cli("snapshot", "--demo", env=env)
+    assert result.returncode == 2
+    assert "CLUSTERDASH_DEMO_NODES" in result.stderr
+
+
+def test_config_file_pointing_at_missing_slurm_reports_it(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[gpu]\ntargets = ["http://127.0.0.1:9/metrics"]\ntimeout = "1s"\n')
+    env = dict(os.environ, PATH=str(tmp_path))
+    result = run_cli("snapshot", "--json", "--config", str(config), env=env)
+    assert result.returncode == 1, "every source failing is a failure"
+    data = json.loads(result.stdout)
+    assert "not found on PATH" in data["sources"]["slurm"]["last_error"]
+    assert data["sources"]["gpu"]["ok"] is False
+    assert "Traceback" not in result.stderr
+
+
+def test_collect_writes_history_and_stops_on_sigterm(tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite3"
+    env = dict(
+        os.environ,
+        CLUSTERDASH_STORE_PATH=str(store),
+        CLUSTERDASH_GPU_INTERVAL="1s",
+        CLUSTERDASH_SLURM_INTERVAL="1s",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "collect", "--demo", "--nodes", "4"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        rows = 0
+        while time.monotonic() < deadline and rows < 64:
+            time.sleep(0.5)
+            if store.exists():
+                try:
+                    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+                        rows = db.execute("SELECT count(*) FROM gpu_samples").fetchone()[0]
+                except sqlite3.OperationalError:
+                    rows = 0
+        assert rows >= 64, "two cycles of 4 nodes x 8 GPUs were stored"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "collector stopped" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_unknown_rules_action_is_usage_error() -> None:
+    result = run_cli("rules")
+    assert result.returncode == 2
+    assert "rules check FILE" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--nodes", "0", "snapshot", "--demo"]])
+def test_out_of_range_flag_names_it(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "--nodes" in result.stderr and "demo.nodes" in result.stderr
