@@ -7,7 +7,7 @@ import asyncio
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,10 +58,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def exporters() -> Iterator[LoopbackServer]:
-    routes: dict[str, Reply | object] = {
+    routes: dict[str, Reply | Callable[[str], Reply]] = {
         f"/nodes/{node}/metrics": Reply(dcgm_payload(i, node)) for i, node in enumerate(NODES, 1)
     }
-    with serve(routes) as server:  # type: ignore[arg-type]
+    with serve(routes) as server:
         yield server
 
 

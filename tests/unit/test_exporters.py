@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -181,6 +182,31 @@ async def test_slow_exporter_times_out_without_holding_up_the_others() -> None:
     assert time.monotonic() - started < 2.5
     assert reading.errors == {"slow": "timeout after 0.5s"}
     assert {g.node for g in reading.gpus} == {"fast"}
+
+
+async def test_concurrency_is_bounded_and_queueing_does_not_count_as_timeout() -> None:
+    in_flight = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow(request: str) -> Reply:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        time.sleep(0.2)
+        with lock:
+            in_flight["now"] -= 1
+        return Reply(fixture("seed-exporter.prom"))
+
+    with serve({"/metrics": slow}) as server:
+        targets = [(f"gpu-{i}", server.url(f"/metrics?n={i}")) for i in range(6)]
+        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.5)
+        try:
+            reading = await source.fetch()
+        finally:
+            await source.aclose()
+    assert in_flight["most"] == 2
+    assert reading.errors == {}
+    assert len(reading.gpus) == 12
 
 
 async def test_every_exporter_failing_raises_one_line_summary() -> None:

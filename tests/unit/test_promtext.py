@@ -157,7 +157,7 @@ def _comparable(samples: list[Sample]) -> list[tuple[object, ...]]:
     ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(samples=samples_strategy)
 def test_rendered_samples_parse_back_identically(samples: list[Sample]) -> None:
     text = render(samples, help_text={s.name: "help \\ text" for s in samples})

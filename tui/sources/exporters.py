@@ -368,10 +368,13 @@ class ExporterGpuSource:
     async def _scrape(self, target: ScrapeTarget) -> list[Gpu] | str:
         started = time.monotonic()
         try:
-            async with self._semaphore, asyncio.timeout(self.timeout_s):
-                response = await self._client.get(target.url)
-                response.raise_for_status()
-                text = response.text
+            # The timeout starts once a slot is free: queueing behind other targets is not
+            # this exporter's slowness.
+            async with self._semaphore:
+                async with asyncio.timeout(self.timeout_s):
+                    response = await self._client.get(target.url)
+                    response.raise_for_status()
+                    text = response.text
             samples = await parse_samples_async(text)
         except ParseError as error:
             return f"not Prometheus text: {error}"
