@@ -128,6 +128,7 @@ async def test_scrapes_all_dialects_and_reports_each_failure_on_one_line() -> No
         "/truncated": Reply(fixture("dcgm-exporter-4.x.prom")[:300], short_by=500),
         "/garbage": Reply("# fine\nDCGM_FI_DEV_GPU_UTIL 1\n<html>oops</html>\n"),
         "/nogpu": Reply("node_load1 0.5\n"),
+        "/huge": Reply(b"x" * (33 * 2**20)),
     }
     with serve(routes) as server:
         targets = [
@@ -138,6 +139,7 @@ async def test_scrapes_all_dialects_and_reports_each_failure_on_one_line() -> No
             ("cut-node", server.url("/truncated")),
             ("junk-node", server.url("/garbage")),
             ("nogpu-node", server.url("/nogpu")),
+            ("huge-node", server.url("/huge")),
             ("down-node", f"http://127.0.0.1:{closed_port()}/metrics"),
         ]
         source = ExporterGpuSource(targets, timeout_s=2.0)
@@ -161,7 +163,15 @@ async def test_scrapes_all_dialects_and_reports_each_failure_on_one_line() -> No
     )
     assert errors["nogpu-node"].startswith("no GPU metrics in 1 samples")
     assert errors["down-node"] == "connection refused"
-    assert set(errors) == {"boom-node", "cut-node", "junk-node", "nogpu-node", "down-node"}
+    assert errors["huge-node"] == "not a GPU exporter: body over 32 MiB"
+    assert set(errors) == {
+        "boom-node",
+        "cut-node",
+        "junk-node",
+        "nogpu-node",
+        "huge-node",
+        "down-node",
+    }
     assert all("\n" not in e for e in errors.values())
 
 

@@ -35,6 +35,8 @@ from tui.sources.promtext import ParseError, Sample, parse_samples_async
 DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_CONCURRENCY = 64
+# An 8-GPU dcgm-exporter page is 30-60 KiB; anything this big is a misconfigured target.
+MAX_BODY_BYTES = 32 * 2**20
 
 # dcgm marks "no value" with blank sentinels: int32 fields at 0x7ffffff0 and up, int64 near
 # 2**63 (e.g. 9223372036854775794, "not supported"), FP64 at 2**47 = 1.40737488355328e14.
@@ -289,6 +291,10 @@ def describe_http_error(error: BaseException, timeout_s: float) -> str:
     return f"{type(error).__name__}: {one_line(error)}"
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
 def _causes(error: BaseException) -> list[BaseException]:
     """The error and the exceptions it was raised from, outermost first."""
     chain = [error]
@@ -372,14 +378,14 @@ class ExporterGpuSource:
             # this exporter's slowness.
             async with self._semaphore:
                 async with asyncio.timeout(self.timeout_s):
-                    response = await self._client.get(target.url)
-                    response.raise_for_status()
-                    text = response.text
+                    text = await self._get_text(target.url)
             samples = await parse_samples_async(text)
         except ParseError as error:
             return f"not Prometheus text: {error}"
         except (httpx.HTTPError, TimeoutError) as error:
             return describe_http_error(error, self.timeout_s)
+        except BodyTooLarge as error:
+            return f"not a GPU exporter: {error}"
         if target.node:
             gpus = gpus_from_samples(samples, node=target.node)
         else:
@@ -391,6 +397,18 @@ class ExporterGpuSource:
             return f"no GPU metrics in {len(samples)} samples (not a dcgm or nvidia_smi exporter?)"
         logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
         return gpus
+
+    async def _get_text(self, url: str) -> str:
+        async with self._client.stream("GET", url) as response:
+            response.raise_for_status()
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise BodyTooLarge(f"body over {MAX_BODY_BYTES // 2**20} MiB")
+                chunks.append(chunk)
+        return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
 
     async def aclose(self) -> None:
         if self._own_client:
