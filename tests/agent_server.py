@@ -186,6 +186,8 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
 def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Like uvicorn (vLLM): small SSE writes go out at once, not after a delayed ACK.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -258,3 +260,54 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 server.server_times.append(time.perf_counter() - started)
 
     return Handler
+
+
+def _serve_in_child(script: Script, kwargs: dict[str, Any], conn: Any) -> None:
+    server = ScriptedServer(script, **kwargs).start()
+    conn.send(server.port)
+    conn.recv()  # "stop"
+    server.stop()
+    conn.send((server.requests, server.server_times))
+
+
+class ScriptedServerProcess:
+    """The same server in its own process, so timings do not share the test's GIL (benchmarks).
+
+    `script` must be picklable (a list of Replies or a module-level function). After the
+    `with` block, `requests` and `server_times` hold what the child recorded.
+    """
+
+    def __init__(self, script: Script, **kwargs: Any) -> None:
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")
+        self._parent, child = self._ctx.Pipe()
+        self._process = self._ctx.Process(
+            target=_serve_in_child, args=(script, kwargs, child), daemon=True
+        )
+        self.port = 0
+        self.model = kwargs.get("model", MODEL)
+        self.requests: list[dict[str, Any]] = []
+        self.server_times: list[float] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> ScriptedServerProcess:
+        self._process.start()
+        if not self._parent.poll(30):
+            self._process.kill()
+            raise RuntimeError("scripted server process did not start")
+        self.port = self._parent.recv()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._parent.send("stop")
+            if self._parent.poll(10):
+                self.requests, self.server_times = self._parent.recv()
+        finally:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()

@@ -13,7 +13,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import openai
 from loguru import logger
 
@@ -24,7 +23,7 @@ from tui.agent.budget import (
     cap_result,
     trim_to_budget,
 )
-from tui.agent.client import AgentClient, describe_error
+from tui.agent.client import HTTP_ERRORS, AgentClient, ModelStreamError, describe_error
 from tui.agent.events import (
     ActionDecided,
     ActionProposed,
@@ -210,7 +209,7 @@ class AgentSession:
                 self._commit({"role": "assistant", "content": f"{text}\n{CANCELLED_NOTE}".strip()})
             )
             raise
-        except (openai.OpenAIError, httpx.HTTPError, _NoAnswer) as error:
+        except (openai.OpenAIError, *HTTP_ERRORS, ModelStreamError, _NoAnswer) as error:
             message = (
                 str(error)
                 if isinstance(error, _NoAnswer)
@@ -233,39 +232,29 @@ class AgentSession:
         return [system, *history, *tail]
 
     async def _stream_step(self, final: bool, emit: Emit, partial: list[str]) -> _StepReply:
-        request: dict[str, Any] = {
-            "model": self.client.model,
-            "messages": self._request_messages(final),
-            "stream": True,
-        }
+        params: dict[str, Any] = {}
         if not final:
-            request["tools"] = [spec.schema() for spec in offered_tools(self.context.readonly)]
-            request["tool_choice"] = "auto"
+            params["tools"] = [spec.schema() for spec in offered_tools(self.context.readonly)]
+            params["tool_choice"] = "auto"
         if self.config.temperature is not None:
-            request["temperature"] = self.config.temperature
+            params["temperature"] = self.config.temperature
         assembler = ToolCallAssembler()
-        stream = await self.client.openai.chat.completions.create(**request)
-        async with stream:
-            async for chunk in stream:
-                if not chunk.choices:
-                    continue
-                delta = chunk.choices[0].delta
-                if delta is None:
-                    continue
-                reasoning = delta_reasoning(delta)
-                if reasoning:
-                    emit(ReasoningDelta(reasoning))
-                if delta.content:
-                    partial.append(delta.content)
-                    emit(TextDelta(delta.content))
-                for part in delta.tool_calls or ():
-                    function = part.function
-                    assembler.add(
-                        part.index,
-                        part.id,
-                        function.name if function else None,
-                        function.arguments if function else None,
-                    )
+        async for delta in self.client.stream_deltas(self._request_messages(final), **params):
+            reasoning = delta_reasoning(delta)
+            if reasoning:
+                emit(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                partial.append(content)
+                emit(TextDelta(content))
+            for part in delta.get("tool_calls") or ():
+                function = part.get("function") or {}
+                assembler.add(
+                    part.get("index"),
+                    part.get("id"),
+                    function.get("name"),
+                    function.get("arguments"),
+                )
         return _StepReply("".join(partial), assembler.finished())
 
     # ------------------------------------------------------------ tools

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,11 +57,10 @@ class ToolCallAssembler:
         return [call for call in self.calls if call.name or call.arguments]
 
 
-def delta_reasoning(delta: Any) -> str:
+def delta_reasoning(delta: Mapping[str, Any]) -> str:
     """vLLM's reasoning parsers send `reasoning_content` (newer builds: `reasoning`)."""
-    extra = getattr(delta, "model_extra", None) or {}
     for key in ("reasoning_content", "reasoning"):
-        value = extra.get(key) if key in extra else getattr(delta, key, None)
+        value = delta.get(key)
         if isinstance(value, str) and value:
             return value
     return ""
