@@ -212,3 +212,12 @@ class AgentClient:
 
     async def aclose(self) -> None:
         await self.openai.close()
+
+
+async def check_health(settings: ClientSettings) -> SourceHealth:
+    """The agent endpoint's health with a short-lived client (for the collector/status bar)."""
+    client = AgentClient(settings)
+    try:
+        return await client.health()
+    finally:
+        await client.aclose()
