@@ -54,6 +54,8 @@ def clean(value: object) -> str:
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on `sep` outside [] and () (hostlists and GRES extras contain commas)."""
+    if "[" not in text and "(" not in text:
+        return [p.strip() for p in text.split(sep) if p.strip()]
     parts: list[str] = []
     depth = 0
     start = 0
