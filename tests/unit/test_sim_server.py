@@ -26,6 +26,7 @@ DCGM_NAMES = {
     "DCGM_FI_DEV_XID_ERRORS",
     "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
     "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE",
 }
 LABELS = {"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"}
 
@@ -275,3 +276,30 @@ async def test_1024_nodes_are_served_quickly() -> None:
     print(f"1024 node scrapes, rendered fresh, raw keep-alive client: {elapsed:.2f} s")
     assert all(size > 10_000 for size in sizes)
     assert elapsed < 3
+
+
+async def test_the_real_exporter_source_reads_the_simulator(
+    server: SimExporterServer, sim: SimCluster, clock: FakeClock
+) -> None:
+    """Demo mode runs the production scraper against this server: it must understand it."""
+    from tui.sources.exporters import ExporterGpuSource
+
+    silent = next(i for i in sim.incidents if i.kind is IncidentKind.NOT_RESPONDING)
+    xid = next(i for i in sim.incidents if i.kind is IncidentKind.XID)
+    clock.now = START + silent.start_s
+    source = ExporterGpuSource([(name, server.node_url(name)) for name in sim.node_names])
+    try:
+        reading = await source.fetch()
+    finally:
+        await source.aclose()
+    assert set(reading.errors) == {silent.node}
+    assert len(reading.gpus) == 15 * 8
+    by_key = {gpu.key: gpu for gpu in reading.gpus}
+    assert by_key[(xid.node, xid.gpu)].last_xid == 79
+    assert {gpu.memory_total_mib for gpu in reading.gpus} == {81920}
+    running = [j for j in SimSlurmSource(sim).state().jobs if j.state is JobState.RUNNING]
+    for job in running:
+        for node, indices in job.gpu_indices.items():
+            for index in indices:
+                if node != silent.node:
+                    assert by_key[(node, index)].job_id == job.job_id

@@ -35,6 +35,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
         "counter",
         "Number of remapped rows for uncorrectable errors",
     ),
+    ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether remapping of rows has failed"),
 )
 _MEM_CLOCK = str(MEM_CLOCK_MHZ)
 
@@ -52,6 +53,7 @@ def _values(s: GpuSample) -> tuple[str, ...]:
         str(s.xid),
         str(GPU_MEMORY_MIB - s.memory_used_mib),
         str(s.memory_used_mib),
+        "0",
         "0",
         "0",
     )
