@@ -14,6 +14,7 @@ Every daemon started here, and every job process they spawned, is stopped on exi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import secrets
@@ -127,6 +128,8 @@ class SlurmCluster:
     def start(self) -> None:
         if os.geteuid() != 0:
             raise SlurmClusterError("a private Slurm cluster needs root (slurmd runs jobs)")
+        # Also stop on interpreter exit, should the owner never reach stop().
+        atexit.register(self.stop)
         self._write_files()
         self._start_munged()
         self._start_daemon(
@@ -149,6 +152,7 @@ class SlurmCluster:
             self._terminate(self._processes[name])
         self._processes.clear()
         self._kill_stragglers()
+        atexit.unregister(self.stop)
 
     def _terminate(self, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
@@ -160,10 +164,13 @@ class SlurmCluster:
             process.kill()
             process.wait(timeout=5)
 
-    def _kill_stragglers(self) -> None:
-        """slurmstepd and job processes outlive slurmd; they all carry our SLURM_CONF."""
+    def daemon_pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self._processes.items()}
+
+    def processes_left(self) -> list[psutil.Process]:
+        """Processes (daemons, slurmstepd, job steps) still tied to this cluster's config."""
         marker = str(self.conf_path)
-        victims = []
+        found = []
         for proc in psutil.process_iter(["pid"]):
             if proc.pid == os.getpid():
                 continue
@@ -173,7 +180,12 @@ class SlurmCluster:
             except (psutil.Error, OSError):
                 continue
             if env.get("SLURM_CONF") == marker or marker in cmdline:
-                victims.append(proc)
+                found.append(proc)
+        return found
+
+    def _kill_stragglers(self) -> None:
+        """slurmstepd and job processes outlive slurmd; they all carry our SLURM_CONF."""
+        victims = self.processes_left()
         for proc in victims:
             with contextlib.suppress(psutil.Error):
                 proc.kill()

@@ -6,11 +6,14 @@ and compared with what SlurmSource reports or did.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+import psutil
 import pytest
 
+from tests.conftest import need, need_binaries
 from tests.integration.slurm_cluster import SlurmCluster
 from tui.actions import Action, ActionKind
 from tui.model import JobState, NodeBaseState
@@ -169,3 +172,19 @@ async def test_a_stopped_controller_is_reported_in_one_line(slurm: SlurmCluster)
     with pytest.raises(SourceError) as caught:
         await SlurmSource(env=env, timeout_s=5).fetch()
     assert "\n" not in str(caught.value) and str(caught.value).startswith(("scontrol", "sinfo"))
+
+
+def test_the_cluster_stops_everything_even_when_a_test_fails(tmp_path: Path) -> None:
+    binaries = need_binaries("slurmctld", "slurmd", "munged", "sinfo", "sbatch")
+    need(os.geteuid() == 0, "a private Slurm cluster needs root")
+    cluster = SlurmCluster(tmp_path, binaries, node_count=1)
+    with pytest.raises(RuntimeError, match="the test failed"), cluster:
+        assert cluster.node_states() == {"gpu-01": "idle"}
+        job = cluster.submit("--gres=gpu:1", "--wrap", "sleep 300")
+        running(cluster, job)
+        pids = cluster.daemon_pids()
+        assert set(pids) == {"munged", "slurmctld", "slurmd-gpu-01"}
+        assert len(cluster.processes_left()) > len(pids)  # slurmstepd and the job's sleep
+        raise RuntimeError("the test failed")
+    assert cluster.processes_left() == []
+    assert not any(psutil.pid_exists(pid) for pid in pids.values())
