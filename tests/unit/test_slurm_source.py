@@ -63,6 +63,13 @@ async def test_text_fetch_passes_epoch_time_format(bin_dir: Path) -> None:
     assert {j.job_id for j in state.jobs} >= {"1", "2", "5_1"}
 
 
+async def test_a_missing_version_does_not_blind_the_fetch(bin_dir: Path) -> None:
+    nodes = FIXTURES / "scontrol-nodes-22.05.txt"
+    fake(bin_dir, "scontrol", f"cat {nodes}")
+    state = await source(bin_dir).fetch()
+    assert state.version == "" and len(state.nodes) == 4
+
+
 async def test_a_hung_command_is_killed_and_reported(bin_dir: Path) -> None:
     cat_fixture(bin_dir, "sinfo", "sinfo-22.05.json")
     fake(bin_dir, "squeue", "sleep 30")

@@ -93,7 +93,12 @@ class SlurmSource:
         now = time.monotonic()
         if self._version and now - self._version_at < VERSION_REFRESH_S:
             return self._version
-        text = (await self.cli.output(VERSION_ARGV)).strip()
+        try:
+            text = (await self.cli.output(VERSION_ARGV)).strip()
+        except SourceError as error:
+            # Nodes and jobs matter more than the version label: report it, carry on.
+            logger.debug("slurm version unavailable: {}", error)
+            return self._version
         self._version = text.split()[-1] if text else ""
         self._version_at = now
         return self._version
