@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--allow-actions", action="store_true", help="web sessions may act")
+    serve.add_argument(
+        "--token-file", type=Path, help="file holding the token browsers must present"
+    )
+    serve.add_argument("--max-sessions", type=int, help="concurrent browser sessions")
     return parser
 
 
@@ -168,7 +172,16 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
     if command == "serve":
         from tui.web import serve_command
 
-        return serve_command(settings, args.host, args.port, args.allow_actions)
+        return serve_command(
+            settings,
+            args.host,
+            args.port,
+            args.allow_actions,
+            mode=resolve_mode(settings, demo_flag, configured),
+            token_file=args.token_file,
+            max_sessions=args.max_sessions,
+            from_terraform=getattr(args, "from_terraform", None),
+        )
     raise ValueError(f"unknown command {command}")
 
 

@@ -143,6 +143,13 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # File holding the token browsers must present (`clusterdash serve` off loopback).
+    token_file: str = ""
+    max_sessions: int = 4
+
+
+@dataclass(frozen=True)
 class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     gpu: GpuSettings = field(default_factory=GpuSettings)
@@ -153,6 +160,7 @@ class Settings:
     agent: AgentSettings = field(default_factory=AgentSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     # Not keys: how the settings were obtained.
     source_file: str = ""
     readonly: bool = False
@@ -247,6 +255,7 @@ _VALIDATORS: Mapping[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] 
             ("agent", "max_steps"): (lambda v: 1 <= v <= 100, "must be between 1 and 100"),
             ("ui", "refresh"): (lambda v: v >= 0.5, "must be at least 0.5s"),
             ("demo", "nodes"): (lambda v: 1 <= v <= 4096, "must be between 1 and 4096"),
+            ("web", "max_sessions"): (lambda v: 1 <= v <= 256, "must be between 1 and 256"),
             ("store", "raw_retention"): (lambda v: v >= 60, "must be at least 1m"),
             ("store", "rollup_retention"): (lambda v: v >= 3600, "must be at least 1h"),
         }

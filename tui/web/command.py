@@ -36,7 +36,10 @@ def serve_command(
     max_sessions: int | None = None,
     from_terraform: Path | None = None,
 ) -> int:
-    """Serve the dashboard to browsers; one line on stderr and exit 2 when it may not start."""
+    """Serve the dashboard to browsers; one line on stderr and exit 2 when it may not start.
+
+    mode is "demo" or "slurm"; empty means what the TUI would pick (config, then Slurm).
+    """
     try:
         from tui.web.server import WebDashboard, WebOptions
         from tui.web.session import session_argv
@@ -59,9 +62,13 @@ def serve_command(
     except WebConfigError as error:
         print(f"clusterdash: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if not mode:
+        from tui.cli import resolve_mode
+
+        mode = resolve_mode(settings, demo_flag=False)
     readonly = not allow_actions
     options = WebOptions(
-        argv=tuple(session_argv(settings, mode or "demo", readonly, from_terraform)),
+        argv=tuple(session_argv(settings, mode, readonly, from_terraform)),
         max_sessions=max_sessions or settings.web.max_sessions,
         gate=TokenGate(token) if token else None,
         title=f"clusterdash {settings.cluster.name or socket.gethostname()}",
