@@ -13,6 +13,8 @@ case "${NODE_ROLE:-}" in
     *) die "NODE_ROLE must be 'head' or 'worker' (got '${NODE_ROLE:-}')" ;;
 esac
 
+# munged runs as this user and must own the key.
+export MUNGE_USER="${MUNGE_USER:-munge}"
 install_munge_key "${MUNGE_KEY_FILE:-/etc/munge/munge.key}"
 start_sshd_if_key
 log "role: $NODE_ROLE"

@@ -45,7 +45,10 @@ install_munge_key() {
     fi
     chmod 0400 "$tmp"
     if [[ -n "${MUNGE_USER:-}" ]] && id "$MUNGE_USER" >/dev/null 2>&1; then
-        chown "$MUNGE_USER:" "$tmp"
+        chown "$MUNGE_USER:" "$tmp" || {
+            rm -f "$tmp"
+            die "cannot give the munge key to user $MUNGE_USER (run the entrypoint as root)"
+        }
     fi
     mv -f "$tmp" "$dest"
     unset MUNGE_KEY_B64

@@ -34,7 +34,8 @@ as_user=(runuser -u "$SERVICE_USER" -- env "SLURM_CONF=$SLURM_CONF")
 start_service slurm-exporter "$LOG_DIR" "${as_user[@]}" \
     prometheus-slurm-exporter -listen-address=":9341" -gpus-acct
 start_service gpu-exporter "$LOG_DIR" "${as_user[@]}" \
-    env PYTHONPATH=/opt/clusterdash/containers "$APP_PYTHON" -m gpu_exporter --port 9400
+    env PYTHONPATH=/opt/clusterdash/containers "$APP_PYTHON" -m gpu_exporter --port 9400 \
+    --no-slurm # the head runs no slurmd: its GPUs serve vLLM, not Slurm jobs
 if [[ "${VLLM_ENABLED:-1}" == "1" ]]; then
     install -d -o "$SERVICE_USER" -m 0755 "$(dirname "$VLLM_LOG_FILE")"
     start_service vllm "$LOG_DIR" "${as_user[@]}" env VLLM_LOG_FILE="$VLLM_LOG_FILE" "$HERE/start-vllm.sh"

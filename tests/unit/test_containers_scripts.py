@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import pwd
 import secrets
 import socket
 import stat
@@ -201,3 +202,19 @@ def test_vllm_bad_settings_are_named(
     assert result.returncode == 1
     assert message in last_line(result)
     assert not (tmp_path / "argv").exists()
+
+
+def test_munge_key_is_handed_to_the_munge_user(tmp_path: Path) -> None:
+    try:
+        munge_uid = pwd.getpwnam("munge").pw_uid
+    except KeyError:
+        pytest.skip("no munge user on this machine")
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    key_file = tmp_path / "munge.key"
+    env = {"MUNGE_KEY_B64": base64.b64encode(KEY).decode(), "MUNGE_USER": "munge"}
+
+    result = lib_call(f'install_munge_key "{key_file}"', env)
+
+    assert result.returncode == 0, result.stderr
+    assert key_file.stat().st_uid == munge_uid
