@@ -40,6 +40,10 @@ class ExporterHandler(BaseHTTPRequestHandler):
         except NvmlUnavailable as error:
             self._reply(503, f"{error}\n")
             return
+        except Exception as error:  # one bad scrape must never take the exporter down
+            logger.exception("scrape failed")
+            self._reply(500, f"scrape failed: {type(error).__name__}: {error}\n")
+            return
         self._reply(200, body, CONTENT_TYPE)
 
     def _reply(self, status: int, body: str, content_type: str = "text/plain") -> None:

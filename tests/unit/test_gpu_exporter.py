@@ -222,3 +222,20 @@ def test_exporter_without_a_driver_exits_with_a_clear_message() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith("gpu_exporter: NVML initialisation failed")
     assert "Traceback" not in result.stderr
+
+
+def test_an_unexpected_failure_answers_500_and_the_next_scrape_works(
+    nvml: FakeNvml, serve: ServeFn
+) -> None:
+    calls = {"count": 0}
+
+    def flaky_jobs() -> dict[int, str]:
+        calls["count"] += 1
+        if calls["count"] == 1:
+            raise ValueError("unexpected squeue output")
+        return {}
+
+    url = serve(GpuExporter(started_reader(nvml), "h", jobs_by_gpu=flaky_jobs))
+
+    assert get(f"{url}/metrics") == (500, "scrape failed: ValueError: unexpected squeue output\n")
+    assert get(f"{url}/metrics")[0] == 200
