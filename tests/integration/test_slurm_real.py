@@ -184,7 +184,8 @@ def test_the_cluster_stops_everything_even_when_a_test_fails(tmp_path: Path) -> 
         running(cluster, job)
         pids = cluster.daemon_pids()
         assert set(pids) == {"munged", "slurmctld", "slurmd-gpu-01"}
-        assert len(cluster.processes_left()) > len(pids)  # slurmstepd and the job's sleep
+        # slurmstepd and the job's shell appear shortly after squeue says RUNNING.
+        cluster.wait_for(lambda: len(cluster.processes_left()) > len(pids), 10, what="job steps")
         raise RuntimeError("the test failed")
     assert cluster.processes_left() == []
     assert not any(psutil.pid_exists(pid) for pid in pids.values())

@@ -102,6 +102,8 @@ class SlurmCli:
         except asyncio.CancelledError:
             await _kill(process)
             raise
+        finally:
+            _close_transport(process)
         result = CommandResult(
             argv=tuple(argv),
             returncode=process.returncode if process.returncode is not None else -1,
@@ -133,3 +135,14 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(process.communicate(), 5)
     except TimeoutError:
         logger.warning("{} did not exit after SIGKILL", process.pid)
+
+
+def _close_transport(process: asyncio.subprocess.Process) -> None:
+    """Close the finished process's transport now, not from a later garbage collection.
+
+    asyncio closes it with a callback that may never run when the loop stops right after
+    (tests, shutdown), and its __del__ then complains "Event loop is closed".
+    """
+    transport = getattr(process, "_transport", None)
+    if transport is not None and process.returncode is not None:
+        transport.close()
