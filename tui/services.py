@@ -16,6 +16,7 @@ from typing import Any
 from loguru import logger
 
 from tui.actions import ActionRunner
+from tui.alerts.service import AlertService
 from tui.collector import Collector, CollectorOptions
 from tui.config import Settings
 from tui.model import ClusterSnapshot
@@ -32,6 +33,7 @@ class Services:
     history: GpuHistory | None
     store: Store | None
     cluster_name: str
+    alerts: AlertService | None = None
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     background: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -110,6 +112,9 @@ async def build_services(settings: Settings, mode: str, *, with_store: bool = Tr
                 services.history = store
             collector.subscribe(store.write_snapshot)
             services.background.append(store.run_maintenance)
+            services.alerts = await build_alerting(settings, store, services.cluster_name, closers)
+            collector.subscribe(services.alerts.on_snapshot)
+            services.background.extend(n.run for n in services.alerts.notifiers)
         return services
     except BaseException:
         for close in reversed(closers):
@@ -118,6 +123,46 @@ async def build_services(settings: Settings, mode: str, *, with_store: bool = Tr
             except Exception:
                 logger.exception("error while closing after a failed start")
         raise
+
+
+async def build_alerting(
+    settings: Settings,
+    store: Store | None,
+    cluster_name: str,
+    closers: list[Callable[[], Awaitable[Any]]],
+) -> AlertService:
+    """Rules (built-in + file), state restored from the store, webhooks from config."""
+    from pathlib import Path
+
+    from tui.alerts.engine import AlertEngine
+    from tui.alerts.notifiers import WebhookNotifier
+    from tui.alerts.persistence import AlertRepository
+    from tui.alerts.rules_file import load_rules
+
+    rules_path = Path(settings.alerts.rules_file) if settings.alerts.rules_file else None
+    rules, rule_set = load_rules(rules_path, builtin=settings.alerts.builtin_rules)
+    if rule_set.problems and rules_path is not None:
+        raise ValueError(rule_set.problems[0].format(rules_path))
+    notifiers = []
+    for url, kind in (
+        (settings.alerts.webhook_url, "generic"),
+        (settings.alerts.alertmanager_url, "alertmanager"),
+    ):
+        if url:
+            notifier = WebhookNotifier(url, kind=kind, cluster=cluster_name)
+            closers.append(notifier.aclose)
+            notifiers.append(notifier)
+    service = AlertService(
+        AlertEngine(
+            rules,
+            keep_firing_s=settings.alerts.keep_firing,
+            gpu_hourly_price=settings.cluster.gpu_hourly_price,
+        ),
+        AlertRepository(store) if store is not None else None,
+        notifiers,
+    )
+    await service.start()
+    return service
 
 
 async def _sources(

@@ -139,3 +139,54 @@ def test_out_of_range_flag_names_it(args: list[str]) -> None:
     result = run_cli(*args)
     assert result.returncode == 2
     assert "--nodes" in result.stderr and "demo.nodes" in result.stderr
+
+
+def test_collect_evaluates_alerts_and_calls_the_webhook_without_the_tui(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, object]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(
+        os.environ,
+        CLUSTERDASH_STORE_PATH=str(tmp_path / "h.sqlite3"),
+        CLUSTERDASH_ALERTS_WEBHOOK_URL=f"http://127.0.0.1:{server.server_address[1]}/hook",
+        CLUSTERDASH_GPU_INTERVAL="1s",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "collect", "--demo", "--nodes", "16"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not received:
+            time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.shutdown()
+        server.server_close()
+    alerts = [a for body in received for a in body["alerts"]]  # type: ignore[attr-defined]
+    assert {"rule": "node_drained", "target": "gpu-03"} in [
+        {"rule": a["rule"], "target": a["target"]} for a in alerts
+    ]
+    assert process.returncode == 0
+    with sqlite3.connect(tmp_path / "h.sqlite3") as db:
+        rules = {row[0] for row in db.execute("SELECT rule FROM alert_events")}
+    assert "node_drained" in rules, "alert history is kept in the store"
