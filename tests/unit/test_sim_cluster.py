@@ -303,3 +303,19 @@ def test_tick_cost_at_1024_nodes_is_small() -> None:
     print(f"sim tick at 1024 nodes: {per_tick_ms:.2f} ms")
     assert per_tick_ms < 60
     assert sim.gpus_allocated(0) >= 0
+
+
+def test_docstring_table_matches_the_script() -> None:
+    """The incident table operators read in the module docstring is the data tests use."""
+    from tui.sim import incidents as module
+
+    sim, _ = make(16)
+    doc = module.__doc__ or ""
+    rows = [line.split("|")[1:-1] for line in doc.splitlines() if line.startswith("| ")][1:]
+    table = {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+    for item in sim.incidents:
+        node, gpu, start, _, end = table[item.kind.value]
+        assert node == item.node
+        assert gpu == ("-" if item.gpu is None else str(item.gpu))
+        assert start == f"{item.start_s:.0f} s"
+        assert end == ("never" if item.end_s is None else f"{item.end_s:.0f} s")
