@@ -319,3 +319,17 @@ def test_docstring_table_matches_the_script() -> None:
         assert gpu == ("-" if item.gpu is None else str(item.gpu))
         assert start == f"{item.start_s:.0f} s"
         assert end == ("never" if item.end_s is None else f"{item.end_s:.0f} s")
+
+
+@pytest.mark.parametrize(("nodes", "gpus_per_node"), [(1, 8), (3, 4), (40, 2)])
+def test_small_and_odd_shapes_run(nodes: int, gpus_per_node: int) -> None:
+    clock = FakeClock()
+    sim = SimCluster(nodes=nodes, seed=5, start=START, gpus_per_node=gpus_per_node, clock=clock)
+    source = SimSlurmSource(sim)
+    for _ in range(120):
+        clock.advance(60)
+        state = source.state()
+        for job in state.jobs:
+            assert all(len(ix) <= gpus_per_node for ix in job.gpu_indices.values())
+    assert sim.finished_counts[JobState.COMPLETED] > 0
+    assert len(DcgmRenderer(sim).node_payload(0)) > 1000

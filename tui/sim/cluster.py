@@ -46,8 +46,8 @@ FIRST_JOB_ID = 1001
 MAX_SUBMISSIONS_PER_TICK = 64
 CPUS_PER_NODE = 128
 MEMORY_PER_NODE_MB = 1024 * 1024
-CPUS_PER_GPU = 16
-MEMORY_PER_GPU_MB = 96 * 1024
+# What a job asks for per GPU, as a share of the node: all its CPUs, 3/4 of its memory.
+MEMORY_SHARE_FOR_GPUS = 0.75
 FINISHED_HISTORY = 500
 
 
@@ -321,6 +321,7 @@ class SimCluster:
                 tick,
                 len(self.node_names),
                 len(self.debug_nodes),
+                self.gpus_per_node,
             )
             if self._plan(job, tick, max_wait=MAX_PLANNED_WAIT_TICKS):
                 self._next_job_id += 1
@@ -520,7 +521,12 @@ class SimCluster:
         misses = 0
         while self._busy_gpus < target and misses < 30:
             job = random_job(
-                self._rng, self._next_job_id, 0, len(self.node_names), len(self.debug_nodes)
+                self._rng,
+                self._next_job_id,
+                0,
+                len(self.node_names),
+                len(self.debug_nodes),
+                self.gpus_per_node,
             )
             if not self._plan(job, 0, max_wait=0):
                 misses += 1

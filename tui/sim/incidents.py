@@ -2,6 +2,7 @@
 
 Offsets are seconds from the simulation's start; node positions are taken modulo the
 cluster size, so clusters of ten or more nodes get each incident on its own node.
+Clusters of one or two nodes have no drained node (it would stop all work).
 
 | kind            | node (16 nodes) | gpu | start  | critical window    | end     |
 |-----------------|-----------------|-----|--------|--------------------|---------|
@@ -88,6 +89,7 @@ OVERHEAT_COOL_S = 60.0
 def incident_script(node_names: tuple[str, ...]) -> tuple[Incident, ...]:
     """The incidents for a cluster with these nodes (in order)."""
     count = len(node_names)
+    script = [row for row in _SCRIPT if count > row[1] or row[0] is not IncidentKind.DRAINED]
     return tuple(
         Incident(
             kind=kind,
@@ -99,5 +101,5 @@ def incident_script(node_names: tuple[str, ...]) -> tuple[Incident, ...]:
             critical_end_s=crit_end,
             detail=detail,
         )
-        for kind, position, gpu, start, crit_start, crit_end, end, detail in _SCRIPT
+        for kind, position, gpu, start, crit_start, crit_end, end, detail in script
     )

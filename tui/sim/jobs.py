@@ -95,6 +95,7 @@ def random_job(
     submit_tick: int,
     node_total: int,
     debug_nodes: int,
+    gpus_per_node: int = 8,
 ) -> SimJob:
     """A job as users submit them: mostly small, some whole-node and multi-node."""
     roll = rng.random()
@@ -113,6 +114,7 @@ def random_job(
     else:
         gpus, minutes = 8, rng.uniform(15, 60)
         node_count = rng.randint(2, max(2, min(4, node_total // 4)))
+    gpus = min(gpus, gpus_per_node)
     user, account = rng.choice(USERS)
     run_ticks = max(2, min(MAX_RUN_TICKS, round(minutes * TICKS_PER_MIN)))
     time_limit = job_time_limit(run_ticks)
@@ -120,7 +122,7 @@ def random_job(
     if rng.random() < 0.08:
         outcome = JobState.FAILED
         run_ticks = max(1, round(run_ticks * rng.uniform(0.1, 0.9)))
-    name = rng.choice(NAMES_BY_SIZE[gpus if gpus in NAMES_BY_SIZE else 1])
+    name = rng.choice(NAMES_BY_SIZE.get(gpus, NAMES_BY_SIZE[8]))
     if partition == "debug":
         name = "debug-" + name
     return SimJob(

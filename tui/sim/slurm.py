@@ -12,10 +12,9 @@ from types import MappingProxyType
 from tui.actions import Action, ActionError, ActionKind, ActionResult
 from tui.model import EMPTY_MAPPING, Job, JobState, Node, NodeBaseState, NodeFlag
 from tui.sim.cluster import (
-    CPUS_PER_GPU,
     CPUS_PER_NODE,
-    MEMORY_PER_GPU_MB,
     MEMORY_PER_NODE_MB,
+    MEMORY_SHARE_FOR_GPUS,
     SimActionError,
     SimCluster,
 )
@@ -89,9 +88,9 @@ class SimSlurmSource:
             reason=reason or "",
             partitions=partitions,
             cpus_total=CPUS_PER_NODE,
-            cpus_alloc=min(CPUS_PER_NODE, allocated * CPUS_PER_GPU),
+            cpus_alloc=CPUS_PER_NODE * allocated // per,
             mem_total_mb=MEMORY_PER_NODE_MB,
-            mem_alloc_mb=min(MEMORY_PER_NODE_MB, allocated * MEMORY_PER_GPU_MB),
+            mem_alloc_mb=int(MEMORY_PER_NODE_MB * MEMORY_SHARE_FOR_GPUS) * allocated // per,
             gpus_total=per,
             gpus_alloc=allocated,
             gpu_model=GRES_TYPE,
