@@ -329,7 +329,7 @@ class ClusterStack(TerraformStack):
             "support_public_ip": True,
         }
         shared_env = {
-            "CLUSTER_NAME": name.string_value,
+            "SLURM_CLUSTER_NAME": name.string_value,
             "MUNGE_KEY_B64": munge_key.string_value,
             "PUBLIC_KEY": ssh_key.string_value,
             "GPU_EXPORTER_PORT": str(GPU_EXPORTER_PORT),
@@ -343,7 +343,7 @@ class ClusterStack(TerraformStack):
                 **shared_env,
                 "NODE_ROLE": "head",
                 "HF_TOKEN": hf_token.string_value,
-                "ENABLE_VLLM": "true",
+                "VLLM_ENABLED": "1",
                 "VLLM_PORT": str(VLLM_PORT),
                 "VLLM_LOG_PORT": str(VLLM_LOG_PORT),
                 "SLURM_EXPORTER_PORT": str(SLURM_EXPORTER_PORT),
@@ -359,8 +359,7 @@ class ClusterStack(TerraformStack):
                 **shared_env,
                 "NODE_ROLE": "worker",
                 # Straight from the head's resource: no patching over SSH after apply.
-                "HEAD_NODE_ADDR": head.internal_hostname,
-                "HEAD_NODE_IP": head.internal_hostname,
+                "SLURM_HEAD_HOST": head.internal_hostname,
                 "WORKER_INDEX": "${count.index}",
             },
             count=TerraformCount.of(workers.number_value),
@@ -490,6 +489,8 @@ class DevStack(TerraformStack):
         ssh_key = variables.secret(
             "ssh_public_key", "SSH_PUBLIC_KEY", optional=False, rule=SSH_KEY_RULE
         )
+        # The image refuses to start Slurm without a munge key, dev pod included.
+        munge_key = variables.secret("munge_key", "MUNGE_KEY", optional=False, rule=MUNGE_RULE)
         RunpodProvider(self, "runpod", api_key=api_key.string_value)
         pod = RunpodPod(
             self,
@@ -505,10 +506,11 @@ class DevStack(TerraformStack):
             support_public_ip=True,
             env={
                 "NODE_ROLE": "head",
-                "CLUSTER_NAME": name.string_value,
+                "SLURM_CLUSTER_NAME": name.string_value,
                 "PUBLIC_KEY": ssh_key.string_value,
+                "MUNGE_KEY_B64": munge_key.string_value,
                 "HF_TOKEN": hf_token.string_value,
-                "ENABLE_VLLM": "false",
+                "VLLM_ENABLED": "0",
                 "GPU_EXPORTER_PORT": str(GPU_EXPORTER_PORT),
             },
         )

@@ -144,8 +144,7 @@ def test_every_pod_uses_global_networking_and_the_variables(cluster: dict[str, A
 
 def test_workers_get_the_head_address_from_the_configuration(cluster: dict[str, Any]) -> None:
     worker_env = cluster["resource"]["runpod_pod"]["worker"]["env"]
-    assert worker_env["HEAD_NODE_ADDR"] == "${runpod_pod.head.id}.runpod.internal"
-    assert worker_env["HEAD_NODE_IP"] == worker_env["HEAD_NODE_ADDR"]
+    assert worker_env["SLURM_HEAD_HOST"] == "${runpod_pod.head.id}.runpod.internal"
     assert worker_env["WORKER_INDEX"] == "${count.index}"
 
 
@@ -272,6 +271,27 @@ def test_dev_stack_is_one_small_pod(dev: dict[str, Any]) -> None:
     assert dev["variable"]["gpu_type_ids"]["default"] == list(DevSettings().gpu_type_ids)
     assert set(dev["output"]) == {"pod_id", "public_ip", "ssh_command", "hourly_cost_usd"}
     assert dev["output"]["hourly_cost_usd"]["value"] == "${var.gpu_count * var.gpu_hourly_price}"
+    # The image's environment contract (containers/README.md): Slurm needs the munge key.
+    assert pod["env"]["MUNGE_KEY_B64"] == "${var.munge_key}"
+    assert pod["env"]["VLLM_ENABLED"] == "0"
+    assert dev["variable"]["munge_key"]["sensitive"] is True
+
+
+def test_worker_env_uses_the_image_contract(cluster: dict[str, Any]) -> None:
+    worker = cluster["resource"]["runpod_pod"]["worker"]
+    head = cluster["resource"]["runpod_pod"]["head"]
+    entrypoint_vars = (ROOT / "containers" / "README.md").read_text()
+    for key in (*worker["env"], *head["env"]):
+        assert f"`{key}`" in entrypoint_vars or key in {
+            "WORKER_INDEX",
+            "VLLM_PORT",
+            "VLLM_LOG_PORT",
+            "SLURM_EXPORTER_PORT",
+            "GPU_EXPORTER_PORT",
+        }, f"{key} is not an environment variable the pod image reads"
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _schema_type_matches(declared: Any, value: Any) -> bool:

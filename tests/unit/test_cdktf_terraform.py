@@ -58,7 +58,7 @@ def _offline_config(cluster: dict[str, Any]) -> dict[str, Any]:
         }
     }
     config["output"]["test_worker_head_address"] = {
-        "value": "${nonsensitive(terraform_data.worker[0].output.env.HEAD_NODE_ADDR)}"
+        "value": "${nonsensitive(terraform_data.worker[0].output.env.SLURM_HEAD_HOST)}"
     }
     return config
 
