@@ -67,20 +67,16 @@ FONT_STATUS = "[...document.fonts].filter(f => f.family.includes('Roboto Mono'))
 class Serve:
     """A `clusterdash serve` process for the demo cluster on a free loopback port."""
 
-    def __init__(self, *extra: str, env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "--demo", "serve", "--port", "0", *extra],
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stderr is not None
-        line = self.process.stderr.readline()
-        match = re.search(r"serving on (http://\S+/)", line)
-        assert match, f"serve did not start: {line}{self.process.stderr.read()}"
-        self.url = match.group(1)
+    def __init__(self, log: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        with log.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tui.cli", "--demo", "serve", "--port", "0", *extra],
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        self.url = _wait_for_serving(self.process, log)
 
     def app_pids(self) -> list[int]:
         return [child.pid for child in psutil.Process(self.process.pid).children(recursive=True)]
@@ -95,9 +91,19 @@ class Serve:
             self.process.wait()
 
 
+def _wait_for_serving(process: subprocess.Popen[bytes], log: Path) -> str:
+    """The URL from the "serving on" line that `clusterdash serve` writes once it listens."""
+    deadline = time.monotonic() + 20
+    while not (match := re.search(r"serving on (http://\S+/)", log.read_text())):
+        assert process.poll() is None, f"serve exited: {log.read_text()}"
+        assert time.monotonic() < deadline, f"serve did not start: {log.read_text()}"
+        time.sleep(0.05)
+    return match.group(1)
+
+
 @contextlib.contextmanager
-def serving(*extra: str, env: dict[str, str] | None = None) -> Iterator[Serve]:
-    server = Serve(*extra, env=env)
+def serving(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[Serve]:
+    server = Serve(tmp_path / "serve.log", *extra, env=env)
     try:
         yield server
     finally:
@@ -231,8 +237,10 @@ async def browser(chromium_port: int) -> AsyncIterator[Browser]:
         yield Browser(chromium_port, http)
 
 
-async def test_the_dashboard_runs_in_the_browser_offline_and_read_only(browser: Browser) -> None:
-    with serving() as server:
+async def test_the_dashboard_runs_in_the_browser_offline_and_read_only(
+    browser: Browser, tmp_path: Path
+) -> None:
+    with serving(tmp_path) as server:
         tab = await browser.open(server.url)
         screen = await tab.wait_for_text("gpu-01")
         assert "READONLY" in screen  # web sessions cannot act unless --allow-actions
@@ -251,8 +259,8 @@ async def test_the_dashboard_runs_in_the_browser_offline_and_read_only(browser: 
         await eventually(lambda: not psutil.pid_exists(pid), "the app process ends")
 
 
-async def test_a_token_is_required_and_then_remembered(browser: Browser) -> None:
-    with serving(env={"CLUSTERDASH_SERVE_TOKEN": TOKEN}) as server:
+async def test_a_token_is_required_and_then_remembered(browser: Browser, tmp_path: Path) -> None:
+    with serving(tmp_path, env={"CLUSTERDASH_SERVE_TOKEN": TOKEN}) as server:
         tab = await browser.open(server.url)
         await tab.wait_for_text("Token required")
         assert not server.app_pids()
@@ -266,8 +274,10 @@ async def test_a_token_is_required_and_then_remembered(browser: Browser) -> None
         await browser.close(tab)
 
 
-async def test_the_session_limit_shows_a_page_until_a_tab_closes(browser: Browser) -> None:
-    with serving("--max-sessions", "1", "--allow-actions") as server:
+async def test_the_session_limit_shows_a_page_until_a_tab_closes(
+    browser: Browser, tmp_path: Path
+) -> None:
+    with serving(tmp_path, "--max-sessions", "1", "--allow-actions") as server:
         first = await browser.open(server.url)
         screen = await first.wait_for_text("gpu-01")
         assert "READONLY" not in screen

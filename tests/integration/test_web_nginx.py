@@ -44,19 +44,22 @@ def _basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def dashboard() -> Iterator[str]:
+def dashboard(tmp_path: Path) -> Iterator[str]:
     """`clusterdash serve` on loopback, as the README sets it up; yields host:port."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--demo", "serve", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    match = re.search(r"serving on http://(\S+)/", process.stderr.readline())
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "--demo", "serve", "--port", "0"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
-        assert match, "clusterdash serve did not start"
+        deadline = time.monotonic() + 20
+        while not (match := re.search(r"serving on http://(\S+)/", log.read_text())):
+            assert process.poll() is None, f"serve exited: {log.read_text()}"
+            assert time.monotonic() < deadline, f"serve did not start: {log.read_text()}"
+            time.sleep(0.05)
         yield match.group(1)
     finally:
         process.terminate()
