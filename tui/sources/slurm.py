@@ -70,23 +70,17 @@ class SlurmSource:
             self.cli.output(JOBS_TEXT_ARGV, TEXT_ENV),
             self.version(),
         )
-        return SlurmState(
-            nodes=slurm_text.parse_nodes(nodes_out),
-            jobs=slurm_text.parse_jobs(jobs_out, self.include_finished_jobs),
-            version=version,
+        # Parsing a large cluster takes ~0.5 s of CPU (1,000 nodes, 5,000 jobs): in a thread,
+        # the UI sharing this event loop keeps answering keys meanwhile.
+        return await asyncio.to_thread(
+            _text_state, nodes_out, jobs_out, version, self.include_finished_jobs
         )
 
     async def _fetch_json(self) -> SlurmState:
         nodes_out, jobs_out = await _all(
             self.cli.output(NODES_JSON_ARGV), self.cli.output(JOBS_JSON_ARGV)
         )
-        nodes_doc = slurm_json.load(nodes_out, "sinfo --json")
-        jobs_doc = slurm_json.load(jobs_out, "squeue --json")
-        return SlurmState(
-            nodes=slurm_json.parse_nodes(nodes_doc),
-            jobs=slurm_json.parse_jobs(jobs_doc, self.include_finished_jobs),
-            version=slurm_json.version(nodes_doc) or slurm_json.version(jobs_doc),
-        )
+        return await asyncio.to_thread(_json_state, nodes_out, jobs_out, self.include_finished_jobs)
 
     async def version(self) -> str:
         """'22.05.8' from `sinfo --version` (re-read every few minutes)."""
@@ -137,3 +131,21 @@ async def _all(*coros: Coroutine[Any, Any, str]) -> list[str]:
     except* SourceError as failures:
         raise failures.exceptions[0] from None
     return [task.result() for task in tasks]
+
+
+def _text_state(nodes_out: str, jobs_out: str, version: str, include_finished: bool) -> SlurmState:
+    return SlurmState(
+        nodes=slurm_text.parse_nodes(nodes_out),
+        jobs=slurm_text.parse_jobs(jobs_out, include_finished),
+        version=version,
+    )
+
+
+def _json_state(nodes_out: str, jobs_out: str, include_finished: bool) -> SlurmState:
+    nodes_doc = slurm_json.load(nodes_out, "sinfo --json")
+    jobs_doc = slurm_json.load(jobs_out, "squeue --json")
+    return SlurmState(
+        nodes=slurm_json.parse_nodes(nodes_doc),
+        jobs=slurm_json.parse_jobs(jobs_doc, include_finished),
+        version=slurm_json.version(nodes_doc) or slurm_json.version(jobs_doc),
+    )
