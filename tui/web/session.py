@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from loguru import logger
 from textual_serve.app_service import AppService
+from textual_serve.download_manager import DownloadManager
 
 from tui.config import Settings
 from tui.web.access import TOKEN_ENV
@@ -38,8 +40,22 @@ def session_argv(
 class AppSession(AppService):
     """textual-serve's AppService, started from an argv list rather than a shell string."""
 
-    def __init__(self, argv: Sequence[str], **kwargs: object) -> None:
-        super().__init__(" ".join(argv), **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        write_bytes: Callable[[bytes], Awaitable[None]],
+        write_str: Callable[[str], Awaitable[None]],
+        close: Callable[[], Awaitable[object]],
+        download_manager: DownloadManager,
+    ) -> None:
+        super().__init__(
+            shlex.join(argv),  # shown in textual-serve's logs only; never run by a shell
+            write_bytes=write_bytes,
+            write_str=write_str,
+            close=close,  # type: ignore[arg-type]
+            download_manager=download_manager,
+        )
         self.argv = tuple(argv)
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
