@@ -31,6 +31,7 @@ from loguru import logger
 from tui.model import EMPTY_MAPPING, ClusterSnapshot
 from tui.sources.base import HISTORY_METRICS, GpuSeries
 from tui.store_schema import (
+    APPLICATION_ID,
     MEMORY_PCT_SQL,
     MIGRATIONS,
     ROLLUP_METRICS,
@@ -262,6 +263,7 @@ class Store:
         # Reads the header first: a garbage file fails here, before anything is written.
         await self._fetch_one("SELECT count(*) FROM sqlite_master")
         version = await self._user_version()
+        await self._check_ownership(version)
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"history database {self.path} has schema version {version}, newer than this "
@@ -282,6 +284,17 @@ class Store:
         for node_id, name in await self._fetch_all("SELECT id, name FROM nodes"):
             self._node_ids[name] = node_id
         self._rolled_until, _ = await self._meta()
+
+    async def _check_ownership(self, version: int) -> None:
+        """Refuse another application's SQLite file rather than adding tables to it."""
+        (application_id,) = await self._fetch_one("PRAGMA application_id")
+        (tables,) = await self._fetch_one("SELECT count(*) FROM sqlite_master")
+        foreign = application_id != APPLICATION_ID if version > 0 else tables > 0
+        if foreign:
+            raise StoreError(
+                f"history database {self.path} is not a clusterdash history database; "
+                "move it aside or set [store] path"
+            )
 
     async def _migrate(self, version: int) -> None:
         while version < SCHEMA_VERSION:

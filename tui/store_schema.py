@@ -30,7 +30,12 @@ def _rollup_columns() -> str:
     )
 
 
+# Marks the file as a clusterdash history database ("CDHS"), so a foreign one is refused.
+APPLICATION_ID = 0x43444853
+
 _V1 = f"""
+PRAGMA application_id = {APPLICATION_ID};
+
 CREATE TABLE nodes (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE

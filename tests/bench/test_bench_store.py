@@ -42,12 +42,34 @@ def cluster_snapshot(ts: float, cycle: int) -> ClusterSnapshot:
     )
 
 
+async def _fill(store: Store, nodes: int, end: float, span_s: float) -> None:
+    """`span_s` of 5-s samples up to `end` for `nodes` nodes, generated inside SQLite for speed."""
+    await store.write_snapshot(cluster_snapshot(end - span_s, 0))  # interns all nodes
+    steps = int(span_s / STEP_S)
+    async with store.transaction() as db:
+        await db.execute(
+            f"""
+            WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {steps}),
+                 g(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM g WHERE j < {GPUS_PER_NODE - 1})
+            INSERT INTO gpu_samples (node_id, ts, gpu, {", ".join(SAMPLE_METRICS)})
+            SELECT nodes.id, :start + k.i * {STEP_S}, g.j, (nodes.id + k.i + g.j) % 101,
+                   1000 + k.i, 81920, 40 + k.i % 40, 300 + g.j, 1410
+            FROM nodes, k, g WHERE nodes.id <= :nodes
+            ORDER BY nodes.id, k.i, g.j
+            """,
+            {"start": end - span_s, "nodes": nodes},
+        )
+
+
 async def test_bench_store_ingest(tmp_path: Path) -> None:
+    """Steady state: a store already holding 10 minutes of the whole cluster."""
     cycles = 24  # two minutes of 5-s cycles, so two rollups run inside the timing
-    snapshots = [cluster_snapshot(T0 + k * STEP_S, k) for k in range(cycles)]
+    start = T0 + 600
+    snapshots = [cluster_snapshot(start + k * STEP_S, k) for k in range(cycles + 1)]
     store = await Store.open(tmp_path / "history.db")
     try:
-        await store.write_snapshot(snapshots[0])  # node interning is a one-time cost
+        await _fill(store, nodes=NODES, end=start - STEP_S, span_s=600 - STEP_S)
+        await store.write_snapshot(snapshots[0])  # rolls up the filled minutes, untimed
         started = time.perf_counter()
         rows = 0
         for snapshot in snapshots[1:]:
@@ -60,30 +82,11 @@ async def test_bench_store_ingest(tmp_path: Path) -> None:
     assert rate >= INGEST_TARGET_SAMPLES_PER_S
 
 
-async def _fill_hour(store: Store, nodes: int, end: float) -> None:
-    """One hour of 5-s samples for `nodes` nodes, generated inside SQLite for speed."""
-    await store.write_snapshot(cluster_snapshot(end - 3600, 0))  # interns all nodes
-    steps = int(3600 / STEP_S)
-    async with store.transaction() as db:
-        await db.execute(
-            f"""
-            WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {steps}),
-                 g(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM g WHERE j < {GPUS_PER_NODE - 1})
-            INSERT INTO gpu_samples (node_id, ts, gpu, {", ".join(SAMPLE_METRICS)})
-            SELECT nodes.id, :start + k.i * {STEP_S}, g.j, (nodes.id + k.i + g.j) % 101,
-                   1000 + k.i, 81920, 40 + k.i % 40, 300 + g.j, 1410
-            FROM nodes, k, g WHERE nodes.id <= :nodes
-            ORDER BY nodes.id, k.i, g.j
-            """,
-            {"start": end - 3600, "nodes": nodes},
-        )
-
-
 async def test_bench_store_query_sparkline(tmp_path: Path) -> None:
     end = T0 + 3600
     store = await Store.open(tmp_path / "history.db")
     try:
-        await _fill_hour(store, nodes=256, end=end)
+        await _fill(store, nodes=256, end=end, span_s=3600)
         node = "gpu-0100"
         timings = []
         for _ in range(30):

@@ -191,3 +191,28 @@ async def test_readonly_open_of_a_closed_wal_database(tmp_path: Path) -> None:
         assert len(await reader.gpu_samples("gpu-01", T0, T0)) == 1
     finally:
         await reader.close()
+
+
+@pytest.mark.parametrize("user_version", [0, 1])
+async def test_another_applications_database_is_refused_untouched(
+    tmp_path: Path, user_version: int
+) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
+        conn.execute(f"PRAGMA user_version = {user_version}")
+    conn.close()
+    before = path.read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="is not a clusterdash history database"):
+            await Store.open(path, readonly=readonly)
+    assert path.read_bytes() == before
+
+
+async def test_empty_file_becomes_a_history_database(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    path.write_bytes(b"")
+    store = await Store.open(path)
+    await store.close()
+    assert user_version(path) == SCHEMA_VERSION
