@@ -260,8 +260,7 @@ class Store:
     async def _prepare(self) -> None:
         db = self._db
         await db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
-        # Reads the header first: a garbage file fails here, before anything is written.
-        await self._fetch_one("SELECT count(*) FROM sqlite_master")
+        # The first read of the file: a garbage file fails here, before anything is written.
         version = await self._user_version()
         await self._check_ownership(version)
         if version > SCHEMA_VERSION:
@@ -276,7 +275,14 @@ class Store:
                     f"{SCHEMA_VERSION}; start the collector once to upgrade it"
                 )
             return
-        await db.execute("PRAGMA journal_mode = WAL")
+        (journal_mode,) = await self._fetch_one("PRAGMA journal_mode = WAL")
+        if journal_mode != "wal":
+            logger.warning(
+                "history database {} cannot use WAL (journal mode {}): other processes "
+                "reading it will wait for writes",
+                self.path,
+                journal_mode,
+            )
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
         await db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
@@ -454,8 +460,8 @@ class Store:
             )
             rollups = await db.execute(
                 "DELETE FROM gpu_rollups_1m "
-                "WHERE node_id IN (SELECT id FROM nodes) AND minute + ? <= ?",
-                (_MINUTE, rollup_cutoff),
+                "WHERE node_id IN (SELECT id FROM nodes) AND minute <= ?",
+                (rollup_cutoff - _MINUTE,),  # minutes that ended by the cutoff
             )
             if math.isfinite(raw_cutoff):
                 await db.execute(
