@@ -120,6 +120,14 @@ async def test_history_respects_max_points_and_averages_buckets(store: Store) ->
         assert 0 < len(series[0]) <= min(max_points, 120)
 
 
+async def test_sample_at_the_end_of_the_range_stays_within_max_points(store: Store) -> None:
+    for k in range(13):  # 0..60 s, both ends included
+        await store.write_snapshot(snapshot(T0 + 5 * k, [float(k)]))
+    history = await store.gpu_history(NODE, "utilization_pct", T0, T0 + 60, 12)
+    assert len(history[0]) == 12
+    assert history[0][-1] == (T0 + 57.5, 11.5)  # the sample at `end` joins the last bucket
+
+
 async def test_memory_pct_is_derived_from_used_and_total(store: Store) -> None:
     await store.write_snapshot(snapshot(T0, [10.0]))
     history = await store.gpu_history(NODE, "memory_pct", T0, T0 + 5, 5)
