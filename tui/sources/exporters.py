@@ -10,7 +10,8 @@ Three exporter dialects map onto tui.model.Gpu:
   units (ratios, bytes, hertz), identity on nvidia_smi_gpu_info.
 
 A reading that means "not available" (NaN, infinities, dcgm's blank sentinels) becomes
-None, never zero. `gpus_from_samples` is the pure conversion the Prometheus source reuses.
+None, never zero. `gpus_from_samples` is the pure conversion the Prometheus source reuses;
+`DcgmFastPath` gives the same GPUs straight from a dcgm page's text, or gives up.
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ from loguru import logger
 from tui.actions import NODE_NAME_RE
 from tui.model import Gpu
 from tui.sources.base import GpuReading, SourceError, one_line
-from tui.sources.promtext import ParseError, Sample, parse_samples_async
+from tui.sources.promtext import (
+    METRIC_NAME_RE,
+    ParseError,
+    Sample,
+    parse_label_block,
+    parse_samples_async,
+)
+from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
 
 DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_CONCURRENCY = 64
+ACCEPT_HEADERS = {"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"}
 # An 8-GPU dcgm-exporter page is 30-60 KiB; anything this big is a misconfigured target.
 MAX_BODY_BYTES = 32 * 2**20
 
@@ -188,6 +197,146 @@ def gpus_from_samples(
     return gpus
 
 
+# A page containing any of these goes through the general parser: the fast path would have
+# to know escapes, CRLF, the OpenMetrics end marker or the nvidia_smi dialect.
+_FAST_PATH_GIVE_UP = ("\\", "\r", "# EOF", "nvidia_smi_")
+# Text read between yields to the event loop: about 4 ms of work.
+FAST_PATH_CHUNK_CHARS = 1_000_000
+
+# What a sample line's head (all before its value: `name{labels}`) means to the fast path:
+# (the Gpu field its value fills, or None; its label block text).
+_Head = tuple[str | None, str]
+# The head of a comment line.
+_COMMENT: _Head = ("#", "")
+
+
+class DcgmLineCache:
+    """What DcgmFastPath learnt from earlier pages, kept across scrapes: every sample line's
+    head (`name{labels}`) comes back on each scrape until a GPU's job changes, and a GPU's
+    label block on each of its metrics. Cleared when most of it went unused, so it holds at
+    most about twice the heads of one cycle's pages."""
+
+    __slots__ = ("blocks", "heads", "lines_seen")
+
+    def __init__(self) -> None:
+        self.heads: dict[str, _Head] = {}
+        # Label block text -> (labels, GPU index from the `gpu` label).
+        self.blocks: dict[str, tuple[Mapping[str, str], int | None]] = {}
+        self.lines_seen = 0
+
+    def new_cycle(self) -> None:
+        if len(self.heads) > 2 * self.lines_seen + 1024:
+            self.heads.clear()
+            self.blocks.clear()
+        self.lines_seen = 0
+
+    def learn(self, line: str, head: str) -> _Head | None:
+        """What `head` means, remembered; None when `line` is not a plain dcgm line."""
+        if not line or line[0] == "#":
+            if head[:1] == "#":
+                self.heads[head] = _COMMENT
+            return _COMMENT
+        brace = head.find("{")
+        if brace <= 0 or head[-1] != "}" or not METRIC_NAME_RE.fullmatch(head[:brace]):
+            return None
+        block = head[brace + 1 : -1]
+        if block not in self.blocks:
+            labels = parse_label_block(block)
+            if labels is None:
+                return None
+            gpu_label = labels.get("gpu")
+            try:
+                index = int(gpu_label) if gpu_label is not None and gpu_label.isdigit() else None
+            except ValueError:  # a Unicode digit int() does not read, e.g. "²"
+                return None
+            self.blocks[block] = (labels, index)
+        meaning = (DCGM_FIELDS.get(head[:brace]), block)
+        self.heads[head] = meaning
+        return meaning
+
+
+# Sentinel draft for a label block without a GPU index; never written to.
+_NO_DRAFT = _GpuDraft("")
+
+
+class DcgmFastPath:
+    """The dcgm branch of `gpus_from_samples`, fed a page's lines straight from the text.
+
+    Measured need: on the simulator's 1,024 node pages (24 MiB), parse_samples plus
+    gpus_from_samples took 0.49 s per cycle; this path takes about 0.2 s once its
+    DcgmLineCache knows the pages. It reads only the plain form `name{labels} value`,
+    comments and empty lines, so that what it returns is exactly what the general path
+    returns. `feed` answers False on any line it cannot be sure of, and `gpus` None when
+    nothing was found: the caller then runs the general parser, which also words errors.
+    """
+
+    __slots__ = ("_by_block", "_drafts", "cache", "node", "node_of")
+
+    def __init__(
+        self, cache: DcgmLineCache, node: str | None = None, node_of: NodeOf = node_from_labels
+    ) -> None:
+        self.cache = cache
+        self.node = node
+        self.node_of = node_of
+        self._drafts: dict[tuple[str, int], _GpuDraft] = {}
+        # Label block of a GPU field's line -> its GPU's draft (_NO_DRAFT: no GPU index).
+        self._by_block: dict[str, _GpuDraft] = {}
+
+    @staticmethod
+    def accepts(text: str) -> bool:
+        return not any(marker in text for marker in _FAST_PATH_GIVE_UP)
+
+    def feed(self, lines: list[str]) -> bool:
+        """Take these lines of the page; False when one is not a plain dcgm line."""
+        cache = self.cache
+        cache.lines_seen += len(lines)
+        heads = cache.heads
+        by_block = self._by_block
+        blank = DCGM_INT32_BLANK
+        for line in lines:
+            head, _, value = line.rpartition(" ")
+            meaning = heads.get(head)
+            if meaning is None:
+                meaning = cache.learn(line, head)
+                if meaning is None:
+                    return False
+            if meaning is _COMMENT:
+                continue
+            try:
+                number = float(value)
+            except ValueError:
+                return False
+            target, block = meaning
+            if target is None:
+                continue
+            draft = by_block.get(block)
+            if draft is None:
+                draft = self._draft_for(block)
+            if draft is not _NO_DRAFT:
+                # dcgm_value inlined (74k calls a cycle): NaN, infinities, blank sentinels.
+                draft.values[target] = None if number != number or abs(number) >= blank else number
+        return True
+
+    def gpus(self) -> list[Gpu] | None:
+        """The GPUs fed so far, sorted by (node, index); None when there are none."""
+        if not self._drafts:
+            return None
+        gpus = [draft.build(index) for (_, index), draft in self._drafts.items()]
+        gpus.sort(key=lambda gpu: (gpu.node, gpu.index))
+        return gpus
+
+    def _draft_for(self, block: str) -> _GpuDraft:
+        labels, index = self.cache.blocks[block]
+        draft = _NO_DRAFT
+        if index is not None:
+            owner = self.node if self.node is not None else self.node_of(labels)
+            key = (owner, index)
+            draft = self._drafts.get(key) or self._drafts.setdefault(key, _GpuDraft(owner, index))
+            draft.identity(labels)
+        self._by_block[block] = draft
+        return draft
+
+
 def _apply_nvidia_smi(draft: _GpuDraft, name: str, labels: Mapping[str, str], value: float) -> None:
     mapped = NVIDIA_SMI_FIELDS.get(name)
     if mapped is not None:
@@ -291,10 +440,6 @@ def describe_http_error(error: BaseException, timeout_s: float) -> str:
     return f"{type(error).__name__}: {one_line(error)}"
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 def _causes(error: BaseException) -> list[BaseException]:
     """The error and the exceptions it was raised from, outermost first."""
     chain = [error]
@@ -303,12 +448,25 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
+def _node_or_host(url: str) -> NodeOf:
+    """For an explicit URL target: the node from the labels, else the URL's host."""
+    fallback = host_of(url)
+
+    def node_of(labels: Mapping[str, str]) -> str:
+        return node_from_labels(labels) or fallback
+
+    return node_of
+
+
 class ExporterGpuSource:
     """Scrapes every target's exporter concurrently; one node's failure hides no other's data.
 
     Targets come from, in order of preference: the explicit `targets` (a sequence, or a
     callable returning one, of ScrapeTarget / (node, url) / url), else the node names the
     collector last passed to `set_nodes` (Slurm's node list) formatted into `url_template`.
+
+    http:// targets are fetched with ScrapeClient (scrape_http.py: measured 50x faster than
+    httpx on this path); https:// targets, or every target when `client` is given, with httpx.
     """
 
     name = "gpu"
@@ -326,14 +484,18 @@ class ExporterGpuSource:
         self._url_template = url_template
         self._nodes: tuple[str, ...] = ()
         self.timeout_s = timeout_s
-        self._semaphore = asyncio.Semaphore(max(1, concurrency))
-        self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"},
-            follow_redirects=True,
+        self._concurrency = max(1, concurrency)
+        self._semaphore = asyncio.Semaphore(self._concurrency)
+        self._client = client
+        self._scraper = (
+            ScrapeClient(
+                max_body_bytes=MAX_BODY_BYTES, max_idle=self._concurrency, headers=ACCEPT_HEADERS
+            )
+            if client is None
+            else None
         )
+        self._own_client = False
+        self._line_cache = DcgmLineCache()
 
     def set_nodes(self, nodes: Iterable[str]) -> None:
         """The Slurm node names to scrape when no explicit targets were given."""
@@ -349,6 +511,7 @@ class ExporterGpuSource:
         targets = self.targets()
         if not targets:
             return GpuReading(gpus=())
+        self._line_cache.new_cycle()
         results = await asyncio.gather(*(self._scrape(target) for target in targets))
         gpus: list[Gpu] = []
         errors: dict[str, str] = {}
@@ -379,26 +542,57 @@ class ExporterGpuSource:
             async with self._semaphore:
                 async with asyncio.timeout(self.timeout_s):
                     text = await self._get_text(target.url)
+            node_of = node_from_labels if target.node else _node_or_host(target.url)
+            gpus = await self._gpus_fast(text, target.node or None, node_of)
+            if gpus is not None:
+                logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
+                return gpus
             samples = await parse_samples_async(text)
         except ParseError as error:
             return f"not Prometheus text: {error}"
+        except ScrapeError as error:
+            return str(error)
         except (httpx.HTTPError, TimeoutError) as error:
             return describe_http_error(error, self.timeout_s)
         except BodyTooLarge as error:
             return f"not a GPU exporter: {error}"
-        if target.node:
-            gpus = gpus_from_samples(samples, node=target.node)
-        else:
-            fallback = host_of(target.url)
-            gpus = gpus_from_samples(
-                samples, node_of=lambda labels: node_from_labels(labels) or fallback
-            )
+        gpus = gpus_from_samples(samples, node=target.node or None, node_of=node_of)
         if not gpus:
             return f"no GPU metrics in {len(samples)} samples (not a dcgm or nvidia_smi exporter?)"
         logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
         return gpus
 
+    async def _gpus_fast(self, text: str, node: str | None, node_of: NodeOf) -> list[Gpu] | None:
+        """DcgmFastPath over `text`, yielding to the event loop between big chunks; None when
+        the general parser must decide."""
+        if not DcgmFastPath.accepts(text):
+            return None
+        fast = DcgmFastPath(self._line_cache, node, node_of)
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + FAST_PATH_CHUNK_CHARS)
+            end = len(text) if end < 0 else end + 1
+            if not fast.feed(text[start:end].split("\n")):
+                return None
+            start = end
+            if start < len(text):
+                await asyncio.sleep(0)
+        return fast.gpus()
+
     async def _get_text(self, url: str) -> str:
+        if self._scraper is not None and url[:7].lower() == "http://":
+            return (await self._scraper.get(url)).text()
+        if self._client is None:
+            self._own_client = True
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout_s),
+                limits=httpx.Limits(
+                    max_connections=self._concurrency,
+                    max_keepalive_connections=self._concurrency,
+                ),
+                headers=ACCEPT_HEADERS,
+                follow_redirects=True,
+            )
         async with self._client.stream("GET", url) as response:
             response.raise_for_status()
             chunks = []
@@ -411,5 +605,7 @@ class ExporterGpuSource:
         return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
 
     async def aclose(self) -> None:
-        if self._own_client:
+        if self._scraper is not None:
+            await self._scraper.aclose()
+        if self._own_client and self._client is not None:
             await self._client.aclose()

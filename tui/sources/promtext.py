@@ -202,6 +202,17 @@ def _parse_label_block(line: str, brace: int, line_number: int) -> tuple[Mapping
             raise ParseError(line_number, "expected ',' between labels", line)
 
 
+def parse_label_block(block: str) -> Mapping[str, str] | None:
+    """The labels of `block` (the text between a sample's braces, braces excluded), exactly
+    as parse_samples reads them; None when it is not a whole, well-formed label block."""
+    line = "{" + block + "}"
+    try:
+        labels, close = _parse_label_block(line, 0, 0)
+    except ParseError:
+        return None
+    return labels if close == len(line) - 1 else None
+
+
 def _skip_blanks(line: str, position: int) -> int:
     while position < len(line) and line[position] in " \t":
         position += 1
