@@ -24,6 +24,8 @@ class FilterError(ValueError):
 @dataclass(frozen=True, slots=True)
 class RowFilter:
     text: str = ""
+    # The text without the leading '!', lower-cased, for substring matching.
+    needle: str = ""
     pattern: re.Pattern[str] | None = None
     inverted: bool = False
 
@@ -37,7 +39,7 @@ class RowFilter:
         if self.pattern is not None:
             found = self.pattern.search(haystack) is not None
         else:
-            found = self.text.lower() in haystack.lower()
+            found = self.needle in haystack.lower()
         return found != self.inverted
 
 
@@ -56,7 +58,7 @@ def parse_filter(raw: str) -> RowFilter:
             pattern = re.compile(body, re.IGNORECASE)
         except re.error as error:
             raise FilterError(f"bad filter regex {body!r}: {error}") from None
-    return RowFilter(text=text, pattern=pattern, inverted=inverted)
+    return RowFilter(text=text, needle=body.lower(), pattern=pattern, inverted=inverted)
 
 
 def filter_rows(rows: Iterable[T], row_filter: RowFilter, haystack: Callable[[T], str]) -> list[T]:

@@ -1,0 +1,46 @@
+"""UI test helpers: an app on the deterministic fake cluster with a fixed clock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.fake_cluster import FIXED_NOW, fake_factory
+from tui.app.app import ClusterDashApp
+from tui.config import Settings
+
+
+def make_app(
+    tmp_path: Path,
+    *,
+    readonly: bool = False,
+    nodes: int = 12,
+    store: bool = True,
+    live: bool = False,
+    holder: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> ClusterDashApp:
+    settings = replace(settings or Settings(), readonly=readonly)
+    factory = fake_factory(
+        nodes, store_path=tmp_path / "history.sqlite3" if store else None, holder=holder
+    )
+    return ClusterDashApp(
+        settings,
+        "demo",
+        services_factory=factory,
+        clock=lambda: FIXED_NOW,
+        live=live,
+        state_path=tmp_path / "ui-state.json",
+    )
+
+
+def notifications(app: ClusterDashApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+@pytest.fixture
+def holder() -> dict[str, Any]:
+    return {}
