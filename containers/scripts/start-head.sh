@@ -45,5 +45,18 @@ start_service vllm-logs "$LOG_DIR" "${as_user[@]}" \
     --file "$VLLM_LOG_FILE" --port 8002
 start_service collector "$LOG_DIR" "${as_user[@]}" clusterdash collect
 
+# The browser door (the seed's gateway port 3000): only with a basic-auth secret.
+if [[ -n "${GATEWAY_HTPASSWD:-}" ]]; then
+    install -d -m 0755 /etc/nginx/conf.d
+    install -m 0644 "$HERE/../nginx/clusterdash.conf" /etc/nginx/conf.d/clusterdash.conf
+    (umask 027 && printf '%s\n' "$GATEWAY_HTPASSWD" >/etc/nginx/clusterdash.htpasswd)
+    chgrp www-data /etc/nginx/clusterdash.htpasswd
+    unset GATEWAY_HTPASSWD
+    start_service web "$LOG_DIR" "${as_user[@]}" clusterdash serve --port 3010
+    start_service gateway "$LOG_DIR" nginx -g "daemon off;"
+else
+    log "GATEWAY_HTPASSWD not set: no browser gateway on :3000"
+fi
+
 log "head is up: slurmctld :$SLURMCTLD_PORT, GPU metrics :9400, Slurm metrics :9341, vLLM :8000, logs :8002"
 supervise
