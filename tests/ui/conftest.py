@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,3 +45,12 @@ def notifications(app: ClusterDashApp) -> list[str]:
 @pytest.fixture
 def holder() -> dict[str, Any]:
     return {}
+
+
+def static_text(widget: Any, width: int = 160) -> str:
+    """What a Static shows, as plain text (Rich renderables included)."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(widget.content)
+    return console.export_text()

@@ -187,6 +187,10 @@ class JobsScreen(Screen[None]):
         if job is not None:
             self.app.push_screen(JobDetailScreen(job, self.dash.now()))
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_detail()
+
     def action_toggle_select(self) -> None:
         job_id = self.current_job_id()
         if job_id is None:
