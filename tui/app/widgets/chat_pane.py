@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from rich.markdown import Markdown
 from rich.text import Text
@@ -13,7 +13,6 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog, Static
 
-from tui.agent.client import HOW_TO_CONFIGURE
 from tui.agent.events import (
     ActionDecided,
     ActionProposed,
@@ -22,11 +21,16 @@ from tui.agent.events import (
     TextDelta,
     ToolCallStarted,
 )
-from tui.agent.loop import AgentSession
-from tui.agent.slash import ONE_LINE_HELP, is_slash, run_slash
-from tui.agent.tools import ToolContext
 
-SessionFactory = Callable[[], Awaitable[AgentSession | None]]
+if TYPE_CHECKING:
+    # The model client pulls in openai (~0.8 s of imports): loaded after the first paint.
+    from tui.agent.loop import AgentSession
+    from tui.agent.tools import ToolContext
+
+HOW_TO_CONFIGURE = (
+    "no model endpoint: set [agent] base_url (and model) in config.toml or "
+    "CLUSTERDASH_AGENT_BASE_URL; slash commands work without one (/help)"
+)
 
 
 class ChatPane(Vertical, can_focus=False):
@@ -57,14 +61,14 @@ class ChatPane(Vertical, can_focus=False):
         yield Input(placeholder="ask, or /help for commands", id="chat-input")
 
     def on_mount(self) -> None:
-        log = self.query_one(RichLog)
-        if self.session is None:
-            log.write(Text(HOW_TO_CONFIGURE, style="yellow"))
-        log.write(Text(ONE_LINE_HELP, style="dim"))
+        self.query_one(RichLog).write(Text(HOW_TO_CONFIGURE, style="yellow"))
 
     def configure(self, context: ToolContext, session: AgentSession | None) -> None:
         self.context = context
         self.session = session
+        if session is not None:
+            model = session.client.model
+            self.query_one(RichLog).write(Text(f"assistant ready: {model}", style="green"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -83,6 +87,8 @@ class ChatPane(Vertical, can_focus=False):
         if self.context is None:
             log.write(Text("not connected to the cluster yet", style="yellow"))
             return
+        from tui.agent.slash import is_slash, run_slash
+
         if is_slash(text):
             result = await run_slash(self.context, text)
             log.write(
