@@ -55,8 +55,12 @@ DCGM_FP64_BLANK = 1.40737488355328e14
 
 MIB = 1024.0 * 1024.0
 
-# dcgm family -> Gpu field; FB_FREE / FB_RESERVED only serve to derive the total.
+GPU_LOST_ERROR = "GPU lost: fell off the bus"
+
+# dcgm family -> Gpu field; FB_FREE / FB_RESERVED only serve to derive the total, and the
+# pod exporter's DCGM_EXP_GPU_LOST (1: NVML says the GPU is lost) becomes Gpu.error.
 DCGM_FIELDS: Mapping[str, str] = {
+    "DCGM_EXP_GPU_LOST": "_lost",
     "DCGM_FI_DEV_GPU_UTIL": "utilization_pct",
     "DCGM_FI_DEV_FB_USED": "memory_used_mib",
     "DCGM_FI_DEV_FB_TOTAL": "memory_total_mib",
@@ -137,6 +141,7 @@ class _GpuDraft:
         values = dict(self.values)
         free = values.pop("_fb_free", None)
         reserved = values.pop("_fb_reserved", None)
+        lost = values.pop("_lost", None)
         used = values.get("memory_used_mib")
         if values.get("memory_total_mib") is None and used is not None and free is not None:
             values["memory_total_mib"] = used + free + (reserved or 0.0)
@@ -151,6 +156,7 @@ class _GpuDraft:
             model=self.model,
             pci_bus_id=self.pci_bus_id,
             job_id=self.job_id,
+            error=GPU_LOST_ERROR if lost else None,
             **fields,
         )
 
@@ -172,7 +178,7 @@ def gpus_from_samples(
     for sample in samples:
         name = sample.name
         labels = sample.labels
-        if name.startswith("DCGM_FI_"):
+        if name.startswith("DCGM_"):
             target = DCGM_FIELDS.get(name)
             gpu_label = labels.get("gpu")
             if target is None or gpu_label is None or not gpu_label.isdigit():
