@@ -29,15 +29,17 @@ STACKS: dict[str, dict[str, str]] = {
         "hf_token": "HF_TOKEN",
         "munge_key": "MUNGE_KEY",
         "ssh_public_key": "SSH_PUBLIC_KEY",
+        "gateway_htpasswd": "GATEWAY_HTPASSWD",
     },
     "clusterdash-dev": {
         "runpod_api_key": "RUNPOD_API_KEY",
         "hf_token": "HF_TOKEN",
+        "munge_key": "MUNGE_KEY",
         "ssh_public_key": "SSH_PUBLIC_KEY",
     },
 }
 STACK_ALIASES = {"cluster": "clusterdash", "dev": "clusterdash-dev"}
-OPTIONAL_SECRETS = frozenset({"HF_TOKEN"})
+OPTIONAL_SECRETS = frozenset({"HF_TOKEN", "GATEWAY_HTPASSWD"})
 SECRET_HINTS = {
     "RUNPOD_API_KEY": "create one at https://www.runpod.io/console/user/settings",
     "MUNGE_KEY": "for example: export MUNGE_KEY=$(head -c 1024 /dev/urandom | base64 -w0)",

@@ -41,12 +41,15 @@ VLLM_PORT = 8000
 VLLM_LOG_PORT = 8002
 GPU_EXPORTER_PORT = 9400
 SLURM_EXPORTER_PORT = 9341
+# The browser gateway (nginx -> `clusterdash serve`); up only with the gateway_htpasswd secret.
+GATEWAY_PORT = 3000
 HEAD_PORTS: tuple[str, ...] = (
     f"{SSH_PORT}/tcp",
     f"{VLLM_PORT}/http",
     f"{VLLM_LOG_PORT}/http",
     f"{GPU_EXPORTER_PORT}/http",
     f"{SLURM_EXPORTER_PORT}/http",
+    f"{GATEWAY_PORT}/http",
 )
 WORKER_PORTS: tuple[str, ...] = (f"{SSH_PORT}/tcp", f"{GPU_EXPORTER_PORT}/http")
 

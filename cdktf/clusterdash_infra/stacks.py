@@ -234,6 +234,10 @@ class _Variables:
         )
 
 
+GATEWAY_RULE = (
+    'var.gateway_htpasswd == "" || can(regex("^[^: ]+:[^ ]+$", var.gateway_htpasswd))',
+    "gateway_htpasswd must be one htpasswd line, user:hash (for example: htpasswd -nB operator).",
+)
 MUNGE_RULE = (
     'can(regex("^[A-Za-z0-9+/]+={0,2}$", var.munge_key)) && length(var.munge_key) >= 44',
     "munge_key must be a base64-encoded key of at least 32 bytes "
@@ -310,6 +314,9 @@ class ClusterStack(TerraformStack):
         api_key = variables.secret("runpod_api_key", "RUNPOD_API_KEY", optional=False)
         hf_token = variables.secret("hf_token", "HF_TOKEN", optional=True)
         munge_key = variables.secret("munge_key", "MUNGE_KEY", optional=False, rule=MUNGE_RULE)
+        gateway_htpasswd = variables.secret(
+            "gateway_htpasswd", "GATEWAY_HTPASSWD", optional=True, rule=GATEWAY_RULE
+        )
         ssh_key = variables.secret(
             "ssh_public_key", "SSH_PUBLIC_KEY", optional=False, rule=SSH_KEY_RULE
         )
@@ -343,6 +350,7 @@ class ClusterStack(TerraformStack):
                 **shared_env,
                 "NODE_ROLE": "head",
                 "HF_TOKEN": hf_token.string_value,
+                "GATEWAY_HTPASSWD": gateway_htpasswd.string_value,
                 "VLLM_ENABLED": "1",
                 "VLLM_PORT": str(VLLM_PORT),
                 "VLLM_LOG_PORT": str(VLLM_LOG_PORT),

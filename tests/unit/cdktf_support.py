@@ -22,6 +22,7 @@ SECRET_VALUES: dict[str, str] = {
     "HF_TOKEN": "hf_SECRETcanary0002",
     "MUNGE_KEY": "U0VDUkVUY2FuYXJ5MDAwM211bmdla2V5bXVuZ2VrZXltdW5nZWtleQ==",
     "SSH_PUBLIC_KEY": "ssh-ed25519 AAAASECRETcanary0004 operator@example",
+    "GATEWAY_HTPASSWD": "operator:$2y$05$SECRETcanary0005",
 }
 
 
@@ -43,6 +44,7 @@ def _tf_names() -> dict[str, str]:
         "hf_token": SECRET_VALUES["HF_TOKEN"],
         "munge_key": SECRET_VALUES["MUNGE_KEY"],
         "ssh_public_key": SECRET_VALUES["SSH_PUBLIC_KEY"],
+        "gateway_htpasswd": SECRET_VALUES["GATEWAY_HTPASSWD"],
     }
 
 

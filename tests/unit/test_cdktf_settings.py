@@ -114,10 +114,15 @@ def test_secrets_become_tf_vars_and_missing_ones_are_named() -> None:
     assert variables["TF_VAR_runpod_api_key"] == SECRET_VALUES["RUNPOD_API_KEY"]
     del env["HF_TOKEN"]
     assert terraform_variables("clusterdash", env)["TF_VAR_hf_token"] == ""
+    del env["GATEWAY_HTPASSWD"]
+    assert terraform_variables("clusterdash", env)["TF_VAR_gateway_htpasswd"] == ""
+    assert "TF_VAR_gateway_htpasswd" not in terraform_variables("clusterdash-dev", env)
     del env["MUNGE_KEY"]
     with pytest.raises(PreflightError, match=r"^MUNGE_KEY is not set"):
         terraform_variables("clusterdash", env)
-    assert "TF_VAR_munge_key" not in terraform_variables("clusterdash-dev", env)
+    # The dev pod runs Slurm too: the image refuses to start it without the key.
+    with pytest.raises(PreflightError, match=r"^MUNGE_KEY is not set"):
+        terraform_variables("clusterdash-dev", env)
 
 
 def _closed_port() -> int:

@@ -46,6 +46,7 @@ CLUSTER_VARIABLES = {
     "hf_token",
     "munge_key",
     "ssh_public_key",
+    "gateway_htpasswd",
 }
 CLUSTER_OUTPUTS = {
     "head_pod_id",
@@ -162,6 +163,7 @@ def test_port_defaults_are_the_seed_table(cluster: dict[str, Any]) -> None:
         "8002/http",
         "9400/http",
         "9341/http",
+        "3000/http",
     ]
     assert variables["worker_ports"]["default"] == ["22/tcp", "9400/http"]
 

@@ -171,6 +171,7 @@ def test_saved_output_file_gives_the_same_fragment(applied: Path, tmp_path: Path
         ("cluster_name", "Bad Name", "cluster_name must be 1-31 lowercase"),
         ("munge_key", "short", "munge_key must be a base64-encoded key"),
         ("ssh_public_key", "not-a-key", "ssh_public_key must be an OpenSSH public key"),
+        ("gateway_htpasswd", "no-colon-here", "gateway_htpasswd must be one htpasswd line"),
     ],
 )
 def test_terraform_rejects_bad_variables(
