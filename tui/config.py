@@ -17,29 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.durations import parse_duration
+
 APP_NAME = "clusterdash"
 ENV_PREFIX = "CLUSTERDASH_"
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
 class ConfigError(ValueError):
     """Bad configuration; the message is one line naming the key."""
-
-
-def parse_duration(text: str | float | int) -> float:
-    """'90s', '5m', '1h', '7d' or a number of seconds -> seconds."""
-    if isinstance(text, bool):
-        raise ValueError("expected a duration like 30s, 5m, 1h or 7d")
-    if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError("must not be negative")
-        return float(text)
-    match = _DURATION_RE.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 5m, 1h or 7d")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def _xdg(var: str, fallback: str) -> Path:

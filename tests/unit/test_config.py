@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.config import ConfigError, default_config_path, load_settings, parse_duration
+from tui.config import ConfigError, default_config_path, load_settings
+from tui.durations import format_duration, parse_duration
 
 
 def write(path: Path, text: str) -> Path:
@@ -89,3 +90,19 @@ def test_api_key_env_is_not_a_setting() -> None:
 )
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (59.9, "59s"),
+        (60, "1m"),
+        (3599, "59m"),
+        (3660, "1h01m"),
+        (90000, "1d01h"),
+        (-5, "0s"),
+    ],
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from tui.agent.reasons import explain_reason, reason_code
-from tui.config import parse_duration
+from tui.durations import format_duration, parse_duration
 from tui.model import ClusterSnapshot, Gpu, Job, JobState, Node, NodeBaseState, is_allocated_idle
 from tui.sources.base import HISTORY_METRICS, GpuHistory, one_line
 
@@ -75,16 +75,7 @@ class ToolContext:
 
 
 def _age(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+    return None if seconds is None else format_duration(seconds)
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from tui.alerts.rules import Rule, Severity, Watch
+from tui.durations import format_duration
 from tui.model import ClusterSnapshot, Gpu, JobState
 
 
@@ -59,15 +60,6 @@ class Alert:
 class Transition:
     alert: Alert
     previous: AlertState | None
-
-
-def _fmt_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
 def _gpu_target(gpu: Gpu) -> str:
@@ -200,7 +192,7 @@ class ConditionFinder:
             yield Condition(
                 f"job/{job.job_id}",
                 pending,
-                f"job {job.job_id} ({job.user}) pending for {_fmt_duration(pending)}: "
+                f"job {job.job_id} ({job.user}) pending for {format_duration(pending)}: "
                 f"{job.reason or 'no reason given'}",
                 {"job": job.job_id, "user": job.user, "reason": job.reason},
             )

@@ -29,7 +29,7 @@ import tomli_w
 
 from tui.alerts.builtin import BUILTIN_RULES
 from tui.alerts.rules import Comparator, Rule, RuleError, Scope, Severity, Watch, validate_rule
-from tui.config import parse_duration
+from tui.durations import parse_duration
 
 _KEYS = {
     "name",
