@@ -41,10 +41,29 @@ def mean_utilization(gpus: Sequence[Gpu]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def node_row(node: Node, gpus: Sequence[Gpu], jobs: Sequence[Job]) -> NodeRow:
-    util = mean_utilization(gpus)
+def gpu_figures(gpus: Sequence[Gpu]) -> tuple[float | None, int]:
+    """(mean utilization, allocated-but-idle count) in one pass."""
+    total = 0.0
+    count = 0
+    idle_allocated = 0
+    for gpu in gpus:
+        util = gpu.utilization_pct
+        if util is not None:
+            total += util
+            count += 1
+            if gpu.job_id is not None and is_allocated_idle(gpu):
+                idle_allocated += 1
+    return (total / count if count else None), idle_allocated
+
+
+def node_row(
+    node: Node,
+    gpus: Sequence[Gpu],
+    jobs: Sequence[Job],
+    figures: tuple[float | None, int] | None = None,
+) -> NodeRow:
+    util, idle_allocated = figures or gpu_figures(gpus)
     state = node.display_state
-    idle_allocated = sum(1 for g in gpus if is_allocated_idle(g))
     util_text = Text(fmt.bar(util, UTIL_BAR_WIDTH), style=_util_style(util))
     util_text.append(f" {fmt.percent(util)}%")
     if idle_allocated:
@@ -52,16 +71,21 @@ def node_row(node: Node, gpus: Sequence[Gpu], jobs: Sequence[Job]) -> NodeRow:
     job_ids = ",".join(j.job_id for j in jobs)
     partition = node.partitions[0] if node.partitions else ""
     gpus_text = fmt.fraction(node.gpus_alloc, node.gpus_total)
-    cells: tuple[Text | str, ...] = (
-        node.name,
-        fmt.styled(state, fmt.state_style(state)),
-        fmt.truncate(node.reason, REASON_WIDTH),
-        gpus_text,
-        fmt.fraction(node.cpus_alloc, node.cpus_total),
-        f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}",
-        util_text,
-        fmt.truncate(job_ids, JOBS_WIDTH),
-        ",".join(node.partitions),
+    # Text, never str: DataTable parses str cells as markup (slow, and a reason holding
+    # "[...]" would be mangled).
+    cells: tuple[Text | str, ...] = tuple(
+        Text(cell) if isinstance(cell, str) else cell
+        for cell in (
+            node.name,
+            fmt.styled(state, fmt.state_style(state)),
+            fmt.truncate(node.reason, REASON_WIDTH),
+            gpus_text,
+            fmt.fraction(node.cpus_alloc, node.cpus_total),
+            f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}",
+            util_text,
+            fmt.truncate(job_ids, JOBS_WIDTH),
+            ",".join(node.partitions),
+        )
     )
     sort_values = {
         "name": node.name,
@@ -117,15 +141,20 @@ def job_row(job: Job, now: float) -> JobRow:
         elapsed = job.pending_for_s(now)
     where = ",".join(job.nodes) if job.nodes else f"({job.reason or 'None'})"
     state = job.state.value
-    cells: tuple[Text | str, ...] = (
-        job.job_id,
-        job.partition,
-        fmt.truncate(job.name, 20),
-        job.user,
-        fmt.styled(state + (" (held)" if job.held else ""), fmt.JOB_STATE_STYLES.get(state, "")),
-        fmt.duration(elapsed),
-        str(job.gpu_count),
-        fmt.truncate(where, 40),
+    cells: tuple[Text | str, ...] = tuple(
+        Text(cell) if isinstance(cell, str) else cell
+        for cell in (
+            job.job_id,
+            job.partition,
+            fmt.truncate(job.name, 20),
+            job.user,
+            fmt.styled(
+                state + (" (held)" if job.held else ""), fmt.JOB_STATE_STYLES.get(state, "")
+            ),
+            fmt.duration(elapsed),
+            str(job.gpu_count),
+            fmt.truncate(where, 40),
+        )
     )
     sort_values = {
         "job_id": int(job.job_id.split("_")[0].split("+")[0]),

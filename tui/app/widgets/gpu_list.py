@@ -99,6 +99,7 @@ class GpuList(Static, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self._last: Text | None = None
+        self._lines = 0
 
     def show(
         self, snapshot: ClusterSnapshot, node: str | None, metric: str, rings: GpuRings
@@ -106,5 +107,8 @@ class GpuList(Static, can_focus=True):
         text = gpu_pane_text(snapshot, node, metric, rings, self.size.width or 80)
         if text == self._last:
             return
+        # Same number of lines (same node, same GPU count): no layout pass (~50 ms at 1,024).
+        lines = text.plain.count("\n") + 1
+        self.update(text, layout=lines != self._lines)
         self._last = text
-        self.update(text)
+        self._lines = lines

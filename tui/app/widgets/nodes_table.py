@@ -11,14 +11,16 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from tui.app.filtering import RowFilter, sort_rows
-from tui.app.rows import NODE_COLUMNS, NodeRow, node_row
+from tui.app.rows import NODE_COLUMNS, NodeRow, gpu_figures, node_row
 from tui.model import ClusterSnapshot
 
 GROUP_PREFIX = "\x00group:"
 MARK = "●"
+SELECTED_MARK = Text(MARK, style="bold magenta")
+UNSELECTED_MARK = Text("")
 
 
 def group_key(partition: str) -> str:
@@ -55,6 +57,7 @@ class NodesTable(DataTable[Text | str]):
         self._shown: dict[str, tuple[Text | str, ...]] = {}
         self._column_keys: list[str] = []
         self.rebuilds = 0
+        self._row_cache: dict[str, tuple[tuple[object, ...], NodeRow]] = {}
 
     def on_mount(self) -> None:
         self._column_keys = ["mark", *(key for key, _ in NODE_COLUMNS)]
@@ -65,10 +68,22 @@ class NodesTable(DataTable[Text | str]):
     # ------------------------------------------------------------------ data
 
     def apply(self, snapshot: ClusterSnapshot) -> None:
-        self.rows_by_name = {
-            node.name: node_row(node, snapshot.gpus_of(node.name), snapshot.jobs_on(node.name))
-            for node in snapshot.nodes
-        }
+        # A row is rebuilt only when what it shows changed (Slurm's record, jobs, the rounded
+        # utilization): building all 1,024 rows costs ~20 ms, reusing them ~3 ms.
+        rows: dict[str, NodeRow] = {}
+        cache: dict[str, tuple[tuple[object, ...], NodeRow]] = {}
+        for node in snapshot.nodes:
+            gpus = snapshot.gpus_of(node.name)
+            jobs = snapshot.jobs_on(node.name)
+            figures = gpu_figures(gpus)
+            util = figures[0]
+            key = (node, None if util is None else round(util), figures[1], jobs)
+            cached = self._row_cache.get(node.name)
+            row = cached[1] if cached and cached[0] == key else node_row(node, gpus, jobs, figures)
+            rows[node.name] = row
+            cache[node.name] = (key, row)
+        self._row_cache = cache
+        self.rows_by_name = rows
         self.selected &= set(self.rows_by_name)
         self.refresh_rows()
 
@@ -95,9 +110,10 @@ class NodesTable(DataTable[Text | str]):
             partition = key[len(GROUP_PREFIX) :]
             count = sum(1 for r in self.rows_by_name.values() if r.partition == partition)
             header = Text(f"▾ {partition or '(none)'}", style="bold")
-            return ("", header, Text(f"{count} nodes", style="dim"), *[""] * 7)
+            blank = Text("")
+            return (blank, header, Text(f"{count} nodes", style="dim"), *[blank] * 7)
         row = self.rows_by_name[key]
-        mark = Text(MARK, style="bold magenta") if key in self.selected else ""
+        mark = SELECTED_MARK if key in self.selected else UNSELECTED_MARK
         return (mark, *row.cells)
 
     def refresh_rows(self) -> None:
@@ -105,15 +121,23 @@ class NodesTable(DataTable[Text | str]):
         if order != self._order:
             self._rebuild(order)
             return
+        changed = False
         for key in order:
             cells = self._cells(key)
             old = self._shown.get(key)
             if old == cells:
                 continue
             self._shown[key] = cells
+            row = self._data[RowKey(key)]
             for index, value in enumerate(cells):
                 if old is None or old[index] != value:
-                    self.update_cell(key, self._column_keys[index], value)
+                    row[ColumnKey(self._column_keys[index])] = value
+                    changed = True
+        if changed:
+            # update_cell() refreshes the widget once per cell: 22 ms for 1,024 rows, most of
+            # an apply. Writing the cells and refreshing once does the same work in ~6 ms.
+            self._update_count += 1
+            self.refresh()
 
     def _rebuild(self, order: list[str]) -> None:
         self.rebuilds += 1
