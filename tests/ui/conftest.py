@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ def make_app(
         "demo",
         services_factory=factory,
         clock=lambda: FIXED_NOW,
+        monotonic=(lambda: 0.0) if not live else time.monotonic,
         live=live,
         state_path=tmp_path / "ui-state.json",
     )

@@ -107,6 +107,7 @@ class ClusterDashApp(App[int]):
         *,
         services_factory: ServicesFactory | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         live: bool = True,
         state_path: Path | None = None,
     ) -> None:
@@ -115,6 +116,7 @@ class ClusterDashApp(App[int]):
         self.mode = mode
         self.services_factory = services_factory or _default_factory
         self.now = clock
+        self.monotonic = monotonic
         self.live = live
         self.state_path = state_path
         self.ui_state: UiState = load_ui_state(state_path)
@@ -123,7 +125,7 @@ class ClusterDashApp(App[int]):
         self.rings = GpuRings()
         self.refresh_s = float(settings.ui.refresh)
         self._dirty = False
-        self._last_apply = 0.0
+        self._last_apply: float | None = None
         self._busy_frame: int | None = None
         self._first_paint_reported = False
         self._seeded: set[tuple[str, str]] = set()
@@ -200,19 +202,20 @@ class ClusterDashApp(App[int]):
     def _on_snapshot(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
         self._dirty = True
-        if self._last_apply == 0.0:
+        if self._last_apply is None:
             self.apply_latest(force=True)
 
     def _tick(self) -> None:
-        if self._dirty and time.monotonic() - self._last_apply >= self.refresh_s - 0.05:
+        last = self._last_apply
+        if self._dirty and (last is None or self.monotonic() - last >= self.refresh_s - 0.05):
             self.apply_latest()
         else:
             self._show_status()
 
     def countdown_s(self) -> float | None:
-        if self._last_apply == 0.0:
+        if self._last_apply is None:
             return None
-        return max(0.0, self.refresh_s - (time.monotonic() - self._last_apply))
+        return max(0.0, self.refresh_s - (self.monotonic() - self._last_apply))
 
     def _show_status(self) -> None:
         main = self.main_screen
@@ -232,7 +235,7 @@ class ClusterDashApp(App[int]):
         else:
             return  # a modal is open: keep dirty, catch up when it closes
         self._dirty = False
-        self._last_apply = time.monotonic()
+        self._last_apply = self.monotonic()
         self._show_status()
         self.apply_times_ms.append((time.perf_counter() - started) * 1000.0)
         if not self._first_paint_reported and snapshot.nodes:

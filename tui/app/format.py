@@ -92,7 +92,8 @@ def sparkline(values: Sequence[float], width: int, low: float = 0.0, high: float
     chars = []
     for value in tail:
         level = round((min(high, max(low, value)) - low) / span * top)
-        chars.append(SPARK_CHARS[max(1, level) if value > low else 0])
+        # The lowest bar, not a blank, for a real zero: blank means "no reading".
+        chars.append(SPARK_CHARS[max(1, level)])
     return " " * (width - len(tail)) + "".join(chars)
 
 

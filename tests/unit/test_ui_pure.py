@@ -1,0 +1,139 @@
+"""Plain unit tests for the UI's pure logic: formatting, filters, sorting, rows, state file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui.app import format as fmt
+from tui.app.filtering import FilterError, parse_filter, sort_rows
+from tui.app.keys import KEY_TABLE, keys_markdown
+from tui.app.persistence import UiState, load_ui_state, save_ui_state
+from tui.app.rings import GpuRings
+from tui.app.rows import gpu_figures, node_row
+from tui.app.widgets.status_bar import error_lines, health_mark
+from tui.model import Gpu, Job, JobState, Node, NodeBaseState, NodeFlag, SourceHealth
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_bar_and_sparkline_are_fixed_width_and_show_unknown() -> None:
+    assert fmt.bar(50, 10) == "█████░░░░░"
+    assert fmt.bar(None, 4) == "····"
+    assert fmt.bar(250, 4) == "████"
+    assert fmt.sparkline([0, 50, 100], 5) == "  " + "▁" + fmt.SPARK_CHARS[4] + "█"
+    assert len(fmt.sparkline(list(range(100)), 8)) == 8
+
+
+def test_ages_durations_and_money_read_like_slurm() -> None:
+    assert [fmt.age(s) for s in (None, 4, 190, 7300, 200000)] == ["-", "4s", "3m", "2h", "2d"]
+    assert fmt.duration(3780) == "1:03:00"
+    assert fmt.duration(93784) == "1-02:03:04"
+    assert fmt.money(181.44) == "$181.44/h"
+    assert fmt.memory_mb(512000) == "500G"
+
+
+def test_threshold_colours() -> None:
+    assert fmt.threshold_style("temperature_c", 70) == ""
+    assert fmt.threshold_style("temperature_c", 82) == "yellow"
+    assert fmt.threshold_style("temperature_c", 90) == "bold red"
+    assert fmt.threshold_style("temperature_c", None) == "dim"
+
+
+@pytest.mark.parametrize(
+    ("text", "haystack", "expected"),
+    [
+        ("gpu-01", "GPU-01 idle", True),
+        ("gpu-0[1-3]", "gpu-02 mixed", True),
+        ("gpu-0[1-3]", "gpu-05 mixed", False),
+        ("!drain", "gpu-01 drained", False),
+        ("!drain", "gpu-01 idle", True),
+        ("", "anything", True),
+    ],
+)
+def test_filters_text_regex_and_inverted(text: str, haystack: str, expected: bool) -> None:
+    assert parse_filter(text).matches(haystack) is expected
+
+
+def test_bad_regex_is_one_line_error() -> None:
+    with pytest.raises(FilterError, match="bad filter regex"):
+        parse_filter("gpu-[")
+
+
+def test_sort_is_natural_and_unknown_last_both_ways() -> None:
+    rows = [("gpu-10", 5.0), ("gpu-2", None), ("gpu-1", 9.0)]
+    assert [r[0] for r in sort_rows(rows, lambda r: r[0])] == ["gpu-1", "gpu-2", "gpu-10"]
+    assert [r[0] for r in sort_rows(rows, lambda r: r[1])] == ["gpu-10", "gpu-1", "gpu-2"]
+    assert [r[0] for r in sort_rows(rows, lambda r: r[1], reverse=True)] == [
+        "gpu-1",
+        "gpu-10",
+        "gpu-2",
+    ]
+
+
+def test_node_row_shows_state_alloc_idle_and_jobs() -> None:
+    node = Node(
+        "gpu-01",
+        NodeBaseState.MIXED,
+        flags=frozenset({NodeFlag.DRAIN}),
+        reason="[xid] 79",
+        gpus_total=8,
+        gpus_alloc=2,
+        partitions=("gpu",),
+    )
+    gpus = [
+        Gpu("gpu-01", 0, utilization_pct=0.0, job_id="7", user="a"),
+        Gpu("gpu-01", 1, utilization_pct=80.0, job_id="7", user="a"),
+    ]
+    job = Job("7", state=JobState.RUNNING, nodes=("gpu-01",))
+    assert gpu_figures(gpus) == (40.0, 1)
+    row = node_row(node, gpus, [job])
+    plain = [str(cell) for cell in row.cells]
+    assert plain[1] == "draining"
+    assert plain[2] == "[xid] 79"  # kept verbatim, not read as markup
+    assert "1⚠" in plain[6] and plain[7] == "7"
+    assert row.sort_values["util"] == 40.0
+
+
+def test_rings_keep_the_last_values_and_seed_from_history() -> None:
+    rings = GpuRings(length=3)
+    for step in range(5):
+        rings.add([Gpu("n", 0, utilization_pct=float(step))], taken_at=float(step))
+    rings.add([Gpu("n", 0, utilization_pct=99.0)], taken_at=4.0)  # same snapshot again
+    assert rings.values(("n", 0), "utilization_pct") == [2.0, 3.0, 4.0]
+    rings.seed("n", "temperature_c", {0: [(1.0, 50.0), (2.0, 60.0)]})
+    assert rings.values(("n", 0), "temperature_c") == [50.0, 60.0]
+
+
+def test_ui_state_round_trips_and_survives_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "ui.json"
+    assert load_ui_state(path) == UiState()
+    save_ui_state(UiState(theme="nord", sort_column="util"), path)
+    assert load_ui_state(path).theme == "nord"
+    path.write_text("{not json", encoding="utf-8")
+    assert load_ui_state(path) == UiState()
+    path.write_text('{"theme": 5, "sort_reverse": true}', encoding="utf-8")
+    assert load_ui_state(path) == UiState(sort_reverse=True)
+
+
+def test_health_marks_and_error_lines() -> None:
+    ok = SourceHealth("slurm", ok=True, last_success=90.0)
+    bad = SourceHealth(
+        "gpu",
+        ok=False,
+        last_attempt=99.0,
+        last_success=40.0,
+        consecutive_failures=3,
+        last_error="connection refused",
+    )
+    assert health_mark(ok, 100.0).plain == "● Slurm 10s"
+    assert health_mark(bad, 100.0).plain == "✖ GPU 1m"
+    assert error_lines({"gpu": bad, "slurm": ok}, 100.0) == [
+        "GPU: connection refused (3 failures, data 1m old)"
+    ]
+
+
+def test_keys_doc_is_current() -> None:
+    assert len({(where, key) for where, key, _ in KEY_TABLE}) == len(KEY_TABLE)
+    assert (DOCS / "keys.md").read_text(encoding="utf-8") == keys_markdown()
