@@ -254,8 +254,61 @@ class ClusterDashApp(App[int]):
         if self._dirty:
             self.call_after_refresh(self.apply_latest)
 
+    @property
+    def alert_service(self) -> Any:
+        return getattr(self.services, "alerts", None) if self.services else None
+
     def alert_rows(self, snapshot: ClusterSnapshot) -> list[AlertRow]:
-        return health_alerts(snapshot)
+        """The alert engine's active alerts, plus any source-health problem."""
+        rows = health_alerts(snapshot)
+        service = self.alert_service
+        if service is None:
+            return rows
+        now = self.now()
+        for alert in service.active():
+            state = str(getattr(alert.state, "value", alert.state))
+            if state == "pending":
+                continue
+            rows.append(
+                AlertRow(
+                    key=f"{alert.rule}|{alert.target}",
+                    severity=str(getattr(alert.severity, "value", alert.severity)),
+                    firing=state == "firing",
+                    since=alert.fired_at or alert.active_since,
+                    target=alert.target,
+                    summary=alert.summary,
+                    acked=alert.ack_by is not None,
+                    silenced=service.is_silenced(alert, now),
+                )
+            )
+        return rows
+
+    def ack_alert(self, row: AlertRow) -> None:
+        self._alert_command(row, silence=False)
+
+    def silence_alert(self, row: AlertRow) -> None:
+        self._alert_command(row, silence=True)
+
+    @work(group="alerts")
+    async def _alert_command(self, row: AlertRow, silence: bool) -> None:
+        service = self.alert_service
+        if service is None or "|" not in row.key:
+            self.notify("source-health problems clear by themselves once the source answers")
+            return
+        rule, target = row.key.split("|", 1)
+        try:
+            if silence:
+                await service.silence(
+                    rule=rule, target=target, duration_s=3600.0, who=current_user()
+                )
+                self.notify(f"silenced {rule} on {target} for 1h")
+            elif await service.acknowledge(rule, target, current_user()):
+                self.notify(f"acknowledged {rule} on {target}")
+            else:
+                self.notify(f"{rule} on {target} is no longer active", severity="warning")
+        except Exception as error:  # shown, never raised
+            self.notify(f"alert update failed: {one_line(error)}", severity="error")
+        self.apply_latest(force=True)
 
     # ------------------------------------------------------------------ GPUs pane
 

@@ -85,7 +85,12 @@ class MainScreen(Screen[None]):
             with Vertical(id="side"):
                 with VerticalScroll(id="gpus-pane", classes="side-pane"):
                     yield GpuList(id="gpus")
-                yield AlertFeed(id="alerts", classes="side-pane")
+                yield AlertFeed(
+                    id="alerts",
+                    classes="side-pane",
+                    on_ack=self.dash.ack_alert,
+                    on_silence=self.dash.silence_alert,
+                )
                 yield ChatPane(id="chat", classes="side-pane")
         yield Footer()
 
