@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +27,35 @@ REASON_WIDTH = 24
 JOBS_WIDTH = 18
 
 
-@dataclass(frozen=True, slots=True)
 class NodeRow:
-    name: str
-    cells: tuple[Text | str, ...]
-    sort_values: dict[str, Any]
-    haystack: str
-    partition: str
+    """One node's row. The styled cells are built on first use: only rows that are drawn
+    pay for them (all 1,024 rows cost ~14 ms; the ~45 on screen well under 1 ms)."""
+
+    __slots__ = ("_cells", "_make_cells", "haystack", "lengths", "name", "partition", "sort_values")
+
+    def __init__(
+        self,
+        name: str,
+        make_cells: Callable[[], tuple[Text, ...]],
+        sort_values: dict[str, Any],
+        haystack: str,
+        partition: str,
+        lengths: tuple[int, ...],
+    ) -> None:
+        self.name = name
+        self._make_cells = make_cells
+        self._cells: tuple[Text, ...] | None = None
+        self.sort_values = sort_values
+        self.haystack = haystack
+        self.partition = partition
+        # Each cell's width in terminal cells, for column sizing without building the cells.
+        self.lengths = lengths
+
+    @property
+    def cells(self) -> tuple[Text, ...]:
+        if self._cells is None:
+            self._cells = self._make_cells()
+        return self._cells
 
 
 def mean_utilization(gpus: Sequence[Gpu]) -> float | None:
@@ -64,28 +86,45 @@ def node_row(
 ) -> NodeRow:
     util, idle_allocated = figures or gpu_figures(gpus)
     state = node.display_state
-    util_text = Text(fmt.bar(util, UTIL_BAR_WIDTH), style=_util_style(util))
-    util_text.append(f" {fmt.percent(util)}%")
-    if idle_allocated:
-        util_text.append(f" {idle_allocated}⚠", style="bold yellow")
     job_ids = ",".join(j.job_id for j in jobs)
     partition = node.partitions[0] if node.partitions else ""
+    partitions = ",".join(node.partitions)
+    reason = fmt.truncate(node.reason, REASON_WIDTH)
+    jobs_text = fmt.truncate(job_ids, JOBS_WIDTH)
     gpus_text = fmt.fraction(node.gpus_alloc, node.gpus_total)
-    # Text, never str: DataTable parses str cells as markup (slow, and a reason holding
-    # "[...]" would be mangled).
-    cells: tuple[Text | str, ...] = tuple(
-        Text(cell) if isinstance(cell, str) else cell
-        for cell in (
-            node.name,
+    cpus_text = fmt.fraction(node.cpus_alloc, node.cpus_total)
+    mem_text = f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}"
+    util_tail = f" {fmt.percent(util)}%"
+    idle_mark = f" {idle_allocated}⚠" if idle_allocated else ""
+
+    def make_cells() -> tuple[Text, ...]:
+        util_text = Text(fmt.bar(util, UTIL_BAR_WIDTH), style=_util_style(util))
+        util_text.append(util_tail)
+        if idle_mark:
+            util_text.append(idle_mark, style="bold yellow")
+        # Text, never str: a reason holding "[...]" must not be read as markup.
+        return (
+            Text(node.name),
             fmt.styled(state, fmt.state_style(state)),
-            fmt.truncate(node.reason, REASON_WIDTH),
-            gpus_text,
-            fmt.fraction(node.cpus_alloc, node.cpus_total),
-            f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}",
+            Text(reason),
+            Text(gpus_text),
+            Text(cpus_text),
+            Text(mem_text),
             util_text,
-            fmt.truncate(job_ids, JOBS_WIDTH),
-            ",".join(node.partitions),
+            Text(jobs_text),
+            Text(partitions),
         )
+
+    lengths = (
+        len(node.name),
+        len(state),
+        len(reason),
+        len(gpus_text),
+        len(cpus_text),
+        len(mem_text),
+        UTIL_BAR_WIDTH + len(util_tail) + len(idle_mark),
+        len(jobs_text),
+        len(partitions),
     )
     sort_values = {
         "name": node.name,
@@ -98,10 +137,8 @@ def node_row(
         "jobs": len(jobs),
         "partition": partition,
     }
-    haystack = " ".join(
-        (node.name, state, node.reason, job_ids, ",".join(node.partitions), node.gpu_model)
-    )
-    return NodeRow(node.name, cells, sort_values, haystack, partition)
+    haystack = " ".join((node.name, state, node.reason, job_ids, partitions, node.gpu_model))
+    return NodeRow(node.name, make_cells, sort_values, haystack, partition, lengths)
 
 
 def _util_style(util: float | None) -> str:

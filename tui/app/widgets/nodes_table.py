@@ -153,8 +153,7 @@ class NodesTable(ScrollView, can_focus=True):
     def _column_widths(self) -> tuple[int, ...]:
         widths = [1] + [len(label) + 2 for _, label in NODE_COLUMNS]
         for row in self.rows_by_name.values():
-            for index, cell in enumerate(row.cells, start=1):
-                length = len(cell)
+            for index, length in enumerate(row.lengths, start=1):
                 if length > widths[index]:
                     widths[index] = length
         return tuple(widths)
@@ -172,8 +171,8 @@ class NodesTable(ScrollView, can_focus=True):
         line.append(MARK if key in self.selected else " ", style="bold magenta")
         line.append(" " * (widths[0] - 1 + COLUMN_GAP))
         for index, cell in enumerate(row.cells, start=1):
-            line.append_text(cell if isinstance(cell, Text) else Text(cell))
-            line.append(" " * (widths[index] - len(cell) + COLUMN_GAP))
+            line.append_text(cell)
+            line.append(" " * (widths[index] - cell.cell_len + COLUMN_GAP))
         return line
 
     def _render_text(self, text: Text, style: Style, width: int) -> Strip:
