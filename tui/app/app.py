@@ -259,7 +259,8 @@ class ClusterDashApp(App[int]):
         elapsed = process_age_s()
         self.exit(return_code=0, message=f"FIRST_PAINT {elapsed:.3f}")
 
-    def on_screen_resume(self) -> None:
+    def catch_up(self) -> None:
+        """A screen came back into view: apply what arrived while it was hidden."""
         if self._dirty:
             self.call_after_refresh(self.apply_latest)
 

@@ -16,6 +16,7 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("main", "j", "jobs screen"),
     ("main", "m", "GPU sparkline metric: utilization, memory, temperature, power"),
     ("main", "b", "show / hide the side panes"),
+    ("nodes", "up / down, pgup / pgdn, home / end", "move (k, g, G too); a click works as well"),
     ("nodes", "/", "filter: text, regex (gpu-0[1-4]), !text to invert; esc clears"),
     ("nodes", "enter", "node detail (charts, jobs, Slurm record)"),
     ("nodes", "space", "select / unselect a node for a batch action"),

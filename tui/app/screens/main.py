@@ -104,6 +104,9 @@ class MainScreen(Screen[None]):
         self._apply_layout()
         nodes.focus()
 
+    def on_screen_resume(self) -> None:
+        self.dash.catch_up()
+
     # ------------------------------------------------------------------ layout
 
     def on_resize(self) -> None:
