@@ -24,10 +24,14 @@ def make_app(
     live: bool = False,
     holder: dict[str, Any] | None = None,
     settings: Settings | None = None,
+    alerts: bool = False,
 ) -> ClusterDashApp:
     settings = replace(settings or Settings(), readonly=readonly)
     factory = fake_factory(
-        nodes, store_path=tmp_path / "history.sqlite3" if store else None, holder=holder
+        nodes,
+        store_path=tmp_path / "history.sqlite3" if store else None,
+        holder=holder,
+        alerts=alerts,
     )
     return ClusterDashApp(
         settings,

@@ -222,6 +222,7 @@ class FakeServices:
     cluster_name: str = "testcluster"
     mode: str = "demo"
     closed: bool = False
+    alerts: Any = None
 
     @property
     def demo(self) -> bool:
@@ -247,6 +248,7 @@ def fake_factory(
     clock: Callable[[], float] = lambda: FIXED_NOW,
     holder: dict[str, Any] | None = None,
     gpu_interval_s: float = 5.0,
+    alerts: bool = False,
 ) -> Callable[[Settings, str], Any]:
     """A services factory for ClusterDashApp; `holder['services']` gets what it built."""
 
@@ -268,6 +270,13 @@ def fake_factory(
         )
         store = await Store.open(store_path) if store_path is not None else None
         services = FakeServices(settings, collector, workload, FakeHistory(), store, mode=mode)
+        if alerts:
+            from tui.alerts.builtin import BUILTIN_RULES
+            from tui.alerts.engine import AlertEngine
+            from tui.alerts.service import AlertService
+
+            services.alerts = AlertService(AlertEngine(BUILTIN_RULES, clock=clock), clock=clock)
+            collector.subscribe(services.alerts.on_snapshot)
         if holder is not None:
             holder["services"] = services
         return services

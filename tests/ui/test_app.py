@@ -268,3 +268,28 @@ async def test_live_collector_refreshes_the_screen(tmp_path: Path, holder: dict[
         await pilot.press("ctrl+r")
         await pilot.pause(0.3)
         assert nodes.rows_by_name["gpu-01"].sort_values["reason"] == "live"
+
+
+async def test_alert_feed_shows_engine_alerts_and_acks_and_silences(
+    tmp_path: Path, holder: dict[str, Any]
+) -> None:
+    app = make_app(tmp_path, holder=holder, alerts=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        feed = app.screen.query_one("#alerts")
+        keys = [row.key for row in feed.alerts]
+        assert "node_down|gpu-07" in keys
+        await pilot.press("3")
+        feed.move_cursor(row=keys.index("node_down|gpu-07"))
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        service = holder["services"].alerts
+        acked = [a for a in service.active() if a.key == ("node_down", "gpu-07")]
+        assert acked and acked[0].ack_by
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        row = next(r for r in feed.alerts if r.key == "node_down|gpu-07")
+        assert row.silenced
+        assert any("silenced node_down on gpu-07" in m for m in notifications(app))
