@@ -28,7 +28,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/pytest -m bench -q -s tests/bench
+	@$(BIN)/pytest -m bench -q -s -p no:cacheprovider tests/bench > .bench.log 2>&1; \
+	status=$$?; grep -o 'BENCH .*' .bench.log; tail -n 3 .bench.log; exit $$status
 
 # Provisioning (cdktf/README.md). STACK=dev for the one-pod dev stack.
 STACK ?= clusterdash
