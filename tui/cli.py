@@ -18,6 +18,8 @@ from loguru import logger
 
 from tui.config import ConfigError, Settings, load_settings
 from tui.logging_setup import configure_logging
+from tui.sources.base import SourceError, one_line
+from tui.store import StoreError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -135,8 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"clusterdash: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except CliError as error:
+    except (CliError, StoreError, SourceError) as error:
         print(f"clusterdash: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as error:
+        print(f"clusterdash: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130

@@ -190,3 +190,15 @@ def test_collect_evaluates_alerts_and_calls_the_webhook_without_the_tui(tmp_path
     with sqlite3.connect(tmp_path / "h.sqlite3") as db:
         rules = {row[0] for row in db.execute("SELECT rule FROM alert_events")}
     assert "node_drained" in rules, "alert history is kept in the store"
+
+
+def test_corrupt_history_database_is_one_line_and_left_untouched(tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite3"
+    store.write_bytes(b"not a database, but somebody's file" * 100)
+    before = store.read_bytes()
+    env = dict(os.environ, CLUSTERDASH_STORE_PATH=str(store))
+    result = run_cli("collect", "--demo", env=env)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "is corrupt" in result.stderr and "Traceback" not in result.stderr
+    assert store.read_bytes() == before
