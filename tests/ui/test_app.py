@@ -236,7 +236,7 @@ async def test_chat_slash_command_answers_without_a_model(tmp_path: Path) -> Non
         await app.workers.wait_for_complete()
         await pilot.pause()
         log = app.screen.query_one("#chat-log")
-        text = "\n".join(str(line.text) for line in log.lines)
+        text = log.plain_text()
         assert "gpu-01" in text
         assert "CLUSTERDASH_AGENT_BASE_URL" in text
 

@@ -1,54 +1,80 @@
-"""The chat pane with a model endpoint: a scripted OpenAI-compatible server on 127.0.0.1."""
+"""Actions the model proposes: the keyboard's confirmation dialog, the audit log, the outcome
+sent back to the model; nothing at all in read-only mode."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.agent_server import Call, ScriptedServer, text_reply, tool_reply
-from tests.ui.conftest import make_app
+from tests.agent_server import Call, text_reply, tool_reply
+from tests.ui.chat_support import chat_app, tool_messages, wait_for
 from tui.actions import ActionKind
 from tui.app.screens.confirm import ConfirmActionScreen
-from tui.config import AgentSettings, Settings
 
 pytestmark = pytest.mark.timeout(60)
 
-
-async def wait_for(pilot: Any, condition: Any, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
+DRAIN = Call("drain_node", {"node": "gpu-02", "reason": "XID 79 on GPU 3"})
 
 
-async def test_agent_proposal_goes_through_the_same_dialog_and_audit(
+async def test_approved_proposal_runs_is_audited_and_reported_to_the_model(
     tmp_path: Path, holder: dict[str, Any]
 ) -> None:
-    script = [
-        tool_reply(Call("drain_node", {"node": "gpu-02", "reason": "agent says"})),
-        text_reply("Drained gpu-02."),
-    ]
-    with ScriptedServer(script) as server:
-        settings = replace(
-            Settings(), agent=AgentSettings(base_url=server.base_url, model="test/scripted-model")
-        )
-        app = make_app(tmp_path, holder=holder, settings=settings)
-        async with app.run_test(size=(200, 50)) as pilot:
-            chat = app.screen.query_one("#chat")
-            await wait_for(pilot, lambda: chat.session is not None)
-            await pilot.press("4", *"drain gpu-02 please", "enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmActionScreen))
-            assert "NodeName=gpu-02" in str(app.screen.query_one("#confirm-commands").render())
-            await pilot.press("enter")
-            log = app.screen.query_one("#chat-log") if False else chat.query_one("#chat-log")
-            await wait_for(
-                pilot, lambda: "Drained gpu-02." in "\n".join(str(line.text) for line in log.lines)
-            )
-        actions = holder["services"].workload.actions
-        assert [(a.kind, a.targets, a.reason) for a in actions] == [
-            (ActionKind.DRAIN, ("gpu-02",), "agent says")
+    script = [tool_reply(DRAIN), text_reply("Drained gpu-02.")]
+    async with chat_app(tmp_path, script, holder=holder) as chat:
+        await chat.ask("drain gpu-02 please")
+        await wait_for(chat.pilot, lambda: isinstance(chat.app.screen, ConfirmActionScreen))
+        dialog = chat.app.screen
+        assert "NodeName=gpu-02" in str(dialog.query_one("#confirm-commands").render())
+        assert "waiting for your decision" in chat.text()
+        await chat.pilot.press("enter")
+        await chat.settle()
+        assert "Drained gpu-02." in chat.text()
+        assert "done: " in chat.text()
+        services = holder["services"]
+        assert [(a.kind, a.targets, a.reason) for a in services.workload.actions] == [
+            (ActionKind.DRAIN, ("gpu-02",), "XID 79 on GPU 3")
         ]
+        audit = await services.store.list_audit()
+        assert [(e.origin, e.action, e.targets, e.ok) for e in audit] == [
+            ("agent", "drain", ("gpu-02",), True)
+        ]
+        assert chat.server is not None
+        assert '"outcome":"done: ' in tool_messages(chat.server.requests[1])[0]
+
+
+async def test_rejected_proposal_runs_nothing_and_the_model_is_told(
+    tmp_path: Path, holder: dict[str, Any]
+) -> None:
+    script = [tool_reply(DRAIN), text_reply("Understood, gpu-02 stays up.")]
+    async with chat_app(tmp_path, script, holder=holder) as chat:
+        await chat.ask("drain gpu-02 please")
+        await wait_for(chat.pilot, lambda: isinstance(chat.app.screen, ConfirmActionScreen))
+        await chat.pilot.press("escape")
+        await chat.settle()
+        assert "gpu-02 stays up" in chat.text()
+        services = holder["services"]
+        assert services.workload.actions == []
+        assert await services.store.list_audit() == []
+        assert chat.server is not None
+        assert "rejected by the operator" in tool_messages(chat.server.requests[1])[0]
+
+
+async def test_readonly_offers_no_action_tools_and_runs_nothing(
+    tmp_path: Path, holder: dict[str, Any]
+) -> None:
+    script = [tool_reply(DRAIN), text_reply("I cannot drain in read-only mode.")]
+    async with chat_app(tmp_path, script, holder=holder, readonly=True) as chat:
+        assert "read-only" in chat.text()
+        await chat.ask("drain gpu-02 please")
+        await chat.settle()
+        assert not isinstance(chat.app.screen, ConfirmActionScreen)
+        assert "read-only mode" in chat.text()
+        assert holder["services"].workload.actions == []
+        assert await holder["services"].store.list_audit() == []
+        assert chat.server is not None
+        offered = {tool["function"]["name"] for tool in chat.server.requests[0]["tools"]}
+        assert "list_nodes" in offered
+        assert not offered & {"drain_node", "resume_node", "cancel_job", "requeue_job"}
+        assert "read-only" in tool_messages(chat.server.requests[1])[0]

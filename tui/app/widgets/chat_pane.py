@@ -1,29 +1,45 @@
-"""The agent chat pane: a transcript and an input line. Slash commands need no model."""
+"""The agent chat pane: a streamed transcript and a multi-line input. Slash commands need no
+model; conversations are saved in the store and can be listed, resumed and exported."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from rich.markdown import Markdown
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Input, RichLog, Static
+from textual.widgets import Static
 
 from tui.agent.events import (
     ActionDecided,
     ActionProposed,
+    AgentEvent,
     Failed,
-    Finished,
+    ReasoningDelta,
     TextDelta,
+    ToolCallFinished,
     ToolCallStarted,
 )
+from tui.app.screens.conversations import ConversationChoice, ConversationsScreen
+from tui.app.widgets.chat_input import ChatInput
+from tui.app.widgets.chat_transcript import (
+    FLUSH_INTERVAL_S,
+    Note,
+    ReplyView,
+    ToolCallView,
+    Transcript,
+)
+from tui.config import data_dir
+from tui.sources.base import one_line
 
 if TYPE_CHECKING:
     # The model client pulls in openai (~0.8 s of imports): loaded after the first paint.
+    from tui.agent.history import ChatHistory, Conversation
     from tui.agent.loop import AgentSession
     from tui.agent.tools import ToolContext
 
@@ -31,16 +47,33 @@ HOW_TO_CONFIGURE = (
     "no model endpoint: set [agent] base_url (and model) in config.toml or "
     "CLUSTERDASH_AGENT_BASE_URL; slash commands work without one (/help)"
 )
+PLACEHOLDER = "ask, or /help · enter sends · shift+enter / ctrl+j new line · ↑↓ history"
+BUSY_HINT = "answering… esc stops"
+
+
+def export_path(conversation_id: int) -> Path:
+    """Where an exported conversation goes: the XDG data dir, else the current directory."""
+    name = f"conversation-{conversation_id}.md"
+    folder = data_dir() / "chats"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path.cwd() / name
+    return folder / name
 
 
 class ChatPane(Vertical, can_focus=False):
     DEFAULT_CSS = """
     ChatPane { height: 1fr; }
-    ChatPane RichLog { height: 1fr; background: $surface; }
-    ChatPane #chat-live { height: auto; max-height: 6; color: $text-muted; }
-    ChatPane Input { dock: bottom; }
+    ChatPane #chat-status { height: auto; color: $text-muted; display: none; }
+    ChatPane #chat-status.-busy { display: block; }
+    ChatPane ChatInput { dock: bottom; }
     """
-    BINDINGS = [Binding("escape", "stop", "Stop answer", show=False)]
+    BINDINGS = [
+        Binding("escape", "stop", "Stop answer", show=False),
+        Binding("ctrl+n", "new_conversation", "New chat", show=False),
+        Binding("ctrl+o", "conversations", "Conversations", show=False),
+    ]
 
     def __init__(
         self,
@@ -53,73 +86,218 @@ class ChatPane(Vertical, can_focus=False):
         super().__init__(id=id, classes=classes)
         self.context = context
         self.session = session
-        self._live = ""
+        self.chats: ChatHistory | None = None
+        self.conversation: Conversation | None = None
 
     def compose(self) -> ComposeResult:
-        yield RichLog(id="chat-log", wrap=True, markup=False, auto_scroll=True)
-        yield Static("", id="chat-live", markup=False)
-        yield Input(placeholder="ask, or /help for commands", id="chat-input")
+        yield Transcript(id="chat-log")
+        yield Static(BUSY_HINT, id="chat-status", markup=False)
+        yield ChatInput(id="chat-input", placeholder=PLACEHOLDER)
 
-    def on_mount(self) -> None:
-        self.query_one(RichLog).write(Text(HOW_TO_CONFIGURE, style="yellow"))
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    @property
+    def busy(self) -> bool:
+        return any(w.is_running for w in self.workers if w.group == "chat")
+
+    # ------------------------------------------------------------------ setup
 
     def configure(self, context: ToolContext, session: AgentSession | None) -> None:
+        """Called once the app's services exist; `session` is None without a model endpoint."""
         self.context = context
         self.session = session
-        if session is not None:
-            model = session.client.model
-            self.query_one(RichLog).write(Text(f"assistant ready: {model}", style="green"))
+        store = getattr(getattr(self.app, "services", None), "store", None)
+        if store is not None:
+            from tui.agent.history import ChatHistory
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        text = event.value.strip()
-        event.input.value = ""
-        if not text:
+            self.chats = ChatHistory(store)
+            self._record_into(self.chats.new())
+        if session is None:
+            self._note(HOW_TO_CONFIGURE, "yellow")
             return
-        log = self.query_one(RichLog)
-        log.write(Text(f"> {text}", style="bold"))
-        self.answer(text)
+        mode = " (read-only: no actions)" if context.readonly else ""
+        self._note(f"assistant ready: {session.client.model}{mode}", "green")
+
+    def _record_into(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        if self.session is not None:
+            self.session.recorder = conversation.record
+
+    def _note(self, text: str, style: str = "") -> None:
+        self.transcript.mount(Note(text, style))
+
+    # ------------------------------------------------------------------ asking
+
+    def on_chat_input_submitted(self, event: ChatInput.Submitted) -> None:
+        event.stop()
+        if self.busy:
+            self._note("an answer is in progress: esc stops it", "yellow")
+            return
+        self.answer(event.text)
 
     @work(exclusive=True, group="chat")
     async def answer(self, text: str) -> None:
-        log = self.query_one(RichLog)
-        live = self.query_one("#chat-live", Static)
+        transcript = self.transcript
+        await transcript.user(text)
         if self.context is None:
-            log.write(Text("not connected to the cluster yet", style="yellow"))
+            await transcript.note("not connected to the cluster yet", "yellow")
             return
         from tui.agent.slash import is_slash, run_slash
 
         if is_slash(text):
             result = await run_slash(self.context, text)
-            log.write(
-                Markdown(result.markdown) if result.ok else Text(result.markdown, style="red")
-            )
+            if result.ok:
+                await transcript.markdown(result.markdown)
+            else:
+                await transcript.note(result.markdown, "red")
             return
         if self.session is None:
-            log.write(Text(HOW_TO_CONFIGURE, style="yellow"))
+            await transcript.note(HOW_TO_CONFIGURE, "yellow")
             return
-        parts: list[str] = []
+        await self._stream_answer(self.session, text, await transcript.reply())
+
+    async def _stream_answer(self, session: AgentSession, text: str, reply: ReplyView) -> None:
+        status = self.query_one("#chat-status")
+        status.add_class("-busy")
+        timer = self.set_interval(FLUSH_INTERVAL_S, reply.flush)
         try:
-            async for agent_event in self.session.ask(text):
-                match agent_event:
-                    case TextDelta():
-                        parts.append(agent_event.text)
-                        live.update("".join(parts)[-400:])
-                    case ToolCallStarted():
-                        log.write(Text(f"  ⚙ {agent_event.name} {agent_event.arguments}", "dim"))
-                    case ActionProposed():
-                        log.write(Text(f"  proposed: {agent_event.action.describe()}", "yellow"))
-                    case ActionDecided():
-                        log.write(Text(f"  {agent_event.message}", "cyan"))
-                    case Finished():
-                        log.write(Markdown(agent_event.text or "".join(parts)))
-                    case Failed():
-                        log.write(Text(f"error: {agent_event.error}", style="red"))
+            async for event in session.ask(text):
+                await self._show(reply, event)
         except asyncio.CancelledError:
-            log.write(Text("(stopped)", style="dim"))
+            timer.stop()
+            with suppress(Exception):
+                await reply.add_block(Note("(stopped)", "dim"))
             raise
         finally:
-            live.update("")
+            timer.stop()
+            status.remove_class("-busy")
+            with suppress(Exception):
+                await reply.finish()
+
+    async def _show(self, reply: ReplyView, event: AgentEvent) -> None:
+        match event:
+            case TextDelta():
+                reply.add_text(event.text)
+            case ReasoningDelta():
+                reply.add_reasoning(event.text)
+            case ToolCallStarted():
+                await reply.add_block(ToolCallView(event.id, event.name, event.arguments))
+            case ToolCallFinished():
+                reply.tool_finished(event.id, event.result_preview, event.full_result, event.error)
+            case ActionProposed():
+                note = f"proposed: {event.action.describe()}; waiting for your decision"
+                await reply.add_block(Note(note, "yellow"))
+            case ActionDecided():
+                ok = event.result is not None and event.result.ok
+                await reply.add_block(Note(event.message, "green" if ok else "yellow"))
+            case Failed():
+                await reply.add_block(Note(f"error: {event.error}", "red"))
 
     def action_stop(self) -> None:
         self.workers.cancel_group(self, "chat")
+
+    # ------------------------------------------------------------------ conversations
+
+    def action_new_conversation(self) -> None:
+        self.new_conversation()
+
+    def action_conversations(self) -> None:
+        self.open_conversations()
+
+    async def _stop_answer(self) -> None:
+        """Stop a running answer and wait until the session has saved what it had."""
+        running = [w for w in self.workers if w.group == "chat" and w.is_running]
+        for worker in running:
+            worker.cancel()
+        for worker in running:
+            with suppress(Exception):
+                await worker.wait()
+
+    @work(exclusive=True, group="chat-switch")
+    async def new_conversation(self) -> None:
+        await self._stop_answer()
+        if self.session is not None:
+            self.session.reset()
+        if self.chats is not None:
+            self._record_into(self.chats.new())
+        await self.transcript.clear()
+        await self.transcript.note("new conversation", "dim")
+
+    @work(group="chat-history")
+    async def open_conversations(self) -> None:
+        if self.chats is None:
+            self.notify("conversations need the history store", severity="warning")
+            return
+        conversations = await self.chats.list()
+        self.app.push_screen(ConversationsScreen(conversations), callback=self._chosen)
+
+    def _chosen(self, choice: ConversationChoice | None) -> None:
+        if choice is None:
+            return
+        if choice.verb == "new":
+            self.new_conversation()
+        elif choice.verb == "resume" and choice.conversation_id is not None:
+            self.resume(choice.conversation_id)
+        elif choice.verb == "export" and choice.conversation_id is not None:
+            self.export(choice.conversation_id)
+
+    @work(exclusive=True, group="chat-switch")
+    async def resume(self, conversation_id: int) -> None:
+        if self.chats is None:
+            return
+        await self._stop_answer()
+        try:
+            conversation, messages = await self.chats.resume(conversation_id)
+        except LookupError as error:
+            self.notify(str(error), severity="error")
+            return
+        if self.session is not None:
+            self.session.reset(messages)
+        self._record_into(conversation)
+        chat_input = self.query_one(ChatInput)
+        for message in messages:
+            if message.get("role") == "user":
+                chat_input.sent.add(str(message.get("content") or ""))
+        await self.transcript.clear()
+        await self.transcript.note(f"resumed: {conversation.title}", "dim")
+        await self.transcript.replay(messages)
+
+    @work(group="chat-history")
+    async def export(self, conversation_id: int) -> Path | None:
+        if self.chats is None:
+            return None
+        try:
+            markdown = await self.chats.export_markdown(conversation_id)
+            path = export_path(conversation_id)
+            await asyncio.to_thread(path.write_text, markdown, encoding="utf-8")
+        except (LookupError, OSError) as error:
+            self.notify(f"export failed: {one_line(error)}", severity="error")
+            return None
+        self.notify(f"conversation exported to {path}", title="exported")
+        return path
+
+
+def palette_entries(app: Any) -> list[tuple[str, Callable[[], object], str]]:
+    """Command palette entries for conversations: (title, callback, help)."""
+
+    def pane() -> ChatPane | None:
+        main = getattr(app, "main_screen", None)
+        return main.query_one(ChatPane) if main is not None else None
+
+    def run(method: str) -> Callable[[], object]:
+        def call() -> object:
+            chat = pane()
+            return getattr(chat, method)() if chat is not None else None
+
+        return call
+
+    return [
+        (
+            "Chat: conversations",
+            run("open_conversations"),
+            "list saved conversations: resume, export as Markdown, start new",
+        ),
+        ("Chat: new conversation", run("new_conversation"), "start over with an empty chat"),
+    ]
