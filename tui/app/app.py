@@ -28,6 +28,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
+from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import METRICS, GpuRings
@@ -131,6 +132,7 @@ class ClusterDashApp(App[int]):
         self._seeded: set[tuple[str, str]] = set()
         self._gc_threshold: tuple[int, int, int] | None = None
         self.apply_times_ms: list[float] = []
+        self.alerts_ui = AlertsController(self)
 
     # ------------------------------------------------------------------ properties
 
@@ -175,6 +177,7 @@ class ClusterDashApp(App[int]):
             self.exit(return_code=1, message=f"clusterdash: cannot start: {one_line(error)}")
             return
         self.services.collector.subscribe(self._on_snapshot)
+        self.alerts_ui.attach()
         self._configure_chat()
         if self.live:
             self.run_worker(self.services.run_background(), name="collector", group="collector")
@@ -301,6 +304,8 @@ class ClusterDashApp(App[int]):
 
     @work(group="alerts")
     async def _alert_command(self, row: AlertRow, silence: bool) -> None:
+        if not self.alerts_ui.allowed("silencing" if silence else "acknowledgement"):
+            return
         service = self.alert_service
         if service is None or "|" not in row.key:
             self.notify("source-health problems clear by themselves once the source answers")

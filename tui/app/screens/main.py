@@ -90,6 +90,7 @@ class MainScreen(Screen[None]):
                     classes="side-pane",
                     on_ack=self.dash.ack_alert,
                     on_silence=self.dash.silence_alert,
+                    on_open=self.dash.alerts_ui.open_detail,
                 )
                 yield ChatPane(id="chat", classes="side-pane")
         yield Footer()

@@ -69,6 +69,7 @@ def alert_cells(row: AlertRow, now: float) -> tuple[Text, Text, str, str, str]:
 
 class AlertFeed(DataTable[Text | str]):
     BINDINGS = [
+        Binding("enter", "open", "Detail"),
         Binding("a", "ack", "Ack"),
         Binding("x", "silence", "Silence 1h"),
     ]
@@ -78,12 +79,14 @@ class AlertFeed(DataTable[Text | str]):
         *,
         on_ack: AlertCallback | None = None,
         on_silence: AlertCallback | None = None,
+        on_open: AlertCallback | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row")
         self.on_ack = on_ack
         self.on_silence = on_silence
+        self.on_open = on_open
         self.alerts: list[AlertRow] = []
         self._shown: list[tuple[str, tuple[Text | str, ...]]] = []
 
@@ -111,6 +114,11 @@ class AlertFeed(DataTable[Text | str]):
         if not self.alerts or not 0 <= self.cursor_row < len(self.alerts):
             return None
         return self.alerts[self.cursor_row]
+
+    def action_open(self) -> None:
+        row = self.current()
+        if row is not None and self.on_open is not None:
+            self.on_open(row)
 
     def action_ack(self) -> None:
         row = self.current()

@@ -1,0 +1,252 @@
+"""The dashboard's side of alerting: notifications, the alert screens, ack and silence.
+
+Read-only mode (--readonly) blocks every change, like k9s: not only the cluster's
+state but also the team's alert state (acknowledgements, silences, rules), since a
+silence mutes the webhooks everyone relies on and a read-only dashboard may be
+served to many people.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+from tui.alerts.engine import Alert, AlertState, Transition
+from tui.alerts.rules import Severity
+from tui.app import format as fmt
+from tui.sources.base import one_line
+
+if TYPE_CHECKING:
+    from tui.app.app import ClusterDashApp
+    from tui.app.widgets.alert_feed import AlertRow
+
+NOTIFY_SEVERITY: dict[str, str] = {
+    Severity.CRITICAL.value: "error",
+    Severity.WARNING.value: "warning",
+    Severity.INFO.value: "information",
+}
+# One toast per alert up to this many in one evaluation, then one line for the rest:
+# a cluster-wide event (a switch failing) must not bury the screen under toasts.
+MAX_TOASTS = 4
+READONLY_MESSAGE = "read-only mode: alert {what} is disabled"
+
+
+def alert_key(row: AlertRow) -> tuple[str, str] | None:
+    """(rule, target) of a feed row from the alert engine; None for source-health rows."""
+    if "|" not in row.key:
+        return None
+    rule, target = row.key.split("|", 1)
+    return rule, target
+
+
+def clock_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def time_text(ts: float | None, now: float) -> str:
+    """A local time and how long ago it was."""
+    if ts is None:
+        return "-"
+    return f"{clock_text(ts)} ({fmt.age(now - ts)} ago)" if now >= ts else clock_text(ts)
+
+
+class AlertsController:
+    """Owned by the app; screens and palette entries go through it."""
+
+    def __init__(self, app: ClusterDashApp) -> None:
+        self.app = app
+
+    @property
+    def service(self) -> Any:
+        return self.app.alert_service
+
+    # ------------------------------------------------------------------ notifications
+
+    def attach(self) -> None:
+        """Subscribe to the alert service (once services exist)."""
+        if self.service is not None:
+            self.service.add_listener(self.on_transitions)
+
+    def on_transitions(self, transitions: Sequence[Transition]) -> None:
+        """Every non-silenced firing or resolved alert: a toast, and the bell if asked for."""
+        shown = list(transitions)[:MAX_TOASTS]
+        for transition in shown:
+            alert = transition.alert
+            if alert.state is AlertState.FIRING:
+                self.app.notify(
+                    alert.summary,
+                    title=f"{alert.severity.value.upper()} {alert.rule} firing",
+                    severity=NOTIFY_SEVERITY.get(alert.severity.value, "warning"),  # type: ignore[arg-type]
+                    timeout=10 if alert.severity is Severity.CRITICAL else 6,
+                )
+            else:
+                self.app.notify(alert.summary, title=f"{alert.rule} resolved", timeout=4)
+        rest = len(transitions) - len(shown)
+        if rest > 0:
+            firing = sum(t.alert.state is AlertState.FIRING for t in transitions[len(shown) :])
+            self.app.notify(
+                f"and {rest} more alert changes ({firing} firing): see the alert feed (3)",
+                severity="warning" if firing else "information",
+            )
+        if self.app.settings.alerts.bell and any(
+            t.alert.state is AlertState.FIRING for t in transitions
+        ):
+            self.app.bell()
+
+    # ------------------------------------------------------------------ screens
+
+    def open_detail(self, row: AlertRow) -> None:
+        key = alert_key(row)
+        if key is None or self.service is None:
+            self.app.notify(
+                "source-health problems have no alert detail: the status bar shows the error",
+                severity="warning",
+            )
+            return
+        from tui.app.screens.alert_detail import AlertDetailScreen
+
+        self.app.push_screen(AlertDetailScreen(*key), callback=self._screen_closed)
+
+    def open_rules(self) -> None:
+        if not self._has_service():
+            return
+        from tui.app.screens.alert_rules import AlertRulesScreen
+
+        if not isinstance(self.app.screen, AlertRulesScreen):
+            self.app.push_screen(AlertRulesScreen(), callback=self._screen_closed)
+
+    def open_silences(self) -> None:
+        if not self._has_service():
+            return
+        from tui.app.screens.silences import SilencesScreen
+
+        if not isinstance(self.app.screen, SilencesScreen):
+            self.app.push_screen(SilencesScreen(), callback=self._screen_closed)
+
+    def _screen_closed(self, _: object = None) -> None:
+        """Back on the main screen: show what changed (acks, silences, rules) at once."""
+        self.app.call_after_refresh(self.app.apply_latest, True)
+
+    def _has_service(self) -> bool:
+        if self.service is None:
+            self.app.notify("alerting is not running (no store)", severity="warning")
+            return False
+        return True
+
+    # ------------------------------------------------------------------ ack and silence
+
+    def allowed(self, what: str) -> bool:
+        """False (and says so) in read-only mode."""
+        if self.app.readonly:
+            self.app.notify(READONLY_MESSAGE.format(what=what), severity="warning")
+            return False
+        return True
+
+    def selected(self) -> tuple[str, str] | None:
+        """The alert on screen: the open detail, else the feed's highlighted row."""
+        from tui.app.screens.alert_detail import AlertDetailScreen
+        from tui.app.widgets.alert_feed import AlertFeed
+
+        screen = self.app.screen
+        if isinstance(screen, AlertDetailScreen):
+            return screen.key
+        main = self.app.main_screen
+        row = main.query_one(AlertFeed).current() if main is not None else None
+        return alert_key(row) if row is not None else None
+
+    def find(self, key: tuple[str, str]) -> Alert | None:
+        if self.service is None:
+            return None
+        return next((a for a in self.service.active() if a.key == key), None)
+
+    def ack_selected(self) -> None:
+        key = self.selected()
+        if key is None:
+            self.app.notify("no alert selected (3 focuses the alert feed)", severity="warning")
+        else:
+            self.acknowledge(*key)
+
+    def silence_selected(self) -> None:
+        key = self.selected()
+        if key is None:
+            self.app.notify("no alert selected (3 focuses the alert feed)", severity="warning")
+        else:
+            self.ask_silence(*key)
+
+    def acknowledge(self, rule: str, target: str) -> None:
+        if self._has_service() and self.allowed("acknowledgement"):
+            self.app.run_worker(self._acknowledge(rule, target), group="alerts")
+
+    async def _acknowledge(self, rule: str, target: str) -> None:
+        from tui.app.app import current_user
+
+        try:
+            done = await self.service.acknowledge(rule, target, current_user())
+        except Exception as error:  # shown, never raised
+            logger.exception("acknowledge failed")
+            self.app.notify(f"acknowledge failed: {one_line(error)}", severity="error")
+            return
+        if done:
+            self.app.notify(f"acknowledged {rule} on {target}")
+        else:
+            self.app.notify(f"{rule} on {target} is no longer active", severity="warning")
+        self._changed()
+
+    def ask_silence(self, rule: str, target: str) -> None:
+        if not (self._has_service() and self.allowed("silencing")):
+            return
+        from tui.app.screens.silences import SilenceDialog
+
+        self.app.push_screen(SilenceDialog(rule, target), callback=self._silence_chosen)
+
+    def _silence_chosen(self, request: Any) -> None:
+        if request is None:
+            self.app.notify("not silenced", timeout=2)
+            return
+        self.app.run_worker(self._silence(request), group="alerts")
+
+    async def _silence(self, request: Any) -> None:
+        from tui.app.app import current_user
+
+        try:
+            silence = await self.service.silence(
+                rule=request.rule,
+                target=request.target,
+                duration_s=request.duration_s,
+                who=current_user(),
+                comment=request.comment,
+            )
+        except Exception as error:  # shown, never raised
+            logger.exception("silence failed")
+            self.app.notify(f"silence failed: {one_line(error)}", severity="error")
+            return
+        self.app.notify(f"silenced {silence.describe()} for {request.duration_text}")
+        self._changed()
+
+    def lift(self, silence_id: int) -> None:
+        if self._has_service() and self.allowed("silence lifting"):
+            self.app.run_worker(self._lift(silence_id), group="alerts")
+
+    async def _lift(self, silence_id: int) -> None:
+        try:
+            lifted = await self.service.lift(silence_id)
+        except Exception as error:  # shown, never raised
+            logger.exception("lifting silence failed")
+            self.app.notify(f"lifting silence failed: {one_line(error)}", severity="error")
+            return
+        if lifted:
+            self.app.notify(f"silence {silence_id} lifted")
+        else:
+            self.app.notify(f"silence {silence_id} had already ended", severity="warning")
+        self._changed()
+
+    def _changed(self) -> None:
+        """Alert state changed: the screen showing it redraws."""
+        refresh = getattr(self.app.screen, "reload", None)
+        if callable(refresh):
+            refresh()
+        else:
+            self.app.apply_latest(True)
