@@ -289,17 +289,23 @@ class AlertRulesScreen(Screen[None]):
         row = self.query_one(DataTable).cursor_row
         return self.rules[row] if 0 <= row < len(self.rules) else None
 
-    def apply(self, change: Callable[[RuleSet], RuleSet], done: str) -> None:
-        """Re-read the file, change it, write it, run the result. Raises on refusal."""
+    def apply(
+        self, change: Callable[[RuleSet], RuleSet], done: str, restart: str | None = None
+    ) -> None:
+        """Re-read the file, change it, write it, run the result. Raises on refusal.
+
+        `restart`: a rule whose definition changed; its alerts start over under the new one.
+        """
         settings = self.dash.settings
         location = rules_location(settings)
         changed = change(read_rule_set(location.path))
         write_rule_set(location.path, changed)
         service = self.dash.alert_service
         if service is not None:
-            service.engine.set_rules(
-                effective_rules(changed, builtin=settings.alerts.builtin_rules)
-            )
+            rules = effective_rules(changed, builtin=settings.alerts.builtin_rules)
+            if restart is not None:
+                service.engine.set_rules([r for r in rules if r.name != restart])
+            service.engine.set_rules(rules)
         self.notify(f"{done}; saved to {location.path}")
         if not location.configured:
             self.notify(
@@ -349,7 +355,9 @@ class AlertRulesScreen(Screen[None]):
     def save_rule(self, rule: Rule, replacing: str | None) -> None:
         """The form's save: raises FieldError or RulesFileError and changes nothing then."""
         verb = "saved" if replacing else "created"
-        self.apply(lambda rules: with_rule(rules, rule, replacing), f"rule {rule.name} {verb}")
+        self.apply(
+            lambda rules: with_rule(rules, rule, replacing), f"rule {rule.name} {verb}", replacing
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)
