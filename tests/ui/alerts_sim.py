@@ -11,31 +11,39 @@ from typing import Any
 
 from tui.actions import Action, ActionKind
 from tui.app.app import ClusterDashApp
-from tui.config import Settings
+from tui.config import Duration, Settings
 
 SIZE = (200, 50)
 DRAINED = ("node_drained", "gpu-03")
 
 
 def sim_settings(
-    tmp_path: Path, *, rules_file: Path | None = None, readonly: bool = False
+    tmp_path: Path,
+    *,
+    rules_file: Path | None = None,
+    readonly: bool = False,
+    bell: bool = False,
+    keep_firing_s: float = 60.0,
 ) -> Settings:
     base = Settings()
     return replace(
         base,
         store=replace(base.store, path=str(tmp_path / "history.sqlite3")),
-        alerts=replace(base.alerts, rules_file=str(rules_file) if rules_file else ""),
+        alerts=replace(
+            base.alerts,
+            rules_file=str(rules_file) if rules_file else "",
+            bell=bell,
+            keep_firing=Duration(keep_firing_s),
+        ),
         demo=replace(base.demo, nodes=16, seed=0),
         readonly=readonly,
     )
 
 
-def sim_app(
-    tmp_path: Path, *, rules_file: Path | None = None, readonly: bool = False
-) -> ClusterDashApp:
+def sim_app(tmp_path: Path, **settings: Any) -> ClusterDashApp:
     """live=False: one collection at start; tests collect the next snapshot themselves."""
     return ClusterDashApp(
-        sim_settings(tmp_path, rules_file=rules_file, readonly=readonly),
+        sim_settings(tmp_path, **settings),
         "demo",
         live=False,
         state_path=tmp_path / "ui-state.json",

@@ -18,6 +18,7 @@ from tests.ui.alerts_sim import (
     toasts,
 )
 from tests.ui.conftest import static_text
+from tui.actions import Action, ActionKind
 from tui.app.app import current_user
 from tui.app.screens.alert_detail import AlertDetailScreen
 from tui.app.screens.silences import SilenceDialog, SilencesScreen
@@ -192,3 +193,17 @@ async def test_readonly_blocks_ack_silence_and_lift(tmp_path: Path) -> None:
         app.alerts_ui.silence_selected()
         await pilot.pause()
         assert not isinstance(app.screen, SilenceDialog)
+
+
+async def test_resolution_is_announced_and_firing_rings_the_bell(tmp_path: Path) -> None:
+    app = sim_app(tmp_path, bell=True, keep_firing_s=0.0)
+    rings: list[str] = []
+    app.bell = lambda: rings.append("bell")  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert rings == ["bell"]  # node_drained fired on the first snapshot
+        await services(app).workload.run_action(Action(ActionKind.RESUME, ("gpu-03",)))
+        await next_snapshot(app, pilot)
+        assert app.alerts_ui.find(DRAINED) is None
+        assert ("node_drained resolved", "information") in [(t, s) for t, _, s in toasts(app)]
+        assert rings == ["bell"]  # resolutions do not ring
