@@ -223,3 +223,22 @@ async def test_client_error_is_not_retried(webhook_server: tuple[str, type[Recor
     assert len(handler.received) == 1
     assert notifier.status.last_error and "HTTP 400" in notifier.status.last_error
     await notifier.aclose()
+
+
+async def test_overview_feeds_the_assistant_tool(tmp_path: Path) -> None:
+    from tui.agent.tools import ToolContext, alerts
+
+    clock = Clock()
+    service = await service_at(tmp_path / "h.sqlite3", clock, [HOT])
+    await service.on_snapshot(snap(T0, 95))
+    await service.on_snapshot(snap(T0 + 100, 20))
+    await service.on_snapshot(snap(T0 + 200, 95, index=1))
+    context = ToolContext(snapshot=lambda: None, alerts=service.overview)
+    result = await alerts(context)
+    assert [a["target"] for a in result["active"]] == ["gpu-01/gpu1"]
+    assert [(e["target"], e["state"]) for e in result["history"]] == [
+        ("gpu-01/gpu0", "firing"),
+        ("gpu-01/gpu0", "resolved"),
+        ("gpu-01/gpu1", "firing"),
+    ]
+    await service.repository.store.close()  # type: ignore[union-attr]

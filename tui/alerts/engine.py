@@ -55,6 +55,23 @@ class Alert:
     def key(self) -> tuple[str, str]:
         return (self.rule, self.target)
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready, unknown fields left out (the assistant's alerts tool)."""
+        data: dict[str, object] = {
+            "rule": self.rule,
+            "target": self.target,
+            "severity": self.severity.value,
+            "state": self.state.value,
+            "value": self.value,
+            "summary": self.summary,
+            "description": self.description,
+            "labels": dict(self.labels),
+            "active_since": self.active_since,
+            "fired_at": self.fired_at,
+            "ack_by": self.ack_by,
+        }
+        return {k: v for k, v in data.items() if v not in (None, "", {})}
+
 
 @dataclass(frozen=True, slots=True)
 class Transition:

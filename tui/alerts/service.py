@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from loguru import logger
 
@@ -17,6 +17,14 @@ from tui.alerts.persistence import AlertEvent, AlertRepository, Silence
 from tui.model import ClusterSnapshot
 
 Listener = Callable[[Sequence[Transition]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsOverview:
+    """What the assistant's alerts tool reads: alerts active now, recent events oldest first."""
+
+    active: Sequence[Alert]
+    history: Sequence[AlertEvent]
 
 
 class AlertService:
@@ -127,3 +135,7 @@ class AlertService:
         if self.repository is None:
             return []
         return await self.repository.history(**filters)  # type: ignore[arg-type]
+
+    async def overview(self, history_limit: int = 50) -> AlertsOverview:
+        events = await self.history(limit=history_limit)
+        return AlertsOverview(active=self.active(), history=list(reversed(events)))
