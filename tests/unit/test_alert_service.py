@@ -232,6 +232,7 @@ async def test_overview_feeds_the_assistant_tool(tmp_path: Path) -> None:
     service = await service_at(tmp_path / "h.sqlite3", clock, [HOT])
     await service.on_snapshot(snap(T0, 95))
     await service.on_snapshot(snap(T0 + 100, 20))
+    await service.on_snapshot(snap(T0 + 150, 20))  # resolved: clear for keep_firing (30 s)
     await service.on_snapshot(snap(T0 + 200, 95, index=1))
     context = ToolContext(snapshot=lambda: None, alerts=service.overview)
     result = await alerts(context)
