@@ -202,3 +202,37 @@ def test_corrupt_history_database_is_one_line_and_left_untouched(tmp_path: Path)
     assert result.stderr.count("\n") == 1
     assert "is corrupt" in result.stderr and "Traceback" not in result.stderr
     assert store.read_bytes() == before
+
+
+def test_ask_streams_an_answer_that_saw_the_recorded_alerts(tmp_path: Path) -> None:
+    import asyncio
+
+    from tests.agent_server import Call, ScriptedServer, text_reply, tool_reply
+    from tui.alerts.engine import AlertEngine
+    from tui.alerts.persistence import AlertRepository
+    from tui.alerts.rules import Comparator, Rule, Watch
+    from tui.model import ClusterSnapshot, Gpu
+    from tui.store import Store
+
+    store_path = tmp_path / "history.sqlite3"
+
+    async def record_an_alert() -> None:
+        store = await Store.open(store_path)
+        engine = AlertEngine([Rule("hot", Watch.GPU_TEMPERATURE, Comparator.GTE, 90)])
+        snapshot = ClusterSnapshot(taken_at=1.0, gpus=(Gpu("gpu-07", 3, temperature_c=95),))
+        await AlertRepository(store).record(engine.evaluate(snapshot, now=1.0), engine.active)
+        await store.close()
+
+    asyncio.run(record_an_alert())
+    script = [tool_reply(Call("alerts", {})), text_reply("GPU 3 on gpu-07 ", "is too hot.")]
+    with ScriptedServer(script) as server:
+        env = dict(
+            os.environ,
+            CLUSTERDASH_STORE_PATH=str(store_path),
+            CLUSTERDASH_AGENT_BASE_URL=server.base_url,
+        )
+        result = run_cli("ask", "--demo", "--nodes", "4", "what is alerting?", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "GPU 3 on gpu-07 is too hot." in result.stdout
+    tool_messages = [m for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert "gpu-07/gpu3" in tool_messages[0]["content"]

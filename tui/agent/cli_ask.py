@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TextIO
 
 from loguru import logger
@@ -13,6 +14,8 @@ from tui.agent.events import ActionProposed, Failed, Finished, TextDelta, ToolCa
 from tui.agent.loop import AgentSession, LoopConfig
 from tui.agent.setup import client_settings, tool_context
 from tui.agent.tools import ToolContext
+from tui.alerts.persistence import AlertRepository
+from tui.alerts.service import stored_overview
 from tui.config import Settings
 from tui.store import Store, StoreError
 
@@ -84,13 +87,17 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
     try:
         snapshot = await services.collector.collect_once()
         history = services.history
-        if history is None and settings.store_path.exists():
+        alerts = None
+        if settings.store_path.exists():
             try:
                 store = await Store.open(settings.store_path, readonly=True)
-                history = store
             except StoreError as error:
-                logger.warning("GPU history unavailable: {}", error)
-        context = tool_context(settings, lambda: snapshot, history)
+                logger.warning("history and alerts unavailable: {}", error)
+        if store is not None:
+            history = history or store
+            repository = AlertRepository(store)
+            alerts = partial(stored_overview, repository)
+        context = tool_context(settings, lambda: snapshot, history, alerts)
         config = LoopConfig(max_steps=settings.agent.max_steps)
         return await ask_main(
             question, context, client_settings(settings), sys.stdout, config=config

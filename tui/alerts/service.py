@@ -139,3 +139,9 @@ class AlertService:
     async def overview(self, history_limit: int = 50) -> AlertsOverview:
         events = await self.history(limit=history_limit)
         return AlertsOverview(active=self.active(), history=list(reversed(events)))
+
+
+async def stored_overview(repository: AlertRepository, history_limit: int = 50) -> AlertsOverview:
+    """The same overview from the database alone (what `clusterdash collect` recorded)."""
+    events = await repository.history(limit=history_limit)
+    return AlertsOverview(active=await repository.load_active(), history=list(reversed(events)))
