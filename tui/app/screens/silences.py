@@ -75,7 +75,7 @@ class SilenceDialog(ModalScreen[SilenceRequest | None]):
     }
     SilenceDialog RadioSet { layout: horizontal; width: auto; height: auto; }
     SilenceDialog Horizontal { height: auto; }
-    SilenceDialog #silence-custom { width: 24; }
+    SilenceDialog #silence-custom { width: 40; }
     SilenceDialog #silence-error { color: $error; height: auto; }
     SilenceDialog #silence-buttons { align-horizontal: right; margin-top: 1; }
     SilenceDialog Button { margin-left: 2; }
@@ -94,13 +94,12 @@ class SilenceDialog(ModalScreen[SilenceRequest | None]):
                 yield Checkbox(f"rule {self.rule}", True, id="silence-by-rule")
                 yield Checkbox(f"target {self.target}", True, id="silence-by-target")
             yield Label("For how long")
-            with Horizontal():
-                with RadioSet(id="silence-durations"):
-                    for choice in DURATION_CHOICES:
-                        yield RadioButton(
-                            choice, value=choice == DEFAULT_DURATION, id=f"silence-{choice}"
-                        )
-                yield Input(placeholder="or type: 90m, 2d", id="silence-custom")
+            with RadioSet(id="silence-durations"):
+                for choice in DURATION_CHOICES:
+                    yield RadioButton(
+                        choice, value=choice == DEFAULT_DURATION, id=f"silence-{choice}"
+                    )
+            yield Input(placeholder="or type a duration: 90m, 2d", id="silence-custom")
             yield Input(placeholder="comment (why; who is on it)", id="silence-comment")
             yield Static("", id="silence-error", markup=False)
             with Horizontal(id="silence-buttons"):
