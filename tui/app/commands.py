@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Provider
 
 from tui.actions import ActionKind
+from tui.app.widgets.chat_pane import palette_entries as chat_palette_entries
 
 if TYPE_CHECKING:
     from tui.app.app import ClusterDashApp
@@ -24,7 +25,12 @@ def palette_commands(app: ClusterDashApp) -> list[tuple[str, Callable[[], object
         ("Jobs: open the job list", app.action_jobs, "squeue-like list with filters"),
         ("Help: keys", app.action_help, "every key"),
         ("Refresh now", app.action_refresh_now, "poll every source once"),
+        ("Alerts: rules", app.alerts_ui.open_rules, "switch, add and edit alert rules"),
+        ("Alerts: silences", app.alerts_ui.open_silences, "active silences; lift one"),
+        ("Alerts: acknowledge selected alert", app.alerts_ui.ack_selected, "record who is on it"),
+        ("Alerts: silence selected alert", app.alerts_ui.silence_selected, "for 15m to 24h"),
     ]
+    commands += chat_palette_entries(app)
     for kind in ActionKind:
         noun = "nodes" if kind.targets_nodes else "jobs"
         commands.append(
