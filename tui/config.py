@@ -155,6 +155,13 @@ class Settings:
         return Path(self.store.path) if self.store.path else data_dir() / "history.sqlite3"
 
     @property
+    def rules_path(self) -> Path:
+        """alerts.rules_file, else rules.toml beside the config file (where the TUI saves)."""
+        if self.alerts.rules_file:
+            return Path(self.alerts.rules_file).expanduser()
+        return config_dir() / "rules.toml"
+
+    @property
     def log_path(self) -> Path:
         return state_dir() / "clusterdash.log"
 

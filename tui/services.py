@@ -132,16 +132,14 @@ async def build_alerting(
     closers: list[Callable[[], Awaitable[Any]]],
 ) -> AlertService:
     """Rules (built-in + file), state restored from the store, webhooks from config."""
-    from pathlib import Path
-
     from tui.alerts.engine import AlertEngine
     from tui.alerts.notifiers import WebhookNotifier
     from tui.alerts.persistence import AlertRepository
     from tui.alerts.rules_file import load_rules
 
-    rules_path = Path(settings.alerts.rules_file) if settings.alerts.rules_file else None
+    rules_path = settings.rules_path
     rules, rule_set = load_rules(rules_path, builtin=settings.alerts.builtin_rules)
-    if rule_set.problems and rules_path is not None:
+    if rule_set.problems:
         raise ValueError(rule_set.problems[0].format(rules_path))
     notifiers = []
     for url, kind in (

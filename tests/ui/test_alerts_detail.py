@@ -207,3 +207,15 @@ async def test_resolution_is_announced_and_firing_rings_the_bell(tmp_path: Path)
         assert app.alerts_ui.find(DRAINED) is None
         assert ("node_drained resolved", "information") in [(t, s) for t, _, s in toasts(app)]
         assert rings == ["bell"]  # resolutions do not ring
+
+
+async def test_chat_alerts_command_reads_the_alert_engine(tmp_path: Path) -> None:
+    app = sim_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("4", *"/alerts", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = app.screen.query_one("#chat-log").plain_text()
+        assert "node_drained" in text and "gpu-03" in text
+        assert "not configured" not in text

@@ -19,9 +19,11 @@ def build_chat(app: ClusterDashApp) -> tuple[ToolContext, AgentSession | None]:
     def snapshot() -> ClusterSnapshot | None:
         return app.snapshot if app.snapshot.nodes else None
 
+    alerts = app.alert_service
     context = ToolContext(
         snapshot=snapshot,
         history=app.history,
+        alerts=alerts.overview if alerts is not None else None,
         log_url=settings.agent.log_url,
         gpu_hourly_price=settings.cluster.gpu_hourly_price,
         readonly=app.readonly,

@@ -15,7 +15,7 @@ from tui.alerts.builtin import BUILTIN_RULES
 from tui.alerts.rules import Rule
 from tui.alerts.rules_file import RuleSet, parse_rules, save_rules
 from tui.app.rule_form import FieldError
-from tui.config import Settings, config_dir
+from tui.config import Settings
 
 BUILTIN_NAMES = frozenset(rule.name for rule in BUILTIN_RULES)
 
@@ -31,9 +31,7 @@ class RulesLocation:
 
 
 def rules_location(settings: Settings) -> RulesLocation:
-    if settings.alerts.rules_file:
-        return RulesLocation(Path(settings.alerts.rules_file).expanduser(), True)
-    return RulesLocation(config_dir() / "rules.toml", False)
+    return RulesLocation(settings.rules_path, bool(settings.alerts.rules_file))
 
 
 def read_rule_set(path: Path) -> RuleSet:
