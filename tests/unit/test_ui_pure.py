@@ -11,7 +11,7 @@ from tui.app.filtering import FilterError, parse_filter, sort_rows
 from tui.app.keys import KEY_TABLE, keys_markdown
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import GpuRings
-from tui.app.rows import gpu_figures, node_row
+from tui.app.rows import NODE_COLUMNS, gpu_figures, node_row
 from tui.app.widgets.status_bar import error_lines, health_mark
 from tui.model import Gpu, Job, JobState, Node, NodeBaseState, NodeFlag, SourceHealth
 
@@ -89,10 +89,11 @@ def test_node_row_shows_state_alloc_idle_and_jobs() -> None:
     job = Job("7", state=JobState.RUNNING, nodes=("gpu-01",))
     assert gpu_figures(gpus) == (40.0, 1)
     row = node_row(node, gpus, [job])
-    plain = [str(cell) for cell in row.cells]
-    assert plain[1] == "draining"
-    assert plain[2] == "[xid] 79"  # kept verbatim, not read as markup
-    assert "1⚠" in plain[6] and plain[7] == "7"
+    plain = dict(zip((key for key, _ in NODE_COLUMNS), (str(c) for c in row.cells), strict=True))
+    assert plain["state"] == "draining"
+    assert plain["reason"] == "[xid] 79"  # kept verbatim, not read as markup
+    assert "1⚠" in plain["util"] and plain["jobs"] == "7"
+    assert len(row.lengths) == len(NODE_COLUMNS)
     assert row.sort_values["util"] == 40.0
 
 

@@ -11,15 +11,17 @@ from rich.text import Text
 from tui.app import format as fmt
 from tui.model import Gpu, Job, Node, is_allocated_idle
 
+# What an operator scans first comes first: at 80 columns, state, GPUs, utilization and
+# jobs are on screen; the reason, CPUs and memory follow (scroll right for the rest).
 NODE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "NODE"),
     ("state", "STATE"),
-    ("reason", "REASON"),
     ("gpus", "GPUS"),
-    ("cpus", "CPUS"),
-    ("mem", "MEM"),
     ("util", "GPU UTIL"),
     ("jobs", "JOBS"),
+    ("reason", "REASON"),
+    ("cpus", "CPUS"),
+    ("mem", "MEM"),
     ("partition", "PARTITION"),
 )
 UTIL_BAR_WIDTH = 10
@@ -106,24 +108,24 @@ def node_row(
         return (
             Text(node.name),
             fmt.styled(state, fmt.state_style(state)),
-            Text(reason),
             Text(gpus_text),
-            Text(cpus_text),
-            Text(mem_text),
             util_text,
             Text(jobs_text),
+            Text(reason),
+            Text(cpus_text),
+            Text(mem_text),
             Text(partitions),
         )
 
     lengths = (
         len(node.name),
         len(state),
-        len(reason),
         len(gpus_text),
-        len(cpus_text),
-        len(mem_text),
         UTIL_BAR_WIDTH + len(util_tail) + len(idle_mark),
         len(jobs_text),
+        len(reason),
+        len(cpus_text),
+        len(mem_text),
         len(partitions),
     )
     sort_values = {
