@@ -1,4 +1,5 @@
-"""Regenerate docs/keys.md and docs/screenshot.svg: `python -m tests.ui.make_docs`."""
+"""Regenerate docs/keys.md, README's key table and docs/screenshot.svg:
+`python -m tests.ui.make_docs`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tui.app.keys import keys_markdown
+from tui.app.keys import keys_markdown, with_keys_table
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
 
 
 async def screenshot(path: Path) -> None:
@@ -32,6 +34,8 @@ async def screenshot(path: Path) -> None:
 def main() -> int:
     DOCS.mkdir(exist_ok=True)
     (DOCS / "keys.md").write_text(keys_markdown(), encoding="utf-8")
+    readme = ROOT / "README.md"
+    readme.write_text(with_keys_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
     asyncio.run(screenshot(DOCS / "screenshot.svg"))
     sys.stdout.write(f"wrote {DOCS / 'keys.md'} and {DOCS / 'screenshot.svg'}\n")
     return 0

@@ -8,7 +8,7 @@ import pytest
 
 from tui.app import format as fmt
 from tui.app.filtering import FilterError, parse_filter, sort_rows
-from tui.app.keys import KEY_TABLE, keys_markdown
+from tui.app.keys import KEY_TABLE, keys_markdown, with_keys_table
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import GpuRings
 from tui.app.rows import NODE_COLUMNS, gpu_figures, node_row
@@ -138,3 +138,5 @@ def test_health_marks_and_error_lines() -> None:
 def test_keys_doc_is_current() -> None:
     assert len({(where, key) for where, key, _ in KEY_TABLE}) == len(KEY_TABLE)
     assert (DOCS / "keys.md").read_text(encoding="utf-8") == keys_markdown()
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    assert with_keys_table(readme) == readme, "README's key table: python -m tests.ui.make_docs"

@@ -61,8 +61,25 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def keys_markdown() -> str:
-    lines = ["# clusterdash keys", "", "| Where | Key | Does |", "|---|---|---|"]
+README_START = "<!-- keys: generated from tui/app/keys.py -->"
+README_END = "<!-- /keys -->"
+
+
+def keys_table() -> str:
+    lines = ["| Where | Key | Does |", "|---|---|---|"]
     for where, key, does in KEY_TABLE:
         lines.append(f"| {where} | `{key}` | {does} |")
     return "\n".join(lines) + "\n"
+
+
+def keys_markdown() -> str:
+    return "# clusterdash keys\n\n" + keys_table()
+
+
+def with_keys_table(readme: str) -> str:
+    """The README with its generated key table brought up to date."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"README has no {README_START} ... {README_END} section")
+    return f"{head}{README_START}\n{keys_table()}{README_END}{tail}"
