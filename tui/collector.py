@@ -233,17 +233,21 @@ class Collector:
 
     async def _run_probes(self) -> None:
         for name, probe in self._probes.items():
+            previous = self._probe_health[name]
             try:
-                self._probe_health[name] = await probe()
+                result = await probe()
             except Exception as error:
-                previous = self._probe_health[name]
-                self._probe_health[name] = replace(
-                    previous,
-                    ok=False,
-                    last_attempt=self._clock(),
-                    consecutive_failures=previous.consecutive_failures + 1,
-                    last_error=one_line(error),
+                result = SourceHealth(
+                    name, ok=False, last_attempt=self._clock(), last_error=one_line(error)
                 )
+            if not result.ok:
+                # A probe answers for this attempt only: keep the last success, count failures.
+                result = replace(
+                    result,
+                    last_success=previous.last_success,
+                    consecutive_failures=previous.consecutive_failures + 1,
+                )
+            self._probe_health[name] = result
 
     async def _loop(
         self, poller: Poller[GpuReading] | Poller[SlurmState], *, already_polled: bool = False

@@ -8,6 +8,7 @@ where SlurmSource would.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from tui.actions import ActionRunner
 from tui.alerts.service import AlertService
 from tui.collector import Collector, CollectorOptions
 from tui.config import Settings
-from tui.model import ClusterSnapshot
+from tui.model import ClusterSnapshot, SourceHealth
 from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
 from tui.store import Store
 
@@ -90,6 +91,8 @@ async def build_services(settings: Settings, mode: str, *, with_store: bool = Tr
         )
         if gpu is not None:
             closers.append(gpu.aclose)
+        if settings.agent.base_url:
+            collector.add_probe("agent", agent_health_probe(settings))
         services = Services(
             settings=settings,
             mode=mode,
@@ -123,6 +126,21 @@ async def build_services(settings: Settings, mode: str, *, with_store: bool = Tr
             except Exception:
                 logger.exception("error while closing after a failed start")
         raise
+
+
+def agent_health_probe(settings: Settings) -> Callable[[], Awaitable[SourceHealth]]:
+    """GET /models on the assistant's endpoint, for the status bar and source alerts."""
+
+    async def probe() -> SourceHealth:
+        # openai takes ~0.8 s to import: never on the UI loop, never before it is needed.
+        client = await asyncio.to_thread(importlib.import_module, "tui.agent.client")
+        return await client.check_health(
+            client.ClientSettings.from_config(
+                settings.agent.base_url, settings.agent.model, settings.agent.timeout
+            )
+        )
+
+    return probe
 
 
 async def build_alerting(

@@ -178,5 +178,26 @@ async def test_probe_health_appears_in_snapshot() -> None:
 
     collector = Collector(workload=None, gpu=None)
     collector.add_probe("agent", probe)
+    await collector.collect_once()
     snapshot = await collector.collect_once()
     assert snapshot.health["agent"].last_error == "connection refused"
+    assert snapshot.health["agent"].consecutive_failures == 2, "failures accumulate"
+
+
+async def test_probe_failure_keeps_the_last_success() -> None:
+    from tui.model import SourceHealth
+
+    answers = [SourceHealth("agent", ok=True, last_success=100.0), RuntimeError("boom")]
+
+    async def probe() -> SourceHealth:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    collector = Collector(workload=None, gpu=None, clock=FakeClock(130.0))
+    collector.add_probe("agent", probe)
+    await collector.collect_once()
+    health = (await collector.collect_once()).health["agent"]
+    assert (health.ok, health.last_success, health.last_error) == (False, 100.0, "boom")
+    assert health.age_s(130.0) == 30.0

@@ -59,3 +59,26 @@ async def test_an_invalid_rules_file_stops_start_up_with_its_line(tmp_path: Path
     settings = replace(settings, alerts=replace(settings.alerts, rules_file=str(rules)))
     with pytest.raises(ValueError, match=r"rules\.toml:1: rule 'x': watch must be one of"):
         await build_services(settings, "demo")
+
+
+async def test_agent_endpoint_health_shows_as_a_source(tmp_path: Path) -> None:
+    from tests.agent_server import MODEL, ScriptedServer
+
+    settings = demo_settings(tmp_path)
+    with ScriptedServer([]) as server:
+        online = replace(
+            settings, agent=replace(settings.agent, base_url=server.base_url, model=MODEL)
+        )
+        services = await build_services(online, "demo", with_store=False)
+        try:
+            health = (await services.collector.collect_once()).health["agent"]
+        finally:
+            await services.aclose()
+    assert health.ok and MODEL in health.detail
+    offline = replace(settings, agent=replace(settings.agent, base_url="http://127.0.0.1:9/v1"))
+    services = await build_services(offline, "demo", with_store=False)
+    try:
+        health = (await services.collector.collect_once()).health["agent"]
+    finally:
+        await services.aclose()
+    assert not health.ok and health.last_error
