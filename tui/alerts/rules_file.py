@@ -31,7 +31,8 @@ from tui.alerts.builtin import BUILTIN_RULES
 from tui.alerts.rules import Comparator, Rule, RuleError, Scope, Severity, Watch, validate_rule
 from tui.durations import parse_duration
 
-_KEYS = {
+# A rule table's keys, in the order a form shows them.
+RULE_KEYS: tuple[str, ...] = (
     "name",
     "watch",
     "comparator",
@@ -41,11 +42,11 @@ _KEYS = {
     "nodes",
     "partition",
     "gpu_model",
-    "enabled",
-    "description",
     "states",
     "xids",
-}
+    "description",
+    "enabled",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ def _rule_lines(text: str) -> list[int]:
 
 
 def rule_from_table(table: dict[str, Any]) -> Rule:
-    unknown = sorted(set(table) - _KEYS)
+    unknown = sorted(set(table) - set(RULE_KEYS))
     if unknown:
         raise RuleError(f"unknown key {unknown[0]!r}")
     try:

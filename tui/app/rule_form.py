@@ -17,24 +17,10 @@ from tui.alerts.rules import (
     Watch,
     validate_rule,
 )
+from tui.alerts.rules_file import RULE_KEYS
 from tui.durations import format_duration, parse_duration
 
-# Form fields in the order the form shows them.
-FIELDS: tuple[str, ...] = (
-    "name",
-    "watch",
-    "comparator",
-    "threshold",
-    "for",
-    "severity",
-    "nodes",
-    "partition",
-    "gpu_model",
-    "states",
-    "xids",
-    "description",
-    "enabled",
-)
+FIELDS = RULE_KEYS
 # Kinds whose condition is a comparison with a threshold (not a set of states or XIDs).
 COMPARES = frozenset(set(Watch) - {Watch.NODE_STATE, Watch.GPU_XID})
 
