@@ -236,3 +236,23 @@ def test_ask_streams_an_answer_that_saw_the_recorded_alerts(tmp_path: Path) -> N
     assert "GPU 3 on gpu-07 is too hot." in result.stdout
     tool_messages = [m for m in server.requests[1]["messages"] if m["role"] == "tool"]
     assert "gpu-07/gpu3" in tool_messages[0]["content"]
+
+
+def test_from_terraform_connects_to_the_cluster_the_outputs_describe(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    config = {
+        "cluster": {"name": "runpod-a100", "gpu_hourly_price": 2.5},
+        "slurm": {"enabled": True},
+        "gpu": {"source": "exporters", "targets": ["http://127.0.0.1:9/metrics"]},
+        "agent": {"base_url": "", "log_url": ""},
+    }
+    outputs.write_text(json.dumps({"clusterdash_config": {"sensitive": False, "value": config}}))
+    env = dict(os.environ, PATH=str(tmp_path), CLUSTERDASH_GPU_TIMEOUT="1s")
+    result = run_cli("snapshot", "--json", "--from-terraform", str(outputs), env=env)
+    data = json.loads(result.stdout)
+    assert data["cluster"] == "runpod-a100"
+    assert data["demo"] is False, "a described cluster is never the simulator"
+    assert "connection refused" in data["sources"]["gpu"]["last_error"]
+    missing = run_cli("snapshot", "--from-terraform", str(tmp_path / "nope"), env=env)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("clusterdash: --from-terraform:")
