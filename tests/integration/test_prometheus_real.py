@@ -8,12 +8,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import need_binaries
 from tests.unit.exposition_server import LoopbackServer, Reply, serve
+from tui.sim import SimCluster, SimExporterServer
 from tui.sources.base import SourceError
 from tui.sources.exporters import ExporterGpuSource
 from tui.sources.prometheus import PrometheusGpuSource
@@ -65,15 +67,10 @@ def exporters() -> Iterator[LoopbackServer]:
         yield server
 
 
-@pytest.fixture
-def prometheus(tmp_path: Path, exporters: LoopbackServer) -> Iterator[str]:
+@contextmanager
+def running_prometheus(tmp_path: Path, jobs: str) -> Iterator[str]:
+    """Debian's prometheus on a free loopback port, scraping every second."""
     binary = need_binaries("prometheus")["prometheus"]
-    jobs = "".join(
-        f"  - job_name: {node}\n"
-        f"    metrics_path: /nodes/{node}/metrics\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{exporters.port}']}}]\n"
-        for node in NODES
-    )
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n" + jobs
@@ -103,13 +100,27 @@ def prometheus(tmp_path: Path, exporters: LoopbackServer) -> Iterator[str]:
         log.close()
 
 
-async def wait_for_all_gpus(source: PrometheusGpuSource) -> None:
+@pytest.fixture
+def prometheus(tmp_path: Path, exporters: LoopbackServer) -> Iterator[str]:
+    jobs = "".join(
+        f"  - job_name: {node}\n"
+        f"    metrics_path: /nodes/{node}/metrics\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{exporters.port}']}}]\n"
+        for node in NODES
+    )
+    with running_prometheus(tmp_path, jobs) as url:
+        yield url
+
+
+async def wait_for_all_gpus(
+    source: PrometheusGpuSource, count: int = len(NODES) * GPUS_PER_NODE
+) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     last_error = "no answer"
     while time.monotonic() < deadline:
         try:
             reading = await source.fetch()
-            if len(reading.gpus) == len(NODES) * GPUS_PER_NODE:
+            if len(reading.gpus) == count:
                 return
             last_error = f"{len(reading.gpus)} GPUs so far"
         except Exception as error:  # Prometheus still starting: keep polling.
@@ -158,3 +169,31 @@ async def test_prometheus_source_matches_direct_scraping(
     finally:
         await direct.aclose()
         await via_prometheus.aclose()
+
+
+async def test_prometheus_scraping_the_simulator_agrees_with_direct_scraping(
+    tmp_path: Path,
+) -> None:
+    """`clusterdash sim` as a real Prometheus sees it: one target, every node's GPUs."""
+    frozen = 1_800_000_000.0 + 600  # ten minutes in: jobs running
+    sim = SimCluster(nodes=4, seed=2, start=frozen - 600, clock=lambda: frozen)
+    server = SimExporterServer(sim)
+    base_url = await server.start()
+    port = base_url.rsplit(":", 1)[1]
+    jobs = f"  - job_name: sim\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    direct = ExporterGpuSource([(n, f"{base_url}/nodes/{n}/metrics") for n in sim.node_names])
+    try:
+        with running_prometheus(tmp_path, jobs) as url:
+            via_prometheus = PrometheusGpuSource(url, timeout_s=5.0)
+            try:
+                await wait_for_all_gpus(via_prometheus, count=len(sim.node_names) * 8)
+                queried = await via_prometheus.fetch()
+            finally:
+                await via_prometheus.aclose()
+        scraped = await direct.fetch()
+    finally:
+        await direct.aclose()
+        await server.stop()
+    assert scraped.errors == {}
+    assert sorted(queried.gpus, key=lambda g: g.key) == sorted(scraped.gpus, key=lambda g: g.key)
+    assert any(g.job_id for g in queried.gpus), "hpc_job labels survive Prometheus"
