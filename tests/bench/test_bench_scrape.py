@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import httpx
 import pytest
 
-from tests.bench.test_bench_cycle import free_port
+from tests.bench.sim_process import sim_server_process
 from tui.sim import SimCluster
 from tui.sim.dcgm import DcgmRenderer
 from tui.sources.exporters import DcgmFastPath, DcgmLineCache, gpus_from_samples
@@ -26,25 +24,8 @@ CONCURRENCY = 64
 
 @pytest.fixture(scope="module")
 def sim_url() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "sim", "--nodes", str(NODES), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/nodes/gpu-0001/metrics", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with sim_server_process(NODES) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 async def timed_rounds(get: Callable[[str], Awaitable[int]], urls: list[str]) -> float:
