@@ -108,6 +108,19 @@ class _Variables:
             validation=[_rule(c, m) for c, m in rules.items()],
         )
 
+    def pod_name(self, name: str, default: str, description: str) -> TerraformVariable:
+        """A name RunPod and Slurm both accept: lowercase letters, digits and '-'."""
+        return self.string(
+            name,
+            default,
+            description,
+            **{
+                f"can(regex({_hcl(NAME_PATTERN)}, var.{name}))": (
+                    f"{name} must be 1-31 lowercase letters, digits or '-', starting with a letter."
+                )
+            },
+        )
+
     def secret(
         self, name: str, env: str, *, optional: bool, rule: tuple[str, str] | None = None
     ) -> TerraformVariable:
@@ -256,16 +269,10 @@ class ClusterStack(TerraformStack):
         super().__init__(scope, id_)
         _local_state(self, id_)
         variables = _Variables(self)
-        name = variables.string(
+        name = variables.pod_name(
             "cluster_name",
             settings.cluster_name,
             "Cluster name: pod names and the Slurm cluster name.",
-            **{
-                f"can(regex({_hcl(NAME_PATTERN)}, var.cluster_name))": (
-                    "cluster_name must be 1-31 lowercase letters, digits or '-', "
-                    "starting with a letter."
-                )
-            },
         )
         workers = TerraformVariable(
             self,
@@ -480,16 +487,7 @@ class DevStack(TerraformStack):
         super().__init__(scope, id_)
         _local_state(self, id_)
         variables = _Variables(self)
-        name = variables.string(
-            "name",
-            settings.name,
-            "Pod name.",
-            **{
-                f"can(regex({_hcl(NAME_PATTERN)}, var.name))": (
-                    "name must be 1-31 lowercase letters, digits or '-', starting with a letter."
-                )
-            },
-        )
+        name = variables.pod_name("name", settings.name, "Pod name.")
         common = variables.common(settings)
         ports = variables.ports("ports", settings.ports, "Ports the pod exposes.")
         api_key = variables.secret("runpod_api_key", "RUNPOD_API_KEY", optional=False)
