@@ -17,6 +17,7 @@ from typing import Any
 from loguru import logger
 
 from tui.config import ConfigError, Settings, load_settings
+from tui.gc_tuning import calm_gc
 from tui.logging_setup import configure_logging
 from tui.sources.base import SourceError, one_line
 from tui.store import StoreError
@@ -216,6 +217,7 @@ async def _collect(settings: Settings, mode: str) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     logger.info("collecting {} ({} mode) into {}", services.cluster_name, mode, settings.store_path)
+    restore_gc = calm_gc()  # the start-up objects exist: see tui/gc_tuning
     runner = asyncio.create_task(services.run_background())
     waiter = asyncio.create_task(stop.wait())
     try:
@@ -227,6 +229,7 @@ async def _collect(settings: Settings, mode: str) -> int:
         waiter.cancel()
         await asyncio.gather(runner, waiter, return_exceptions=True)
         await services.aclose()
+        restore_gc()
         logger.info("collector stopped")
     return EXIT_OK
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import getpass
 import importlib
 import os
@@ -40,6 +39,7 @@ from tui.app.screens.node_detail import NodeDetailScreen
 from tui.app.widgets.alert_feed import AlertRow, health_alerts
 from tui.collector import Collector
 from tui.config import Settings
+from tui.gc_tuning import calm_gc
 from tui.model import ClusterSnapshot
 from tui.sources.base import GpuHistory, one_line
 
@@ -130,7 +130,7 @@ class ClusterDashApp(App[int]):
         self._busy_frame: int | None = None
         self._first_paint_reported = False
         self._seeded: set[tuple[str, str]] = set()
-        self._gc_threshold: tuple[int, int, int] | None = None
+        self._restore_gc: Callable[[], None] | None = None
         self.apply_times_ms: list[float] = []
         self.alerts_ui = AlertsController(self)
 
@@ -186,9 +186,8 @@ class ClusterDashApp(App[int]):
         self.set_interval(TICK_S, self._tick)
 
     async def on_unmount(self) -> None:
-        if self._gc_threshold is not None:  # leave the process as we found it
-            gc.set_threshold(*self._gc_threshold)
-            gc.unfreeze()
+        if self._restore_gc is not None:  # leave the process as we found it
+            self._restore_gc()
         if self.services is not None:
             self.services.collector.unsubscribe(self._on_snapshot)
             self.workers.cancel_group(self, "collector")
@@ -247,14 +246,8 @@ class ClusterDashApp(App[int]):
         self.apply_times_ms.append((time.perf_counter() - started) * 1000.0)
         if not self._first_paint_reported and snapshot.nodes:
             self._first_paint_reported = True
-            # Long-lived start-up objects (Textual, the first rows) leave the collector's
-            # view: full collections at 1,024 nodes drop from ~150 ms to a few ms.
-            self._gc_threshold = gc.get_threshold()
-            gc.freeze()
-            # Each 1,024-node snapshot allocates ~100k objects, which with the default
-            # thresholds (700, 10, 10) set off a full collection almost every snapshot
-            # (~90 ms each). Collect young objects less often and old ones rarely.
-            gc.set_threshold(20_000, 20, 100)
+            # Once the start-up objects (Textual, the first rows) exist: see tui/gc_tuning.
+            self._restore_gc = calm_gc()
             if os.environ.get(FIRST_PAINT_ENV):
                 self.call_after_refresh(self._report_first_paint)
 
