@@ -113,14 +113,20 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def resolve_mode(settings: Settings, demo_flag: bool, configured: bool = False) -> str:
-    """demo (simulated cluster) or slurm (a real one): flag, then config, then what answers."""
-    if demo_flag or settings.gpu.source == "sim":
-        return "demo"
-    if settings.source_file or configured:
-        return "slurm"
-    from tui.sources.slurm_probe import slurm_answers
+    """demo (simulated cluster) or slurm (a real one); see tui/mode.py."""
+    from tui.mode import choose_mode
 
-    return "slurm" if slurm_answers(settings) else "demo"
+    return choose_mode(settings, demo_flag, configured).mode
+
+
+def _headless_mode(settings: Settings, demo_flag: bool, configured: bool) -> str:
+    """The mode for snapshot/collect/ask, saying on stderr when no Slurm means simulated."""
+    from tui.mode import choose_mode
+
+    choice = choose_mode(settings, demo_flag, configured)
+    if choice.note:
+        print(f"clusterdash: {choice.note}", file=sys.stderr)
+    return choice.mode
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,17 +163,17 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
         return run_app(settings, resolve_mode(settings, demo_flag, configured))
     if command == "snapshot":
         return asyncio.run(
-            _snapshot(settings, resolve_mode(settings, demo_flag, configured), args.json)
+            _snapshot(settings, _headless_mode(settings, demo_flag, configured), args.json)
         )
     if command == "collect":
-        return asyncio.run(_collect(settings, resolve_mode(settings, demo_flag, configured)))
+        return asyncio.run(_collect(settings, _headless_mode(settings, demo_flag, configured)))
     if command == "sim":
         return asyncio.run(_sim(settings, args.host, args.port))
     if command == "ask":
         from tui.agent.cli_ask import ask_command
 
         return asyncio.run(
-            ask_command(settings, resolve_mode(settings, demo_flag, configured), args.question)
+            ask_command(settings, _headless_mode(settings, demo_flag, configured), args.question)
         )
     if command == "rules":
         if args.rules_command != "check":

@@ -20,9 +20,12 @@ from tui.actions import ActionRunner
 from tui.alerts.service import AlertService
 from tui.collector import Collector, CollectorOptions
 from tui.config import Settings
+from tui.mode import cluster_identity, store_path_for
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
-from tui.store import Store
+from tui.store import Store, StoreError
+from tui.store_identity import claim_cluster
+from tui.writer_lock import WriterLock
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Services:
     store: Store | None
     cluster_name: str
     alerts: AlertService | None = None
+    # False for a second process on a database another one writes: it reads history only.
+    writer: bool = True
+    identity: str = ""
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     background: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -72,16 +78,29 @@ def _cluster_name(settings: Settings, mode: str) -> str:
     return "demo" if mode == "demo" else socket.gethostname().split(".")[0]
 
 
-async def build_services(settings: Settings, mode: str, *, with_store: bool = True) -> Services:
-    """Start what `mode` ("demo" or "slurm") needs; the caller runs and closes it."""
+async def build_services(
+    settings: Settings,
+    mode: str,
+    *,
+    with_store: bool = True,
+    role: str = "dashboard",
+    require_writer: bool = False,
+) -> Services:
+    """Start what `mode` ("demo" or "slurm") needs; the caller runs and closes it.
+
+    With a store, the process takes the database's writer lock; when another process holds
+    it, this one opens the history read-only and records nothing (no alert events, no
+    webhooks), or with `require_writer` fails with one line naming the holder.
+    """
     closers: list[Callable[[], Awaitable[Any]]] = []
     try:
         workload, gpu, history = await _sources(settings, mode, closers)
+        cluster_name = _cluster_name(settings, mode)
         collector = Collector(
             workload=workload,
             gpu=gpu,
             options=CollectorOptions(
-                cluster_name=_cluster_name(settings, mode),
+                cluster_name=cluster_name,
                 demo=mode == "demo",
                 gpu_interval_s=settings.gpu.interval,
                 gpu_timeout_s=settings.gpu.timeout,
@@ -100,24 +119,12 @@ async def build_services(settings: Settings, mode: str, *, with_store: bool = Tr
             workload=workload,
             history=history,
             store=None,
-            cluster_name=collector.options.cluster_name,
+            cluster_name=cluster_name,
             closers=closers,
+            identity=cluster_identity(settings, mode, cluster_name),
         )
         if with_store:
-            store = await Store.open(
-                settings.store_path,
-                raw_retention_s=settings.store.raw_retention,
-                rollup_retention_s=settings.store.rollup_retention,
-            )
-            closers.append(store.close)
-            services.store = store
-            if services.history is None:
-                services.history = store
-            collector.subscribe(store.write_snapshot)
-            services.background.append(store.run_maintenance)
-            services.alerts = await build_alerting(settings, store, services.cluster_name, closers)
-            collector.subscribe(services.alerts.on_snapshot)
-            services.background.extend(n.run for n in services.alerts.notifiers)
+            await _attach_store(services, role=role, require_writer=require_writer)
         return services
     except BaseException:
         for close in reversed(closers):
@@ -126,6 +133,50 @@ async def build_services(settings: Settings, mode: str, *, with_store: bool = Tr
             except Exception:
                 logger.exception("error while closing after a failed start")
         raise
+
+
+async def _attach_store(services: Services, *, role: str, require_writer: bool) -> None:
+    settings, collector, closers = services.settings, services.collector, services.closers
+    path = store_path_for(settings, services.mode)
+    lock = WriterLock.for_database(path)
+    services.writer = lock.acquire(role)
+    if not services.writer:
+        holder = lock.holder() or "another process"
+        if require_writer:
+            raise StoreError(f"history database {path} is already written by {holder}")
+        logger.info("history database {} is written by {}: reading it only", path, holder)
+    else:
+        closers.append(lock.arelease)
+    store: Store | None = None
+    try:
+        store = await Store.open(
+            path,
+            readonly=not services.writer,
+            raw_retention_s=settings.store.raw_retention,
+            rollup_retention_s=settings.store.rollup_retention,
+        )
+    except StoreError:
+        if services.writer:
+            raise
+        logger.info("history database {} is not readable yet", path)
+    if store is not None:
+        closers.append(store.close)
+        await claim_cluster(store, services.identity)
+        services.store = store
+        if services.history is None:
+            services.history = store
+    if services.writer and store is not None:
+        collector.subscribe(store.write_snapshot)
+        services.background.append(store.run_maintenance)
+    services.alerts = await build_alerting(
+        settings,
+        store if services.writer else None,
+        services.cluster_name,
+        closers,
+        notify=services.writer,
+    )
+    collector.subscribe(services.alerts.on_snapshot)
+    services.background.extend(n.run for n in services.alerts.notifiers)
 
 
 def agent_health_probe(settings: Settings) -> Callable[[], Awaitable[SourceHealth]]:
@@ -148,6 +199,8 @@ async def build_alerting(
     store: Store | None,
     cluster_name: str,
     closers: list[Callable[[], Awaitable[Any]]],
+    *,
+    notify: bool = True,
 ) -> AlertService:
     """Rules (built-in + file), state restored from the store, webhooks from config."""
     from tui.alerts.engine import AlertEngine
@@ -164,7 +217,7 @@ async def build_alerting(
         (settings.alerts.webhook_url, "generic"),
         (settings.alerts.alertmanager_url, "alertmanager"),
     ):
-        if url:
+        if url and notify:
             notifier = WebhookNotifier(url, kind=kind, cluster=cluster_name)
             closers.append(notifier.aclose)
             notifiers.append(notifier)
@@ -183,7 +236,7 @@ async def build_alerting(
 
 async def _sources(
     settings: Settings, mode: str, closers: list[Callable[[], Awaitable[Any]]]
-) -> tuple[WorkloadSource, GpuSource, GpuHistory | None]:
+) -> tuple[WorkloadSource | None, GpuSource, GpuHistory | None]:
     from tui.sources.exporters import ExporterGpuSource
 
     if mode == "demo":
@@ -202,7 +255,9 @@ async def _sources(
     from tui.sources.slurm import SlurmSource
     from tui.sources.slurm_probe import slurm_environment
 
-    workload = SlurmSource(env=slurm_environment(settings), timeout_s=settings.slurm.timeout)
+    workload: WorkloadSource | None = None
+    if settings.slurm.enabled:
+        workload = SlurmSource(env=slurm_environment(settings), timeout_s=settings.slurm.timeout)
     if settings.gpu.source == "prometheus":
         from tui.sources.prometheus import PrometheusGpuSource
 

@@ -92,10 +92,10 @@ def test_config_file_pointing_at_missing_slurm_reports_it(tmp_path: Path) -> Non
 
 
 def test_collect_writes_history_and_stops_on_sigterm(tmp_path: Path) -> None:
-    store = tmp_path / "history.sqlite3"
+    store = tmp_path / "history-demo.sqlite3"  # the simulated cluster's own file
     env = dict(
         os.environ,
-        CLUSTERDASH_STORE_PATH=str(store),
+        CLUSTERDASH_STORE_PATH=str(tmp_path / "history.sqlite3"),
         CLUSTERDASH_GPU_INTERVAL="1s",
         CLUSTERDASH_SLURM_INTERVAL="1s",
     )
@@ -124,6 +124,7 @@ def test_collect_writes_history_and_stops_on_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0
+    assert not (tmp_path / "history.sqlite3").exists(), "demo never touches the real file"
     assert "collector stopped" in stderr
     assert "Traceback" not in stderr
 
@@ -187,17 +188,42 @@ def test_collect_evaluates_alerts_and_calls_the_webhook_without_the_tui(tmp_path
         {"rule": a["rule"], "target": a["target"]} for a in alerts
     ]
     assert process.returncode == 0
-    with sqlite3.connect(tmp_path / "h.sqlite3") as db:
+    with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
         rules = {row[0] for row in db.execute("SELECT rule FROM alert_events")}
     assert "node_drained" in rules, "alert history is kept in the store"
+
+
+def _gpu_only_config(tmp_path: Path) -> Path:
+    """A real cluster without Slurm: one exporter that never answers (port 9 is discard)."""
+    config = tmp_path / "gpu-only.toml"
+    config.write_text(
+        '[slurm]\nenabled = false\n[gpu]\ntargets = ["http://127.0.0.1:9/metrics"]\n'
+        'timeout = "1s"\n'
+    )
+    return config
+
+
+def test_no_slurm_at_all_says_simulated_in_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH=str(tmp_path))
+    result = run_cli("snapshot", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["demo"] is True
+    assert result.stderr.count("\n") == 1 and "simulated cluster" in result.stderr
+
+
+def test_slurm_disabled_in_a_config_file_collects_gpus_only(tmp_path: Path) -> None:
+    result = run_cli("snapshot", "--json", "--config", str(_gpu_only_config(tmp_path)))
+    data = json.loads(result.stdout)
+    assert data["demo"] is False
+    assert set(data["sources"]) == {"gpu"}, "no Slurm source is built or run"
 
 
 def test_corrupt_history_database_is_one_line_and_left_untouched(tmp_path: Path) -> None:
     store = tmp_path / "history.sqlite3"
     store.write_bytes(b"not a database, but somebody's file" * 100)
     before = store.read_bytes()
-    env = dict(os.environ, CLUSTERDASH_STORE_PATH=str(store))
-    result = run_cli("collect", "--demo", env=env)
+    env = dict(os.environ, CLUSTERDASH_STORE_PATH=str(store), CLUSTERDASH_CLUSTER_NAME="lab")
+    result = run_cli("collect", "--config", str(_gpu_only_config(tmp_path)), env=env)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "is corrupt" in result.stderr and "Traceback" not in result.stderr
@@ -214,7 +240,7 @@ def test_ask_streams_an_answer_that_saw_the_recorded_alerts(tmp_path: Path) -> N
     from tui.model import ClusterSnapshot, Gpu
     from tui.store import Store
 
-    store_path = tmp_path / "history.sqlite3"
+    store_path = tmp_path / "history-demo.sqlite3"  # where the simulated cluster's history lives
 
     async def record_an_alert() -> None:
         store = await Store.open(store_path)
@@ -228,7 +254,7 @@ def test_ask_streams_an_answer_that_saw_the_recorded_alerts(tmp_path: Path) -> N
     with ScriptedServer(script) as server:
         env = dict(
             os.environ,
-            CLUSTERDASH_STORE_PATH=str(store_path),
+            CLUSTERDASH_STORE_PATH=str(tmp_path / "history.sqlite3"),
             CLUSTERDASH_AGENT_BASE_URL=server.base_url,
         )
         result = run_cli("ask", "--demo", "--nodes", "4", "what is alerting?", env=env)

@@ -80,6 +80,7 @@ def _commands(action: Action) -> str:
 
 async def ask_command(settings: Settings, mode: str, question: str) -> int:
     """`clusterdash ask`: one collection cycle, then one streamed answer on stdout."""
+    from tui.mode import store_path_for
     from tui.services import build_services
 
     services = await build_services(settings, mode, with_store=False)
@@ -88,9 +89,10 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
         snapshot = await services.collector.collect_once()
         history = services.history
         alerts = None
-        if settings.store_path.exists():
+        store_path = store_path_for(settings, mode)
+        if store_path.exists():
             try:
-                store = await Store.open(settings.store_path, readonly=True)
+                store = await Store.open(store_path, readonly=True)
             except StoreError as error:
                 logger.warning("history and alerts unavailable: {}", error)
         if store is not None:
