@@ -42,6 +42,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ("XDG_STATE_HOME", "state"),
         ("XDG_DATA_HOME", "data"),
         ("XDG_CACHE_HOME", "cache"),
+        ("XDG_RUNTIME_DIR", "run"),
     ):
         monkeypatch.setenv(var, str(tmp_path / "xdg" / sub))
     monkeypatch.setenv("LC_ALL", "C.UTF-8")

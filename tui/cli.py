@@ -198,8 +198,12 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
 
 
 async def _snapshot(settings: Settings, mode: str, as_json: bool) -> int:
-    from tui.services import build_services
     from tui.snapshot_output import snapshot_json, snapshot_table
+
+    attached = await _snapshot_from_collector(settings, mode, as_json)
+    if attached is not None:
+        return attached
+    from tui.services import build_services
 
     services = await build_services(settings, mode, with_store=False)
     try:
@@ -208,21 +212,59 @@ async def _snapshot(settings: Settings, mode: str, as_json: bool) -> int:
         await services.aclose()
     price = settings.cluster.gpu_hourly_price
     print(snapshot_json(snapshot, price) if as_json else snapshot_table(snapshot, price))
+    return _snapshot_exit_code(snapshot)
+
+
+def _snapshot_exit_code(snapshot: Any) -> int:
     failing = [h for h in snapshot.health.values() if not h.ok and h.enabled]
     return EXIT_FAILURE if failing and len(failing) == len(snapshot.health) else EXIT_OK
 
 
+async def _snapshot_from_collector(settings: Settings, mode: str, as_json: bool) -> int | None:
+    """The running collector's current snapshot, exactly as it would print it; None if none."""
+    if not settings.collector.attach:
+        return None
+    from tui.collect_client import CollectorUnavailable, RemoteCollector, find_collector, request
+    from tui.snapshot_output import snapshot_table
+
+    found = await find_collector(settings, demo=mode == "demo")
+    if found is None:
+        return None
+    path, hello = found
+    try:
+        if as_json:
+            reply = await request(path, {"op": "snapshot"})
+            print(reply["snapshot_json"])
+            return EXIT_OK
+        remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == "demo")
+        snapshot = await remote.collect_once()
+    except CollectorUnavailable as error:
+        raise CliError(str(error)) from None
+    print(snapshot_table(snapshot, settings.cluster.gpu_hourly_price))
+    return _snapshot_exit_code(snapshot)
+
+
 async def _collect(settings: Settings, mode: str) -> int:
+    from tui.collect_client import serving_socket
+    from tui.collect_server import CollectServer
     from tui.services import build_services
 
-    services = await build_services(settings, mode)
+    services = await build_services(settings, mode, role="collect", require_writer=True)
+    server = CollectServer(services, serving_socket(settings), group=settings.collector.group)
+    try:
+        await server.start()
+    except OSError as error:
+        await services.aclose()
+        raise CliError(f"cannot serve viewers on {server.socket_path}: {one_line(error)}") from None
+    services.closers.append(server.aclose)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    logger.info("collecting {} ({} mode) into {}", services.cluster_name, mode, settings.store_path)
+    store = services.store.path if services.store else None
+    logger.info("collecting {} ({} mode) into {}", services.cluster_name, mode, store)
     restore_gc = calm_gc()  # the start-up objects exist: see tui/gc_tuning
     runner = asyncio.create_task(services.run_background())
     waiter = asyncio.create_task(stop.wait())

@@ -135,6 +135,18 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class CollectorSettings:
+    # Unix socket `collect` serves viewers on; empty = $XDG_RUNTIME_DIR/clusterdash/collect.sock.
+    socket: str = ""
+    # Group that may read the socket (operators); empty = the collector's user only.
+    group: str = ""
+    # Also serve /api/v1 on 127.0.0.1:<port> (0 = off; the head node uses 8080).
+    http_port: int = 0
+    # Viewers attach to a running collector; false = always collect in-process.
+    attach: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     gpu: GpuSettings = field(default_factory=GpuSettings)
@@ -146,6 +158,7 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    collector: CollectorSettings = field(default_factory=CollectorSettings)
     # Not keys: how the settings were obtained.
     source_file: str = ""
     readonly: bool = False
@@ -247,6 +260,7 @@ _VALIDATORS: Mapping[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] 
             ("agent", "max_steps"): (lambda v: 1 <= v <= 100, "must be between 1 and 100"),
             ("ui", "refresh"): (lambda v: v >= 0.5, "must be at least 0.5s"),
             ("demo", "nodes"): (lambda v: 1 <= v <= 4096, "must be between 1 and 4096"),
+            ("collector", "http_port"): (lambda v: 0 <= v <= 65535, "must be a TCP port or 0"),
             ("web", "max_sessions"): (lambda v: 1 <= v <= 256, "must be between 1 and 256"),
             ("store", "raw_retention"): (lambda v: v >= 60, "must be at least 1m"),
             ("store", "rollup_retention"): (lambda v: v >= 3600, "must be at least 1h"),

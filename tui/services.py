@@ -12,6 +12,7 @@ import importlib
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -41,6 +42,8 @@ class Services:
     # False for a second process on a database another one writes: it reads history only.
     writer: bool = True
     identity: str = ""
+    # The collector socket a viewer reads from; empty when collecting in-process.
+    via: str = ""
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     background: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -177,6 +180,66 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
     )
     collector.subscribe(services.alerts.on_snapshot)
     services.background.extend(n.run for n in services.alerts.notifiers)
+
+
+async def attach_or_build(settings: Settings, mode: str) -> Services:
+    """A viewer of the running collector when there is one, else collect in-process."""
+    if settings.collector.attach:
+        from tui.collect_client import find_collector
+
+        found = await find_collector(settings, demo=mode == "demo")
+        if found is not None:
+            return await build_viewer_services(settings, mode, *found)
+    return await build_services(settings, mode)
+
+
+async def build_viewer_services(
+    settings: Settings, mode: str, socket_path: Path, hello: dict[str, Any]
+) -> Services:
+    """Snapshots from the collector; actions still run here, as the operator's own user.
+
+    History is read from the collector's database (read-only) when this user may read it.
+    A local alert engine shows alerts and records nothing: events and webhooks are the
+    collector's alone.
+    """
+    from tui.collect_client import CollectorBackedStore, RemoteCollector
+
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    remote = RemoteCollector(socket_path, str(hello.get("cluster", "")), demo=mode == "demo")
+    closers.append(remote.aclose)
+    workload: ActionRunner | None = None
+    if mode != "demo" and settings.slurm.enabled:
+        from tui.sources.slurm import SlurmSource
+        from tui.sources.slurm_probe import slurm_environment
+
+        workload = SlurmSource(env=slurm_environment(settings), timeout_s=settings.slurm.timeout)
+    services = Services(
+        settings=settings,
+        mode=mode,
+        collector=remote,  # type: ignore[arg-type]  # the same surface, fed by the socket
+        workload=workload,
+        history=None,
+        store=None,
+        cluster_name=remote.latest.cluster_name,
+        closers=closers,
+        writer=False,
+        via=str(socket_path),
+    )
+    store_path = hello.get("store")
+    if store_path:
+        try:
+            store = await Store.open(store_path, readonly=True)
+        except StoreError as error:
+            logger.info("collector history not readable here: {}", error)
+        else:
+            closers.append(store.close)
+            services.history = store
+            services.store = CollectorBackedStore(store, socket_path)  # type: ignore[assignment]
+    services.alerts = await build_alerting(
+        settings, None, services.cluster_name, closers, notify=False
+    )
+    remote.subscribe(services.alerts.on_snapshot)
+    return services
 
 
 def agent_health_probe(settings: Settings) -> Callable[[], Awaitable[SourceHealth]]:

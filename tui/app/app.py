@@ -84,9 +84,9 @@ ServicesFactory = Callable[[Settings, str], Awaitable[AppServices]]
 
 
 async def _default_factory(settings: Settings, mode: str) -> AppServices:
-    from tui.services import build_services
+    from tui.services import attach_or_build
 
-    return await build_services(settings, mode)
+    return await attach_or_build(settings, mode)
 
 
 class ClusterDashApp(App[int]):

@@ -20,6 +20,7 @@ SOURCE_LABELS: dict[str, str] = {
     "sim-slurm": "Slurm",
     "prometheus": "Prometheus",
     "agent": "agent",
+    "collect": "via collect",
 }
 
 

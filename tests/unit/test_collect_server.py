@@ -1,0 +1,283 @@
+"""One collector per cluster: `collect` serves viewers over its Unix socket.
+
+Real processes (`clusterdash collect`), a real socket, a real SQLite file, a real webhook
+receiver and a real exporter on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.unit.exposition_server import Reply, serve
+from tui.collect_client import RemoteCollector, request, serving_socket
+from tui.config import load_settings
+from tui.services import attach_or_build
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "exposition" / "dcgm-exporter-3.x.prom"
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+async def _await(condition: Callable[[], bool], limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class Collect:
+    """`clusterdash collect` in its own process, stopped (or killed) on exit."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.env, self.args = env, args
+        self.process: subprocess.Popen[str] | None = None
+        self.socket = Path(env["XDG_RUNTIME_DIR"]) / "clusterdash" / "collect.sock"
+
+    def start(self) -> Collect:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "collect", *self.args],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait(self._serving, 60, "the collector socket")
+        return self
+
+    def _serving(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"collect exited: {self.process.stderr.read()}")  # type: ignore[union-attr]
+        return self.socket.exists()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+    def stop(self) -> str:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        _, stderr = self.process.communicate(timeout=30)
+        return stderr
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        CLUSTERDASH_STORE_PATH=str(tmp_path / "h.sqlite3"),
+        CLUSTERDASH_GPU_INTERVAL="1s",
+        CLUSTERDASH_SLURM_INTERVAL="1s",
+    )
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    received: list[dict[str, object]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_viewers_never_scrape_and_one_drained_node_is_one_event_and_one_post(
+    env: dict[str, str],
+    webhook: tuple[str, list[dict[str, object]]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, received = webhook
+    env["CLUSTERDASH_ALERTS_WEBHOOK_URL"] = url
+    collect = Collect(env, "--demo", "--nodes", "8").start()
+    try:
+        settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("CLUS")})
+        viewers = [await attach_or_build(settings, "demo") for _ in range(2)]
+        tasks = [asyncio.create_task(v.run_background()) for v in viewers]
+        try:
+            for viewer in viewers:
+                assert isinstance(viewer.collector, RemoteCollector), "attached, not collecting"
+                assert not viewer.writer and viewer.alerts is not None
+                assert not viewer.alerts.notifiers
+            await _await(
+                lambda: all("gpu-03" in v.snapshot.node_by_name for v in viewers), 30, "data"
+            )
+            await _await(lambda: bool(received), 30, "the webhook")
+            seen = viewers[0].snapshot.taken_at
+            await _await(lambda: viewers[0].snapshot.taken_at > seen + 2, 30, "more cycles")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for viewer in viewers:
+                await viewer.aclose()
+    finally:
+        collect.stop()
+    drained = [
+        a
+        for body in received
+        for a in body["alerts"]  # type: ignore[attr-defined]
+        if a["rule"] == "node_drained" and a["target"] == "gpu-03"
+    ]
+    assert len(drained) == 1, received
+    with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
+        events = db.execute(
+            "SELECT count(*) FROM alert_events WHERE rule = 'node_drained' AND target = 'gpu-03'"
+        ).fetchone()[0]
+    assert events == 1
+
+
+async def test_exporter_requests_per_interval_do_not_grow_with_viewers(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with serve({"/metrics": Reply(FIXTURE.read_text())}) as exporter:
+        config = tmp_path / "c.toml"
+        config.write_text(
+            f'[slurm]\nenabled = false\n[gpu]\ntargets = ["{exporter.url("/metrics")}"]\n'
+        )
+        env["CLUSTERDASH_CLUSTER_NAME"] = "lab"
+        collect = Collect(env, "--config", str(config)).start()
+        try:
+            settings = load_settings(
+                config, environ={k: v for k, v in env.items() if k.startswith("CLUS")}
+            )
+            viewers = [await attach_or_build(settings, "slurm") for _ in range(2)]
+            tasks = [asyncio.create_task(v.run_background()) for v in viewers]
+            try:
+                await _await(lambda: all(v.snapshot.gpus for v in viewers), 30, "viewer data")
+                before, started = len(exporter.requests), time.monotonic()
+                for _ in range(3):
+                    result = await asyncio.to_thread(
+                        subprocess.run,
+                        [
+                            sys.executable,
+                            "-m",
+                            "tui.cli",
+                            "snapshot",
+                            "--json",
+                            "--config",
+                            str(config),
+                        ],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=60,
+                    )
+                    assert json.loads(result.stdout)["gpus"], result.stderr
+                elapsed = time.monotonic() - started
+                during = len(exporter.requests) - before
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                for viewer in viewers:
+                    await viewer.aclose()
+        finally:
+            collect.stop()
+    # The collector alone scrapes at most once per 1 s interval; viewers add nothing.
+    assert during <= elapsed / 1.0 + 2, (during, elapsed)
+
+
+async def test_a_viewer_shows_stale_data_while_its_collector_is_gone_then_reconnects(
+    env: dict[str, str],
+) -> None:
+    collect = Collect(env, "--demo", "--nodes", "4").start()
+    viewer = RemoteCollector(collect.socket, "demo", demo=True)
+    task = asyncio.create_task(viewer.run())
+    try:
+        await _await(lambda: viewer.connected.is_set() and bool(viewer.latest.gpus), 30, "data")
+        last = viewer.latest.taken_at
+        collect.kill()
+        await _await(lambda: not viewer.latest.health["collect"].ok, 30, "stale mark")
+        gone = viewer.latest
+        assert gone.taken_at == last, "the last real snapshot is kept, never replaced"
+        assert len(gone.gpus) == 32 and gone.health["collect"].last_error
+        assert any(g.utilization_pct for g in gone.gpus), "stale readings are not zeroed"
+        collect.start()
+        await _await(
+            lambda: viewer.latest.health["collect"].ok and viewer.latest.taken_at > last,
+            60,
+            "reconnect",
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        collect.kill()
+
+
+async def test_audit_rows_carry_the_peer_user_and_a_second_collector_is_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    collect = Collect(env, "--demo", "--nodes", "2").start()
+    try:
+        reply = await request(
+            collect.socket,
+            {
+                "op": "audit",
+                "user": "mallory",
+                "action": "drain",
+                "targets": ["gpu-01"],
+                "result_ok": True,
+                "reason": "bad DIMM",
+            },
+        )
+        assert reply["ok"]
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "tui.cli", "collect", "--demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert "already written by pid" in second.stderr and second.stderr.count("\n") == 1
+    finally:
+        collect.stop()
+    with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
+        users = [row[0] for row in db.execute("SELECT user FROM audit_log")]
+    assert users == [pwd.getpwuid(os.getuid()).pw_name]
+
+
+def test_default_socket_is_in_the_runtime_dir(tmp_path: Path) -> None:
+    settings = load_settings(environ={})
+    assert (
+        serving_socket(settings)
+        == Path(os.environ["XDG_RUNTIME_DIR"]) / "clusterdash" / "collect.sock"
+    )

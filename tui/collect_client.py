@@ -1,0 +1,247 @@
+"""Viewers of a running `clusterdash collect`: find its socket, read snapshots, reconnect.
+
+A viewer that attached stays a viewer: when the collector goes away it keeps the last
+snapshot (shown stale, the "collect" source failing) and reconnects; it never collects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from loguru import logger
+
+from tui.config import Settings, state_dir
+from tui.model import ClusterSnapshot, SourceHealth
+from tui.snapshot_wire import decode
+from tui.sources.base import one_line
+
+SERVICE_SOCKET = Path("/run/clusterdash/collect.sock")
+SOURCE = "collect"
+MAX_LINE_BYTES = 256 << 20
+Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]
+
+
+class CollectorUnavailable(Exception):
+    """No collector answers on the socket; the message is one line."""
+
+
+def runtime_socket() -> Path | None:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "clusterdash" / "collect.sock" if runtime else None
+
+
+def serving_socket(settings: Settings) -> Path:
+    """Where `collect` listens: collector.socket, else the user's runtime dir, else state."""
+    if settings.collector.socket:
+        return Path(settings.collector.socket).expanduser()
+    return runtime_socket() or state_dir() / "collect.sock"
+
+
+def socket_candidates(settings: Settings) -> list[Path]:
+    """Where viewers look: the configured path, then the user's, then the head node service's."""
+    found: list[Path] = []
+    for path in (serving_socket(settings), runtime_socket(), SERVICE_SOCKET):
+        if path is not None and path not in found:
+            found.append(path)
+    return found
+
+
+async def request(path: Path, message: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+    """One request, one reply; CollectorUnavailable when nothing answers."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_LINE_BYTES)
+            try:
+                writer.write((json.dumps({"id": 1, **message}) + "\n").encode())
+                await writer.drain()
+                line = await reader.readline()
+            finally:
+                writer.close()
+    except (OSError, TimeoutError) as error:
+        raise CollectorUnavailable(f"no collector on {path}: {one_line(error)}") from None
+    if not line:
+        raise CollectorUnavailable(f"collector on {path} closed the connection")
+    reply = json.loads(line)
+    if not reply.get("ok"):
+        raise CollectorUnavailable(f"collector on {path}: {reply.get('error', 'refused')}")
+    return dict(reply)
+
+
+async def find_collector(settings: Settings, *, demo: bool) -> tuple[Path, dict[str, Any]] | None:
+    """The first socket whose collector answers and shows the same kind of cluster."""
+    for path in socket_candidates(settings):
+        if not path.exists():
+            continue
+        try:
+            hello = await request(path, {"op": "hello"}, timeout_s=2.0)
+        except (CollectorUnavailable, ValueError):
+            continue
+        if bool(hello.get("demo")) == demo:
+            return path, hello
+        logger.info("collector on {} shows another kind of cluster; not attaching", path)
+    return None
+
+
+class RemoteCollector:
+    """Stands where Collector does in a viewer: latest snapshot, subscribers, run()."""
+
+    def __init__(self, path: Path, cluster_name: str, *, demo: bool) -> None:
+        self.path = path
+        self.latest = ClusterSnapshot(
+            taken_at=time.time(),
+            cluster_name=cluster_name,
+            demo=demo,
+            health=MappingProxyType({SOURCE: SourceHealth(SOURCE, detail=str(path))}),
+        )
+        self.connected = asyncio.Event()
+        self._subscribers: list[Subscriber] = []
+        self._last_success: float | None = None
+        self._failures = 0
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+
+    def pollers(self) -> list[Any]:
+        return []
+
+    def set_interval(self, source: str, seconds: float) -> None:
+        """The collector owns the schedule; a viewer cannot change it."""
+
+    async def collect_once(self) -> ClusterSnapshot:
+        """Ask the collector to poll now, then read its snapshot (nothing is collected here)."""
+        await self.poll_now()
+        reader, writer = await self._subscribe()
+        try:
+            await self._receive(reader)
+        finally:
+            writer.close()
+        return self.latest
+
+    async def poll_now(self) -> None:
+        """Ask the collector to poll now (after an action), so the result shows at once."""
+        with contextlib.suppress(CollectorUnavailable):
+            await request(self.path, {"op": "poll_now"}, timeout_s=15.0)
+
+    async def run(self) -> None:
+        """Follow the collector's stream forever, reconnecting when it goes away."""
+        while True:
+            try:
+                reader, writer = await self._subscribe()
+                try:
+                    while await self._receive(reader):
+                        pass
+                finally:
+                    writer.close()
+                error = "collector closed the connection"
+            except (OSError, CollectorUnavailable, ValueError, KeyError, TypeError) as failure:
+                error = one_line(failure)
+            self.connected.clear()
+            self._failures += 1
+            await self._publish(self._with_collect_health(ok=False, error=error))
+            await asyncio.sleep(min(5.0, 0.25 * 2 ** min(self._failures, 5)))
+
+    async def _subscribe(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            reader, writer = await asyncio.open_unix_connection(
+                str(self.path), limit=MAX_LINE_BYTES
+            )
+        except OSError as error:
+            raise CollectorUnavailable(f"no collector on {self.path}: {one_line(error)}") from None
+        writer.write(b'{"id":1,"op":"subscribe"}\n')
+        await writer.drain()
+        return reader, writer
+
+    async def _receive(self, reader: asyncio.StreamReader) -> bool:
+        line = await reader.readline()
+        if not line:
+            return False
+        message = json.loads(line)
+        snapshot = decode(message["snapshot"])
+        self._last_success = time.time()
+        self._failures = 0
+        self.connected.set()
+        self.latest = snapshot
+        await self._publish(self._with_collect_health(ok=True, error=None))
+        return True
+
+    def _with_collect_health(self, *, ok: bool, error: str | None) -> ClusterSnapshot:
+        health = SourceHealth(
+            SOURCE,
+            ok=ok,
+            last_success=self._last_success,
+            last_attempt=time.time(),
+            consecutive_failures=self._failures,
+            last_error=error,
+            detail=f"via collect ({self.path})",
+        )
+        merged = dict(self.latest.health) | {SOURCE: health}
+        return replace(self.latest, health=MappingProxyType(merged))
+
+    async def _publish(self, snapshot: ClusterSnapshot) -> None:
+        self.latest = snapshot
+        for subscriber in list(self._subscribers):
+            try:
+                result = subscriber(snapshot)
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("snapshot subscriber {} failed", subscriber)
+
+    async def aclose(self) -> None:
+        self.connected.clear()
+
+
+class CollectorBackedStore:
+    """A viewer's history: reads from the collector's database, writes through the collector.
+
+    The collector records audit rows under the user the kernel reports for this process.
+    """
+
+    def __init__(self, store: Any, path: Path) -> None:
+        self._store = store
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def add_audit(
+        self,
+        *,
+        user: str,
+        origin: str,
+        action: str,
+        targets: Any,
+        ok: bool,
+        reason: str = "",
+        message: str = "",
+        ts: float | None = None,
+    ) -> int:
+        reply = await request(
+            self._path,
+            {
+                "op": "audit",
+                "origin": origin,
+                "action": action,
+                "targets": list(targets),
+                "result_ok": ok,
+                "reason": reason,
+                "message": message,
+            },
+        )
+        return int(reply["audit_id"])

@@ -1,0 +1,293 @@
+"""`clusterdash collect` serves its live state to viewers on the same machine.
+
+Protocol: newline-delimited JSON over a Unix socket (see README, "Collector socket").
+A request is `{"id": N, "op": "...", ...}`; every reply carries the same id and `"ok"`.
+`subscribe` streams `{"event": "snapshot", ...}` lines until the viewer disconnects.
+Writes a viewer asks for (audit rows, acks, silences) are recorded under the user the
+kernel reports for the socket's peer (SO_PEERCRED), never a name the viewer sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import json
+import os
+import pwd
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from tui.model import ClusterSnapshot
+from tui.services import Services
+from tui.snapshot_output import snapshot_json
+from tui.snapshot_wire import encode
+
+MAX_REQUEST_BYTES = 1 << 20
+Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+
+def peer_user(writer: asyncio.StreamWriter) -> str:
+    """The login name of the process at the other end of a Unix socket."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return "unknown"
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+class _Encoded:
+    """One snapshot's wire and public JSON, built once however many viewers read it."""
+
+    def __init__(self, snapshot: ClusterSnapshot, price: float) -> None:
+        self.snapshot = snapshot
+        self._price = price
+        self._wire: bytes | None = None
+        self._public: str | None = None
+
+    def wire_line(self) -> bytes:
+        if self._wire is None:
+            body = json.dumps(encode(self.snapshot), separators=(",", ":"), allow_nan=False)
+            self._wire = b'{"event":"snapshot","snapshot":' + body.encode() + b"}\n"
+        return self._wire
+
+    def public(self) -> str:
+        if self._public is None:
+            self._public = snapshot_json(self.snapshot, self._price)
+        return self._public
+
+
+class CollectServer:
+    def __init__(self, services: Services, socket_path: Path, *, group: str = "") -> None:
+        self.services = services
+        self.socket_path = socket_path
+        self.group = group
+        self._server: asyncio.AbstractServer | None = None
+        self._subscribers: set[asyncio.Queue[bytes]] = set()
+        self._latest = _Encoded(services.snapshot, services.settings.cluster.gpu_hourly_price)
+        self._handlers: dict[str, Handler] = {
+            "hello": self._hello,
+            "snapshot": self._snapshot,
+            "history": self._history,
+            "alerts": self._alerts,
+            "ack": self._ack,
+            "silence": self._silence,
+            "audit": self._audit,
+            "poll_now": self._poll_now,
+        }
+
+    async def start(self) -> None:
+        path = self.socket_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() or path.is_symlink():
+            if await _answers(path):
+                raise OSError(f"another collector already serves {path}")
+            path.unlink()
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(path), limit=MAX_REQUEST_BYTES
+        )
+        mode = 0o600
+        if self.group:
+            try:
+                os.chown(path, -1, grp.getgrnam(self.group).gr_gid)
+                mode = 0o660
+            except (KeyError, PermissionError) as error:
+                logger.warning(
+                    "collector socket {} not shared with group {}: {}", path, self.group, error
+                )
+        path.chmod(mode)
+        self.services.collector.subscribe(self._on_snapshot)
+        logger.info("serving viewers on {}", path)
+
+    async def aclose(self) -> None:
+        self.services.collector.unsubscribe(self._on_snapshot)
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    @property
+    def viewers(self) -> int:
+        return len(self._subscribers)
+
+    def _on_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        self._latest = _Encoded(snapshot, self.services.settings.cluster.gpu_hourly_price)
+        if not self._subscribers:
+            return
+        line = self._latest.wire_line()
+        for queue in self._subscribers:
+            if queue.full():  # a viewer that cannot keep up gets the newest snapshot only
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(line)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        user = peer_user(writer)
+        try:
+            while line := await reader.readline():
+                reply = await self._answer(line, user)
+                if reply is None:  # subscribe: this connection now only streams
+                    await self._stream(reader, writer)
+                    return
+                writer.write(reply)
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        except asyncio.CancelledError:  # the collector is stopping: end this viewer quietly
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(self, line: bytes, user: str) -> bytes | None:
+        request_id: Any = None
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
+            request_id = request.get("id")
+            op = request.get("op")
+            if op == "subscribe":
+                return None
+            handler = self._handlers.get(str(op))
+            if handler is None:
+                raise ValueError(f"unknown op {op!r}")
+            result = await handler(request, user)
+            reply: dict[str, Any] = {"id": request_id, "ok": True, **result}
+        except Exception as error:  # one bad request is that request's error only
+            reply = {"id": request_id, "ok": False, "error": " ".join(str(error).split())}
+        if "public" in reply:  # the snapshot exactly as `snapshot --json` prints it
+            public = reply.pop("public")
+            head = json.dumps(reply, separators=(",", ":"))[:-1]
+            return f'{head},"snapshot_json":{json.dumps(public)}}}\n'.encode()
+        return (json.dumps(reply, separators=(",", ":"), default=str) + "\n").encode()
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Send each new snapshot until the viewer hangs up (its end of the socket reads EOF)."""
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=2)
+        queue.put_nowait(self._latest.wire_line())
+        self._subscribers.add(queue)
+        hangup = asyncio.ensure_future(reader.read())
+        try:
+            while not hangup.done():
+                next_line = asyncio.ensure_future(queue.get())
+                await asyncio.wait({next_line, hangup}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_line.done():
+                    next_line.cancel()
+                    break
+                writer.write(next_line.result())
+                await writer.drain()
+        finally:
+            hangup.cancel()
+            self._subscribers.discard(queue)
+
+    # ---- operations ---------------------------------------------------------------
+
+    async def _hello(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        services = self.services
+        return {
+            "cluster": services.cluster_name,
+            "demo": services.demo,
+            "pid": os.getpid(),
+            "user": user,
+            "store": str(services.store.path) if services.store else None,
+        }
+
+    async def _snapshot(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        return {"public": self._latest.public()}
+
+    async def _history(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        store = self.services.store
+        if store is None:
+            raise ValueError("this collector keeps no history")
+        node, start, end = str(request["node"]), float(request["start"]), float(request["end"])
+        gpu = request.get("gpu")
+        samples = await store.gpu_samples(node, start, end, None if gpu is None else int(gpu))
+        return {"samples": [list(_sample_row(s)) for s in samples]}
+
+    async def _alerts(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        alerts = self.services.alerts
+        if alerts is None:
+            return {"active": [], "silences": []}
+        return {
+            "active": [a.to_dict() for a in alerts.active()],
+            "silences": [
+                {"id": s.id, "rule": s.rule, "target": s.target, "ends_at": s.ends_at}
+                for s in alerts.silences()
+            ],
+        }
+
+    async def _ack(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        alerts = self._require_alerts()
+        return {
+            "acked": await alerts.acknowledge(str(request["rule"]), str(request["target"]), user)
+        }
+
+    async def _silence(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        alerts = self._require_alerts()
+        silence = await alerts.silence(
+            rule=request.get("rule"),
+            target=request.get("target"),
+            duration_s=float(request["duration_s"]),
+            who=user,
+            comment=str(request.get("comment", "")),
+        )
+        return {"silence_id": silence.id}
+
+    async def _audit(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        store = self.services.store
+        if store is None or store.readonly:
+            raise ValueError("this collector keeps no audit log")
+        audit_id = await store.add_audit(
+            user=user,
+            origin=str(request.get("origin", "keyboard")),
+            action=str(request["action"]),
+            targets=[str(t) for t in request.get("targets", [])],
+            ok=bool(request["result_ok"]),
+            reason=str(request.get("reason", "")),
+            message=str(request.get("message", "")),
+        )
+        return {"audit_id": audit_id}
+
+    async def _poll_now(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        snapshot = await self.services.collector.collect_once()
+        return {"taken_at": snapshot.taken_at}
+
+    def _require_alerts(self) -> Any:
+        if self.services.alerts is None:
+            raise ValueError("this collector runs no alert engine")
+        return self.services.alerts
+
+
+def _sample_row(sample: Any) -> tuple[Any, ...]:
+    return (
+        sample.ts,
+        sample.gpu,
+        sample.utilization_pct,
+        sample.memory_used_mib,
+        sample.memory_total_mib,
+        sample.temperature_c,
+        sample.power_w,
+        sample.sm_clock_mhz,
+    )
+
+
+async def _answers(path: Path) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), 1)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
