@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import pwd
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.collect_process import Collect
 from tests.unit.exposition_server import Reply, serve
 from tui.collect_client import RemoteCollector, request, serving_socket
 from tui.config import load_settings
@@ -30,58 +30,12 @@ from tui.services import attach_or_build
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "exposition" / "dcgm-exporter-3.x.prom"
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 async def _await(condition: Callable[[], bool], limit_s: float, what: str) -> None:
     deadline = time.monotonic() + limit_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
-
-
-class Collect:
-    """`clusterdash collect` in its own process, stopped (or killed) on exit."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.env, self.args = env, args
-        self.process: subprocess.Popen[str] | None = None
-        self.socket = Path(env["XDG_RUNTIME_DIR"]) / "clusterdash" / "collect.sock"
-
-    def start(self) -> Collect:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "collect", *self.args],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        _wait(self._serving, 60, "the collector socket")
-        return self
-
-    def _serving(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"collect exited: {self.process.stderr.read()}")  # type: ignore[union-attr]
-        return self.socket.exists()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=20)
-
-    def stop(self) -> str:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        _, stderr = self.process.communicate(timeout=30)
-        return stderr
 
 
 @pytest.fixture
