@@ -81,6 +81,7 @@ class CollectServer:
             "alerts": self._alerts,
             "ack": self._ack,
             "silence": self._silence,
+            "lift": self._lift,
             "audit": self._audit,
             "poll_now": self._poll_now,
         }
@@ -245,6 +246,9 @@ class CollectServer:
             comment=str(request.get("comment", "")),
         )
         return {"silence_id": silence.id}
+
+    async def _lift(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        return {"lifted": await self._require_alerts().lift(int(request["silence_id"]))}
 
     async def _audit(self, request: dict[str, Any], user: str) -> dict[str, Any]:
         store = self.services.store

@@ -198,9 +198,10 @@ async def build_viewer_services(
 ) -> Services:
     """Snapshots from the collector; actions still run here, as the operator's own user.
 
-    History is read from the collector's database (read-only) when this user may read it.
-    A local alert engine shows alerts and records nothing: events and webhooks are the
-    collector's alone.
+    History and alert state are read from the collector's database (read-only) when this
+    user may read it; acks and silences go to the collector. Events and webhooks are the
+    collector's alone: a viewer that cannot read the database shows alerts from a local
+    engine that records and sends nothing.
     """
     from tui.collect_client import CollectorBackedStore, RemoteCollector
 
@@ -235,10 +236,15 @@ async def build_viewer_services(
             closers.append(store.close)
             services.history = store
             services.store = CollectorBackedStore(store, socket_path)  # type: ignore[assignment]
-    services.alerts = await build_alerting(
-        settings, None, services.cluster_name, closers, notify=False
-    )
-    remote.subscribe(services.alerts.on_snapshot)
+    alerts = await build_alerting(settings, None, services.cluster_name, closers, notify=False)
+    if services.history is not None:
+        from tui.alerts.persistence import AlertRepository
+        from tui.viewer_alerts import ViewerAlertService
+
+        alerts = ViewerAlertService(alerts.engine, AlertRepository(services.history), socket_path)
+        await alerts.start()
+    services.alerts = alerts
+    remote.subscribe(alerts.on_snapshot)
     return services
 
 

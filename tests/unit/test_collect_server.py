@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -235,3 +236,38 @@ def test_default_socket_is_in_the_runtime_dir(tmp_path: Path) -> None:
         serving_socket(settings)
         == Path(os.environ["XDG_RUNTIME_DIR"]) / "clusterdash" / "collect.sock"
     )
+
+
+async def test_an_ack_and_a_silence_in_one_viewer_reach_the_other(env: dict[str, str]) -> None:
+    collect = Collect(env, "--demo", "--nodes", "8").start()
+    me = pwd.getpwuid(os.getuid()).pw_name
+    try:
+        settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("CLUS")})
+        first, second = [await attach_or_build(settings, "demo") for _ in range(2)]
+        tasks = [asyncio.create_task(v.run_background()) for v in (first, second)]
+        try:
+            assert first.alerts is not None and second.alerts is not None
+
+            def drained(service: Any) -> Any:
+                return next(
+                    (a for a in service.alerts.active() if a.key == ("node_drained", "gpu-03")),
+                    None,
+                )
+
+            await _await(lambda: drained(second) is not None, 60, "the alert in a viewer")
+            assert await first.alerts.acknowledge("node_drained", "gpu-03", "mallory")
+            await _await(lambda: drained(second).ack_by is not None, 30, "the ack elsewhere")
+            assert drained(second).ack_by == me, "the collector names the peer's user"
+            await first.alerts.silence(
+                rule="node_drained", target=None, duration_s=600, who="mallory"
+            )
+            await _await(lambda: bool(second.alerts.silences()), 30, "the silence elsewhere")
+            assert second.alerts.silences()[0].created_by == me
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for viewer in (first, second):
+                await viewer.aclose()
+    finally:
+        collect.stop()

@@ -294,6 +294,10 @@ class AlertEngine:
             if alert.rule in known and alert.state is not AlertState.RESOLVED:
                 self._active[alert.key] = alert
 
+    def show_only(self, alerts: Iterable[Alert]) -> None:
+        """Hold exactly these alerts (a viewer following the collector's alert state)."""
+        self._active = {alert.key: alert for alert in alerts}
+
     def set_rules(self, rules: Iterable[Rule]) -> None:
         self.rules = tuple(rules)
         names = {rule.name for rule in self.rules if rule.enabled}
