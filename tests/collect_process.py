@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -37,7 +37,7 @@ class Collect:
             stderr=self.log,
             text=True,
         )
-        _wait(self._serving, 60, "the collector socket")
+        wait_until(self._serving, 60, "the collector socket")
         return self
 
     def _serving(self) -> bool:

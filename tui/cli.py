@@ -257,6 +257,18 @@ async def _collect(settings: Settings, mode: str) -> int:
         await services.aclose()
         raise CliError(f"cannot serve viewers on {server.socket_path}: {one_line(error)}") from None
     services.closers.append(server.aclose)
+    if settings.collector.http_port:
+        from tui.collect_http import CollectHttp
+
+        http = CollectHttp(server, settings.collector.http_port)
+        try:
+            await http.start()
+        except OSError as error:
+            await services.aclose()
+            raise CliError(
+                f"cannot serve /api/v1 on 127.0.0.1:{http.port}: {one_line(error)}"
+            ) from None
+        services.closers.append(http.aclose)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None

@@ -152,6 +152,10 @@ class CollectServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def answer(self, line: bytes, user: str) -> bytes | None:
+        """The reply line to one request line (None for subscribe, which streams instead)."""
+        return await self._answer(line, user)
+
     async def _answer(self, line: bytes, user: str) -> bytes | None:
         request_id: Any = None
         try:
@@ -175,11 +179,19 @@ class CollectServer:
             return f'{head},"snapshot_json":{json.dumps(public)}}}\n'.encode()
         return (json.dumps(reply, separators=(",", ":"), default=str) + "\n").encode()
 
-    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Send each new snapshot until the viewer hangs up (its end of the socket reads EOF)."""
+    def add_stream(self) -> asyncio.Queue[bytes]:
+        """A queue that gets the current snapshot line now and each new one after."""
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=2)
         queue.put_nowait(self._latest.wire_line())
         self._subscribers.add(queue)
+        return queue
+
+    def remove_stream(self, queue: asyncio.Queue[bytes]) -> None:
+        self._subscribers.discard(queue)
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Send each new snapshot until the viewer hangs up (its end of the socket reads EOF)."""
+        queue = self.add_stream()
         hangup = asyncio.ensure_future(reader.read())
         try:
             while not hangup.done():
@@ -192,7 +204,7 @@ class CollectServer:
                 await writer.drain()
         finally:
             hangup.cancel()
-            self._subscribers.discard(queue)
+            self.remove_stream(queue)
 
     # ---- operations ---------------------------------------------------------------
 

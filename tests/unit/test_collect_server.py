@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.collect_process import Collect
+from tests.collect_process import Collect, wait_until
 from tests.unit.exposition_server import Reply, serve
 from tui.collect_client import RemoteCollector, request, serving_socket
 from tui.config import load_settings
@@ -271,3 +271,46 @@ async def test_an_ack_and_a_silence_in_one_viewer_reach_the_other(env: dict[str,
                 await viewer.aclose()
     finally:
         collect.stop()
+
+
+def test_loopback_http_serves_the_snapshot_and_a_stream(env: dict[str, str]) -> None:
+    import httpx
+
+    from tests.bench.sim_process import free_port
+
+    port = free_port()
+    env["CLUSTERDASH_COLLECTOR_HTTP_PORT"] = str(port)
+    collect = Collect(env, "--demo", "--nodes", "4").start()
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_until(lambda: _answers(f"{base}/hello"), 30, "the HTTP port")
+        snapshot = httpx.get(f"{base}/snapshot", timeout=10).json()
+        cli = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "snapshot", "--json", "--demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        from_cli = json.loads(cli.stdout)
+        assert snapshot.keys() == from_cli.keys() and snapshot["demo"] is True
+        assert [n["name"] for n in snapshot["nodes"]] == [n["name"] for n in from_cli["nodes"]]
+        with httpx.stream("GET", f"{base}/stream", timeout=10) as stream:
+            assert stream.headers["content-type"] == "text/event-stream"
+            lines = stream.iter_lines()
+            assert next(lines) == "event: snapshot"
+            assert json.loads(next(lines).removeprefix("data: "))["snapshot"]["demo"] is True
+        refused = httpx.post(f"{base}/alerts", timeout=10)
+        assert refused.status_code == 405
+    finally:
+        collect.stop()
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2).is_success
+    except httpx.HTTPError:
+        return False
