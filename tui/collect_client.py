@@ -210,7 +210,8 @@ class RemoteCollector:
 class CollectorBackedStore:
     """A viewer's history: reads from the collector's database, writes through the collector.
 
-    The collector records audit rows under the user the kernel reports for this process.
+    The collector records audit rows under the user the kernel reports for this process;
+    chat conversations and messages are written there too.
     """
 
     def __init__(self, store: Any, path: Path) -> None:
@@ -245,3 +246,25 @@ class CollectorBackedStore:
             },
         )
         return int(reply["audit_id"])
+
+    async def create_conversation(self, title: str, ts: float | None = None) -> int:
+        reply = await request(self._path, {"op": "chat_create", "title": title})
+        return int(reply["conversation_id"])
+
+    async def add_chat_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        extra: Any = None,
+        ts: float | None = None,
+    ) -> int:
+        message = {
+            "op": "chat_add",
+            "conversation_id": conversation_id,
+            "role": role,
+            "content": content,
+            "extra": dict(extra) if extra else None,
+        }
+        reply = await request(self._path, message)
+        return int(reply["message_id"])

@@ -83,6 +83,8 @@ class CollectServer:
             "silence": self._silence,
             "lift": self._lift,
             "audit": self._audit,
+            "chat_create": self._chat_create,
+            "chat_add": self._chat_add,
             "poll_now": self._poll_now,
         }
 
@@ -276,6 +278,27 @@ class CollectServer:
             message=str(request.get("message", "")),
         )
         return {"audit_id": audit_id}
+
+    async def _chat_create(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        store = self._require_store()
+        return {"conversation_id": await store.create_conversation(str(request["title"]))}
+
+    async def _chat_add(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        store = self._require_store()
+        extra = request.get("extra")
+        message_id = await store.add_chat_message(
+            int(request["conversation_id"]),
+            str(request["role"]),
+            str(request["content"]),
+            dict(extra) if isinstance(extra, dict) else None,
+        )
+        return {"message_id": message_id}
+
+    def _require_store(self) -> Any:
+        store = self.services.store
+        if store is None or store.readonly:
+            raise ValueError("this collector keeps no history")
+        return store
 
     async def _poll_now(self, request: dict[str, Any], user: str) -> dict[str, Any]:
         snapshot = await self.services.collector.collect_once()

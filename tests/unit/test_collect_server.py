@@ -314,3 +314,22 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).is_success
     except httpx.HTTPError:
         return False
+
+
+async def test_a_viewers_chat_history_is_written_by_the_collector(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    collect = Collect(env, "--demo", "--nodes", "2").start()
+    try:
+        settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("CLUS")})
+        viewer = await attach_or_build(settings, "demo")
+        try:
+            assert viewer.store is not None
+            conversation = await viewer.store.create_conversation("why idle?")
+            await viewer.store.add_chat_message(conversation, "user", "why is gpu-02 idle?")
+            messages = await viewer.store.conversation_messages(conversation)
+        finally:
+            await viewer.aclose()
+    finally:
+        collect.stop()
+    assert [m.content for m in messages] == ["why is gpu-02 idle?"]
