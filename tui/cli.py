@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -235,7 +236,9 @@ async def _snapshot_from_collector(settings: Settings, mode: str, as_json: bool)
         if as_json:
             reply = await request(path, {"op": "snapshot"})
             print(reply["snapshot_json"])
-            return EXIT_OK
+            sources = json.loads(reply["snapshot_json"])["sources"].values()
+            all_failing = bool(sources) and not any(source["ok"] for source in sources)
+            return EXIT_FAILURE if all_failing else EXIT_OK
         remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == "demo")
         snapshot = await remote.collect_once()
     except CollectorUnavailable as error:
