@@ -173,6 +173,8 @@ class CollectServer:
                 raise ValueError(f"unknown op {op!r}")
             result = await handler(request, user)
             reply: dict[str, Any] = {"id": request_id, "ok": True, **result}
+        except KeyError as error:
+            reply = {"id": request_id, "ok": False, "error": f"missing field {error}"}
         except Exception as error:  # one bad request is that request's error only
             reply = {"id": request_id, "ok": False, "error": " ".join(str(error).split())}
         if "public" in reply:  # the snapshot exactly as `snapshot --json` prints it

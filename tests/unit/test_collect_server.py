@@ -333,3 +333,23 @@ async def test_a_viewers_chat_history_is_written_by_the_collector(
     finally:
         collect.stop()
     assert [m.content for m in messages] == ["why is gpu-02 idle?"]
+
+
+async def test_bad_requests_get_one_line_errors_and_the_collector_carries_on(
+    env: dict[str, str],
+) -> None:
+    collect = Collect(env, "--demo", "--nodes", "2").start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(collect.socket))
+        replies = []
+        for line in (b"not json\n", b'{"id": 7, "op": "ack"}\n', b'{"id": 8, "op": "nope"}\n'):
+            writer.write(line)
+            await writer.drain()
+            replies.append(json.loads(await reader.readline()))
+        writer.close()
+        assert [r["ok"] for r in replies] == [False, False, False]
+        assert replies[1] == {"id": 7, "ok": False, "error": "missing field 'rule'"}
+        assert replies[2]["error"] == "unknown op 'nope'"
+        assert (await request(collect.socket, {"op": "hello"}))["demo"] is True
+    finally:
+        collect.stop()
