@@ -157,6 +157,8 @@ class Job:
     # node name -> GPU indices on that node held by this job (from Slurm's GRES IDX).
     gpu_indices: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: EMPTY_MAPPING)
     gpus_per_node: int = 0
+    # All the GPUs the job asked for (pending jobs too); 0 when it asked for none.
+    gpus_requested: int = 0
     submit_time: float | None = None
     start_time: float | None = None
     time_limit_min: int | None = None

@@ -69,6 +69,7 @@ def _job(job: Job) -> dict[str, Any]:
         "nodes": list(job.nodes),
         "gpu_indices": {node: list(idx) for node, idx in job.gpu_indices.items()},
         "gpus": job.gpu_count,
+        "gpus_requested": job.gpus_requested,
         "submit_time": _iso(job.submit_time),
         "start_time": _iso(job.start_time),
         "time_limit_min": job.time_limit_min,

@@ -12,7 +12,9 @@ from tui.sources.slurm_fields import (
     gpu_count,
     gpu_indices,
     gpu_model,
-    gpus_from_tres,
+    gpus_from_tres_counts,
+    gpus_per_request,
+    gpus_requested,
     job_id,
     job_state,
     node_state,
@@ -76,11 +78,18 @@ def test_node_gres_gives_gpu_total_and_model(gres, total, model) -> None:
         ("gpu:a100:3(IDX:0,2-3)", 3, (0, 2, 3)),
         ("gpu:a100:0(IDX:N/A)", 0, ()),
         ("gpu:a100:1(IDX:7),gpu:h100:2(IDX:0-1)", 3, (0, 1, 7)),
+        # gres.conf without Type=: 23.11 prints the type as "(null)".
+        ("gpu:(null):3(IDX:0-2)", 3, (0, 1, 2)),
+        ("gpu:(null):0(IDX:N/A)", 0, ()),
     ],
 )
 def test_used_gres_gives_allocated_gpus_and_indices(used, count, indices) -> None:
     assert gpu_count(used) == count
     assert gpu_indices(used) == indices
+
+
+def test_an_untyped_gpu_has_no_model() -> None:
+    assert gpu_model("gpu:(null):3(IDX:0-2)") == ""
 
 
 def test_gres_entries_keep_name_type_count() -> None:
@@ -89,17 +98,57 @@ def test_gres_entries_keep_name_type_count() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tres", "gpus"),
+    ("request_", "gpus"),
     [
-        ("gres:gpu:2", 2),
-        ("gres/gpu:3", 3),
+        ("gres:gpu:2", 2),  # 22.05
+        ("gres/gpu:3", 3),  # 23.11
         ("gres/gpu:a100:4", 4),
-        ("cpu=4,gres/gpu=6", 6),
+        ("gres/gpu", 1),  # plain --gres=gpu
+        ("gres/gpu:h100", 1),
+        ("gres/gpu:a100:2,gres/gpu:h100:2", 4),
+        ("cpu:4,gres/gpu:2", 2),
+        ("gres/shard:4", 0),
+        ("(null)", 0),
         ("", 0),
+        (None, 0),
     ],
 )
-def test_gpus_per_node_from_tres_strings_of_both_versions(tres, gpus) -> None:
-    assert gpus_from_tres(tres) == gpus
+def test_gpus_in_a_tres_per_request_of_both_versions(request_, gpus) -> None:
+    assert gpus_per_request(request_) == gpus
+
+
+@pytest.mark.parametrize(
+    ("tres", "gpus"),
+    [
+        ("cpu=4,mem=16G,node=4,billing=4,gres/gpu=32", 32),
+        # Typed GPUs tracked as well: the same 16 GPUs are listed twice.
+        ("cpu=32,mem=256G,node=2,billing=32,gres/gpu=16,gres/gpu:h100=16", 16),
+        ("cpu=8,gres/gpu:a100=2,gres/gpu:h100=2", 4),
+        ("cpu=1,mem=1000M,node=1,billing=1", 0),
+        ("(null)", 0),
+    ],
+)
+def test_gpus_in_a_tres_count_list(tres, gpus) -> None:
+    assert gpus_from_tres_counts(tres) == gpus
+
+
+def test_requested_gpus_prefer_req_tres_then_add_up_the_requests() -> None:
+    assert (
+        gpus_requested(
+            req_tres="cpu=4,node=4,gres/gpu=32",
+            per_job=None,
+            per_node="gres/gpu:8",
+            per_task=None,
+            nodes=4,
+            tasks=4,
+        )
+        == 32
+    )
+    untracked = {"req_tres": "cpu=4,node=4", "per_job": None, "per_task": None, "tasks": 4}
+    assert gpus_requested(**untracked, per_node="gres/gpu:8", nodes=4) == 32
+    assert gpus_requested(**{**untracked, "per_job": "gres/gpu:32"}, per_node=None, nodes=4) == 32
+    assert gpus_requested(**{**untracked, "per_task": "gres/gpu:2"}, per_node=None, nodes=2) == 8
+    assert gpus_requested(**untracked, per_node=None, nodes=4) == 0
 
 
 @pytest.mark.parametrize(

@@ -39,9 +39,11 @@ ACTIVE_JOB_STATES = frozenset(
 # Job state flags that squeue shows instead of the base state.
 JOB_STATE_OVERRIDES = ("COMPLETING", "CONFIGURING", "REQUEUED")
 
-_GRES_ENTRY_RE = re.compile(r"^(?P<body>[^()]*)(?:\((?P<extra>[^)]*)\))?$")
+# The type may be Slurm's "(null)" (gres.conf without Type=): gpu:(null):3(IDX:0-2).
+_GRES_ENTRY_RE = re.compile(r"^(?P<body>(?:[^()]|\(null\))*)(?:\((?P<extra>[^)]*)\))?$")
 _RANGE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
-_TRES_GPU_RE = re.compile(r"gres[:/]gpu(?::[^:,=]+)?[:=](\d+)")
+# One TRES count, as in ReqTRES/AllocTRES: gres/gpu=16 or gres/gpu:h100=16.
+_TRES_COUNT_GPU_RE = re.compile(r"(?:^|,)gres/gpu(?P<typed>:[^,=]+)?=(?P<count>\d+)")
 
 
 def clean(value: object) -> str:
@@ -141,7 +143,7 @@ def parse_gres(text: str | None) -> list[GresEntry]:
         count = 1
         if len(fields) > 1 and fields[-1].isdigit():
             count = int(fields.pop())
-        name, gres_type = fields[0], ":".join(fields[1:])
+        name, gres_type = fields[0], clean(":".join(fields[1:]))
         indices = None
         extra = match.group("extra") or ""
         if extra.startswith("IDX:"):
@@ -172,9 +174,61 @@ def gpu_indices(text: str | None) -> tuple[int, ...]:
     return tuple(sorted(set(found)))
 
 
-def gpus_from_tres(text: str | None) -> int:
-    """'gres:gpu:2' (22.05), 'gres/gpu:2' (23.x) or 'gres/gpu=2' -> 2; 0 when absent."""
-    return sum(int(m.group(1)) for m in _TRES_GPU_RE.finditer(clean(text)))
+def gpus_per_request(text: str | None) -> int:
+    """GPUs in a TresPerJob/TresPerNode/TresPerTask value; 0 when none are asked for.
+
+    23.11 writes 'gres/gpu:8', 'gres/gpu:h100:8' or plain 'gres/gpu' (one); 22.05 wrote
+    'gres:gpu:8'. Several types in one request add up ('gres/gpu:a100:2,gres/gpu:h100:2').
+    """
+    total = 0
+    for part in split_top_level(clean(text)):
+        body = part.removeprefix("gres/").removeprefix("gres:")
+        fields = body.split(":")
+        if fields[0] != "gpu":
+            continue
+        total += int(fields[-1]) if len(fields) > 1 and fields[-1].isdigit() else 1
+    return total
+
+
+def gpus_from_tres_counts(text: str | None) -> int:
+    """GPUs in a ReqTRES/AllocTRES list ('cpu=4,...,gres/gpu=16,gres/gpu:h100=16' -> 16).
+
+    With typed GPUs tracked in AccountingStorageTRES, Slurm lists the same GPUs twice: the
+    untyped total and one entry per type. The total wins; typed entries add up without it.
+    """
+    untyped = typed = 0
+    for match in _TRES_COUNT_GPU_RE.finditer(clean(text)):
+        if match.group("typed"):
+            typed += int(match.group("count"))
+        else:
+            untyped += int(match.group("count"))
+    return untyped or typed
+
+
+def node_count(text: str | None) -> int:
+    """NumNodes as scontrol prints it: '4', or '4-4' / '2-8' (min-max) for a pending job."""
+    value = clean(text).partition("-")[0].partition(":")[0]
+    return int(value) if value.isdigit() else 0
+
+
+def gpus_requested(
+    *,
+    req_tres: str | None,
+    per_job: str | None,
+    per_node: str | None,
+    per_task: str | None,
+    nodes: int,
+    tasks: int,
+) -> int:
+    """All the GPUs a job asked for: ReqTRES when accounting tracks gres/gpu, else its requests."""
+    from_tres = gpus_from_tres_counts(req_tres)
+    if from_tres:
+        return from_tres
+    return (
+        gpus_per_request(per_job)
+        + gpus_per_request(per_node) * max(nodes, 1)
+        + gpus_per_request(per_task) * max(tasks, 1)
+    )
 
 
 def parse_time_limit(text: str | None) -> int | None:

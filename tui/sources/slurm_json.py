@@ -6,6 +6,8 @@ Handles both shapes in the field:
 - Slurm 23.11, data_parser v0.0.40: node `state` and `job_state` are flag arrays
   (["IDLE", "DRAIN"]); many numbers are {"set": true, "infinite": false, "number": 5};
   meta under "slurm"; `sinfo --json` lists grouped "sinfo" records instead of "nodes".
+  A group keeps its first node's reason and GRES for every node in it, so the source reads
+  23.11 nodes from `scontrol show nodes --json`, which lists each node.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tui.actions import NODE_NAME_RE
 from tui.model import EMPTY_MAPPING, Job, JobState, Node
 from tui.sources.base import SourceError
 from tui.sources.slurm_fields import (
@@ -24,7 +27,9 @@ from tui.sources.slurm_fields import (
     expand_hostlist,
     gpu_count,
     gpu_model,
-    gpus_from_tres,
+    gpus_from_tres_counts,
+    gpus_per_request,
+    gpus_requested,
     job_id,
     job_state,
     merge_node_partitions,
@@ -97,9 +102,12 @@ def parse_node(item: Mapping[str, Any]) -> Node:
     partitions = item.get("partitions") or ()
     if isinstance(partitions, str):
         partitions = [p for p in partitions.split(",") if p]
+    name = item.get("name")
+    if not isinstance(name, str) or not NODE_NAME_RE.match(name):
+        raise SourceError(f"node list: bad node name {name!r}")
     gres = item.get("gres")
     return Node(
-        name=str(item.get("name", "")),
+        name=name,
         state=base,
         flags=flags,
         reason=_reason_text(item.get("reason")),
@@ -178,20 +186,28 @@ def _gres_detail(nodes: Sequence[str], detail: Any) -> Mapping[str, tuple[int, .
     return per_node_gpus(nodes, pairs)
 
 
-def parse_job(item: Mapping[str, Any]) -> Job:
-    state = job_state(_state_words(item.get("job_state")))
+def _job_id(item: Mapping[str, Any]) -> str:
+    het_job = number(item.get("het_job_id"), None)
+    het_offset = number(item.get("het_job_offset"), None)
+    if het_job and het_offset is not None:
+        return f"{het_job}+{het_offset}"
     array_job = number(item.get("array_job_id"), None)
     array_task: str | int | None = number(item.get("array_task_id"), None)
     if array_job and array_task is None:
         array_task = clean(item.get("array_task_string")) or None
+    return job_id(number(item.get("job_id")) or 0, array_job, array_task)
+
+
+def parse_job(item: Mapping[str, Any]) -> Job:
+    state = job_state(_state_words(item.get("job_state")))
     nodes = expand_hostlist(item.get("nodes")) if state is not JobState.PENDING else ()
     reason = clean(item.get("state_reason"))
     priority = number(item.get("priority"), None)
-    gpus_per_node = gpus_from_tres(item.get("tres_per_node"))
+    gpus_per_node = gpus_per_request(item.get("tres_per_node"))
     if not gpus_per_node and nodes:
-        gpus_per_node = gpus_from_tres(item.get("tres_alloc_str")) // len(nodes)
+        gpus_per_node = gpus_from_tres_counts(item.get("tres_alloc_str")) // len(nodes)
     return Job(
-        job_id=job_id(number(item.get("job_id")) or 0, array_job, array_task),
+        job_id=_job_id(item),
         name=clean(item.get("name")),
         user=clean(item.get("user_name")) or str(number(item.get("user_id"), None) or ""),
         account=clean(item.get("account")),
@@ -201,6 +217,14 @@ def parse_job(item: Mapping[str, Any]) -> Job:
         nodes=nodes,
         gpu_indices=_gres_detail(nodes, item.get("gres_detail")),
         gpus_per_node=gpus_per_node,
+        gpus_requested=gpus_requested(
+            req_tres=item.get("tres_req_str"),
+            per_job=item.get("tres_per_job"),
+            per_node=item.get("tres_per_node"),
+            per_task=item.get("tres_per_task"),
+            nodes=len(nodes) or number(item.get("node_count")) or 0,
+            tasks=number(item.get("tasks")) or 0,
+        ),
         submit_time=epoch_or_none(number(item.get("submit_time"))),
         start_time=(
             None if state is JobState.PENDING else epoch_or_none(number(item.get("start_time")))
