@@ -64,8 +64,9 @@ async def test_text_fetch_passes_epoch_time_format(bin_dir: Path) -> None:
 
 
 async def test_a_missing_version_does_not_blind_the_fetch(bin_dir: Path) -> None:
+    jobs = FIXTURES / "scontrol-jobs-22.05.txt"
     nodes = FIXTURES / "scontrol-nodes-22.05.txt"
-    fake(bin_dir, "scontrol", f"cat {nodes}")
+    fake(bin_dir, "scontrol", f'if [ "$2" = node ]; then cat {nodes}; else cat {jobs}; fi')
     state = await source(bin_dir).fetch()
     assert state.version == "" and len(state.nodes) == 4
 
@@ -102,6 +103,45 @@ async def test_garbage_json_is_a_source_error(bin_dir: Path) -> None:
     cat_fixture(bin_dir, "squeue", "squeue-22.05.json")
     with pytest.raises(SourceError, match="sinfo --json: output is not JSON"):
         await source(bin_dir, mode="json").fetch()
+
+
+async def test_json_mode_reads_2311_nodes_one_by_one(bin_dir: Path, tmp_path: Path) -> None:
+    """23.11's sinfo --json gives a group its first node's reason: scontrol lists each node."""
+    calls = tmp_path / "calls.log"
+    fake(bin_dir, "sinfo", f'echo "sinfo $*" >> {calls}; cat {FIXTURES / "sinfo-23.11.json"}')
+    fake(
+        bin_dir,
+        "scontrol",
+        f'echo "scontrol $*" >> {calls}\n'
+        f'[ "$*" = "show nodes --json" ] && cat {FIXTURES / "scontrol-nodes-23.11.json"}',
+    )
+    cat_fixture(bin_dir, "squeue", "squeue-23.11.json")
+    slurm = source(bin_dir, mode="json")
+    for _ in range(2):
+        state = await slurm.fetch()
+        nodes = {n.name: n for n in state.nodes}
+        assert nodes["gpu-08"].reason == "PSU swap" and nodes["gpu-07"].reason != "PSU swap"
+        assert {j.job_id: j.gpus_requested for j in state.jobs}["103"] == 32
+    assert calls.read_text().splitlines() == [
+        "sinfo --json",
+        "scontrol show nodes --json",
+        "scontrol show nodes --json",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("output", "error"),
+    [
+        ("garbage", r"^scontrol show node: unexpected output: 'garbage'$"),
+        ("NodeName= Arch=x86_64", r"^scontrol show node: cut-off or unknown record"),
+    ],
+)
+async def test_garbage_text_fails_the_fetch(bin_dir: Path, output: str, error: str) -> None:
+    jobs = FIXTURES / "scontrol-jobs-23.11.txt"
+    fake(bin_dir, "scontrol", f'if [ "$2" = node ]; then echo "{output}"; else cat {jobs}; fi')
+    fake(bin_dir, "sinfo", 'echo "slurm 23.11.10"')
+    with pytest.raises(SourceError, match=error):
+        await source(bin_dir).fetch()
 
 
 def test_unknown_mode_is_refused() -> None:

@@ -136,6 +136,7 @@ class SimSlurmSource:
             nodes=names,
             gpu_indices=indices,
             gpus_per_node=job.gpus_per_node,
+            gpus_requested=job.gpu_total,
             submit_time=sim.time_of(job.submit_tick),
             start_time=start_time,
             time_limit_min=job.time_limit_min,

@@ -1,14 +1,17 @@
 """The Slurm workload source: nodes, jobs and version from the CLI; actions through it too.
 
 Fetch uses `scontrol show node -o -d` and `scontrol show job -d -o` (the "text" mode) by
-default; `sinfo --json` + `squeue --json` (the "json" mode) is kept as an option.
+default; `sinfo --json` + `squeue --json` (the "json" mode) is kept as an option. From 23.02
+`sinfo --json` groups nodes and gives each group its first node's reason and GRES, so when it
+answers in groups the json mode reads nodes from `scontrol show nodes --json` instead (22.05's
+scontrol has no --json; its sinfo lists each node).
 Measured against real slurmctld 22.05 (medians; tests/bench/test_bench_slurm.py):
 - 4 nodes, 8 jobs, one whole fetch: text 24 ms, json 42 ms.
 - 508 jobs (measured once by hand), the jobs command alone: scontrol show job -d -o 31 ms (0.5 MB),
   squeue --json 85 ms (1.6 MB).
 - Parsing 1,000 nodes + 5,000 jobs: text 466 ms CPU (6.5 MB), json 445 ms CPU (15.6 MB).
-Parse costs are even, Slurm's JSON writer is the slow part, so text is the default. The text
-format is the same in 22.05 and 23.11; the JSON one changed shape (v0.0.38 -> v0.0.40).
+Parse costs are even, Slurm's JSON writer is the slow part, so text is the default. Both
+formats changed between 22.05 and 23.11 (slurm_text and slurm_json say how); both are read.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ FetchMode = Literal["text", "json"]
 NODES_TEXT_ARGV = ("scontrol", "show", "node", "-o", "-d")
 JOBS_TEXT_ARGV = ("scontrol", "show", "job", "-d", "-o")
 NODES_JSON_ARGV = ("sinfo", "--json")
+NODE_LIST_JSON_ARGV = ("scontrol", "show", "nodes", "--json")
 JOBS_JSON_ARGV = ("squeue", "--json")
 VERSION_ARGV = ("sinfo", "--version")
 # scontrol prints times as epoch seconds with this; nothing else changes.
@@ -58,6 +62,7 @@ class SlurmSource:
         self.include_finished_jobs = include_finished_jobs
         self._version = ""
         self._version_at = 0.0
+        self._nodes_json_argv = NODES_JSON_ARGV
 
     async def fetch(self) -> SlurmState:
         if self.mode == "json":
@@ -77,10 +82,15 @@ class SlurmSource:
         )
 
     async def _fetch_json(self) -> SlurmState:
-        nodes_out, jobs_out = await _all(
-            self.cli.output(NODES_JSON_ARGV), self.cli.output(JOBS_JSON_ARGV)
-        )
-        return await asyncio.to_thread(_json_state, nodes_out, jobs_out, self.include_finished_jobs)
+        argv = self._nodes_json_argv
+        nodes_out, jobs_out = await _all(self.cli.output(argv), self.cli.output(JOBS_JSON_ARGV))
+        nodes_doc = await asyncio.to_thread(slurm_json.load, nodes_out, " ".join(argv))
+        if slurm_json.is_grouped(nodes_doc):
+            logger.info("sinfo --json groups nodes; reading them from scontrol show nodes --json")
+            self._nodes_json_argv = argv = NODE_LIST_JSON_ARGV
+            nodes_out = await self.cli.output(argv)
+            nodes_doc = await asyncio.to_thread(slurm_json.load, nodes_out, " ".join(argv))
+        return await asyncio.to_thread(_json_state, nodes_doc, jobs_out, self.include_finished_jobs)
 
     async def version(self) -> str:
         """'22.05.8' from `sinfo --version` (re-read every few minutes)."""
@@ -141,8 +151,7 @@ def _text_state(nodes_out: str, jobs_out: str, version: str, include_finished: b
     )
 
 
-def _json_state(nodes_out: str, jobs_out: str, include_finished: bool) -> SlurmState:
-    nodes_doc = slurm_json.load(nodes_out, "sinfo --json")
+def _json_state(nodes_doc: slurm_json.Doc, jobs_out: str, include_finished: bool) -> SlurmState:
     jobs_doc = slurm_json.load(jobs_out, "squeue --json")
     return SlurmState(
         nodes=slurm_json.parse_nodes(nodes_doc),

@@ -163,6 +163,11 @@ def parse_sinfo_record(item: Mapping[str, Any]) -> list[Node]:
     ]
 
 
+def is_grouped(doc: Doc) -> bool:
+    """True for 23.x `sinfo --json`, which lists node groups rather than nodes."""
+    return isinstance(doc.get("sinfo"), list) and not isinstance(doc.get("nodes"), list)
+
+
 def parse_nodes(doc: Doc) -> tuple[Node, ...]:
     """Nodes from `sinfo --json` (22.05 or 23.11) or `scontrol show nodes --json`."""
     if isinstance(doc.get("nodes"), list):
