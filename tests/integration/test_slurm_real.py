@@ -77,6 +77,8 @@ async def test_fetch_sees_nodes_jobs_and_gpu_indices(slurm: SlurmCluster, mode: 
     assert jobs[held].held and jobs[held].state is JobState.PENDING
     assert jobs[blocked].state is JobState.PENDING and not jobs[blocked].held
     assert jobs[blocked].reason in ("Resources", "Priority") and jobs[blocked].gpus_per_node == 8
+    assert jobs[blocked].gpus_requested == 32 and jobs[blocked].gpu_count == 0
+    assert (jobs[one].gpus_requested, jobs[wide].gpus_requested) == (2, 6)
     # No GPU is held twice; each node's allocated count is the sum of its jobs' indices.
     held_by: dict[tuple[str, int], str] = {}
     for job in (jobs[one], jobs[wide]):
