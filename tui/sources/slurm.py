@@ -1,7 +1,7 @@
 """The Slurm workload source: nodes, jobs and version from the CLI; actions through it too.
 
 Fetch uses `scontrol show node -o -d` and `scontrol show job -d -o` (the "text" mode) by
-default; `sinfo --json` + `squeue --json` (the "json" mode) is kept as an option. From 23.02
+default; `sinfo --json` + `squeue --json` (the "json" mode) is kept as an option. 23.11's
 `sinfo --json` groups nodes and gives each group its first node's reason and GRES, so when it
 answers in groups the json mode reads nodes from `scontrol show nodes --json` instead (22.05's
 scontrol has no --json; its sinfo lists each node).

@@ -164,7 +164,7 @@ def parse_sinfo_record(item: Mapping[str, Any]) -> list[Node]:
 
 
 def is_grouped(doc: Doc) -> bool:
-    """True for 23.x `sinfo --json`, which lists node groups rather than nodes."""
+    """True for 23.11's `sinfo --json`, which lists node groups rather than nodes."""
     return isinstance(doc.get("sinfo"), list) and not isinstance(doc.get("nodes"), list)
 
 
