@@ -40,6 +40,7 @@ def _job(job: Job) -> dict[str, Any]:
         "nodes": list(job.nodes),
         "gpu_indices": {node: list(indices) for node, indices in job.gpu_indices.items()},
         "gpus_per_node": job.gpus_per_node,
+        "gpus_requested": job.gpus_requested,
         "submit_time": job.submit_time,
         "start_time": job.start_time,
         "time_limit_min": job.time_limit_min,
