@@ -165,6 +165,7 @@ stop_all() {
 supervise() {
     local status=0
     trap 'log "stopping"; stop_all; exit 0' TERM INT
+    log "supervising ${#ALL_PIDS[@]} services"
     wait -n "${SERVICE_PIDS[@]}" || status=$?
     log "an essential service exited (status $status); stopping the others"
     stop_all

@@ -34,6 +34,7 @@ chown -R "$SERVICE_USER:$SERVICE_USER" "$HF_HOME"
 export HF_HOME
 
 SERVICE_PIDS=()
+ALL_PIDS=()
 start_service munged "$LOG_DIR" "$HERE/start-munge.sh"
 wait_for_socket "$MUNGE_SOCKET" 10
 

@@ -31,6 +31,7 @@ gpus="$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)"
 install -d -m 0755 /var/spool/slurmd /var/log/slurm /run/slurm
 
 SERVICE_PIDS=()
+ALL_PIDS=()
 start_service munged "$LOG_DIR" "$HERE/start-munge.sh"
 wait_for_socket "$MUNGE_SOCKET" 10
 
