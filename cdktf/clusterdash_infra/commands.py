@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from clusterdash_infra.head_endpoint import RUNPOD_API, HeadNotReady, wait_for_head
 from clusterdash_infra.node import NodeError, node_major, quiet_jsii_environment
 
 CDKTF_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,8 @@ STACKS: dict[str, dict[str, str]] = {
     },
 }
 STACK_ALIASES = {"cluster": "clusterdash", "dev": "clusterdash-dev"}
+# The output holding the pod `make apply` waits for, per stack.
+HEAD_POD_OUTPUT = {"clusterdash": "head_pod_id", "clusterdash-dev": "pod_id"}
 OPTIONAL_SECRETS = frozenset({"HF_TOKEN", "GATEWAY_HTPASSWD"})
 SECRET_HINTS = {
     "RUNPOD_API_KEY": "create one at https://www.runpod.io/console/user/settings",
@@ -130,8 +133,50 @@ def run_terraform(
     if status == 0 and command == "apply":
         print(f"outputs: terraform -chdir={workdir} output")
         if stack == "clusterdash":
-            print(f"dashboard: clusterdash --from-terraform {workdir}")
+            print(f"dashboard config: clusterdash --from-terraform {workdir}")
+        return report_head(terraform, workdir, stack, variables, environ)
     return status
+
+
+def report_head(
+    terraform: str,
+    workdir: Path,
+    stack: str,
+    variables: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> int:
+    """Wait for the applied head pod to be reachable, then print how to open the dashboard."""
+    output = subprocess.run(
+        [terraform, f"-chdir={workdir}", "output", "-raw", HEAD_POD_OUTPUT[stack]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    pod_id = output.stdout.strip()
+    if output.returncode != 0 or not pod_id:
+        print(f"apply: no {HEAD_POD_OUTPUT[stack]} in the outputs", file=sys.stderr)
+        return 1
+    raw_timeout = environ.get("APPLY_WAIT_SECONDS", "900")
+    if not raw_timeout.isdigit():
+        print(
+            f"apply: APPLY_WAIT_SECONDS={raw_timeout!r} is not a number of seconds", file=sys.stderr
+        )
+        return 2
+    print(f"waiting for pod {pod_id} to be reachable (up to {raw_timeout}s)...", flush=True)
+    try:
+        endpoint = wait_for_head(
+            pod_id,
+            variables["TF_VAR_runpod_api_key"],
+            api_url=environ.get("RUNPOD_API_URL", RUNPOD_API),
+            timeout=float(raw_timeout),
+        )
+    except HeadNotReady as exc:
+        print(f"apply: {exc}", file=sys.stderr)
+        return 1
+    print(f"ssh: {endpoint.ssh_command()}")
+    if stack == "clusterdash":
+        print(f"dashboard: {endpoint.dashboard_command()}")
+    return 0
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -21,6 +21,7 @@ from cdktf import (
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
     TerraformResource,
+    TerraformResourceLifecycle,
     Token,
 )
 from clusterdash_infra.settings import CLOUD_TYPES, PORT_PATTERN, InfraConfigError
@@ -98,14 +99,22 @@ class RunpodPod(TerraformResource):
         support_public_ip: bool = True,
         docker_start_cmd: Sequence[str] | None = None,
         network_volume_id: str | None = None,
+        allowed_cuda_versions: Sequence[str] | None = None,
         count: TerraformCount | None = None,
+        replace_when_changed: Sequence[str] | None = None,
     ) -> None:
+        lifecycle = (
+            TerraformResourceLifecycle(replace_triggered_by=list(replace_when_changed))
+            if replace_when_changed
+            else None
+        )
         super().__init__(
             scope,
             id_,
             terraform_resource_type=POD_RESOURCE,
             terraform_generator_metadata=_METADATA,
             count=count,
+            lifecycle=lifecycle,
         )
         self.override_logical_id(id_)
         _validate_pod(
@@ -132,6 +141,7 @@ class RunpodPod(TerraformResource):
             "volume_mount_path": volume_mount_path,
             "docker_start_cmd": docker_start_cmd,
             "network_volume_id": network_volume_id,
+            "allowed_cuda_versions": list(allowed_cuda_versions) if allowed_cuda_versions else None,
         }
         self._attributes = {k: v for k, v in attributes.items() if v is not None}
 

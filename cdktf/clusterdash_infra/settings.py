@@ -55,6 +55,11 @@ WORKER_PORTS: tuple[str, ...] = (f"{SSH_PORT}/tcp", f"{GPU_EXPORTER_PORT}/http")
 
 DEFAULT_IMAGE = "ghcr.io/clusterdash/pod:0.1.0"
 MAX_WORKERS = 1000
+# The image is built on CUDA 12.9: only hosts whose driver runs CUDA 12.9 or newer can start
+# it (RunPod's allowedCudaVersions values).
+ALLOWED_CUDA_VERSIONS: tuple[str, ...] = ("12.9", "13.0")
+# RunPod offers global networking (which the cluster's pods talk over) on Secure Cloud only.
+GLOBAL_NETWORKING_CLOUD_TYPES: tuple[str, ...] = ("SECURE",)
 MAX_GPUS_PER_POD = 8
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
@@ -179,6 +184,12 @@ class ClusterSettings:
             container_disk_in_gb=self.container_disk_in_gb,
             image=self.image,
             gpu_hourly_price=self.gpu_hourly_price,
+        )
+        _check(
+            self.cloud_type in GLOBAL_NETWORKING_CLOUD_TYPES,
+            "cloud_type",
+            f"{self.cloud_type!r} has no global networking, which the cluster's pods talk over; "
+            "use SECURE",
         )
         _check(
             len(self.data_center_ids) > 0,

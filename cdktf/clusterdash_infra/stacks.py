@@ -16,6 +16,7 @@ from constructs import Construct
 
 from cdktf import (
     App,
+    DataResource,
     LocalBackend,
     TerraformCount,
     TerraformLocal,
@@ -26,7 +27,9 @@ from cdktf import (
 )
 from clusterdash_infra.runpod import RunpodPod, RunpodProvider
 from clusterdash_infra.settings import (
+    ALLOWED_CUDA_VERSIONS,
     CLOUD_TYPES,
+    GLOBAL_NETWORKING_CLOUD_TYPES,
     GLOBAL_NETWORKING_DATA_CENTERS,
     GPU_EXPORTER_PORT,
     GPU_TYPE_PATTERN,
@@ -44,21 +47,6 @@ from clusterdash_infra.settings import (
 
 CLUSTER_STACK = "clusterdash"
 DEV_STACK = "clusterdash-dev"
-
-# Secret variables: name -> the environment variable `make apply` reads it from.
-CLUSTER_SECRETS: dict[str, str] = {
-    "runpod_api_key": "RUNPOD_API_KEY",
-    "hf_token": "HF_TOKEN",
-    "munge_key": "MUNGE_KEY",
-    "ssh_public_key": "SSH_PUBLIC_KEY",
-}
-DEV_SECRETS: dict[str, str] = {
-    "runpod_api_key": "RUNPOD_API_KEY",
-    "hf_token": "HF_TOKEN",
-    "ssh_public_key": "SSH_PUBLIC_KEY",
-}
-# Secrets that may be left empty (vLLM serves public models without a Hugging Face token).
-OPTIONAL_SECRETS = frozenset({"hf_token"})
 
 
 def _hcl(value: str) -> str:
@@ -90,6 +78,24 @@ def _rule(condition: str, message: str) -> TerraformVariableValidationConfig:
 
 def _whole(var: str, low: int, high: int) -> str:
     return f"{var} >= {low} && {var} <= {high} && floor({var}) == {var}"
+
+
+def _pod_shape(
+    stack: TerraformStack, common: dict[str, TerraformVariable], data_center_ids: Any
+) -> DataResource:
+    """What RunPod cannot change on a running pod (the provider's update ignores it): pods
+    name this in `replace_triggered_by`, so changing it replaces them instead of looking
+    applied while nothing changed."""
+    shape: dict[str, Any] = {
+        "gpu_type_ids": common["gpu_type_ids"].list_value,
+        "gpu_count": common["gpu_count"].number_value,
+        "cloud_type": common["cloud_type"].string_value,
+    }
+    if data_center_ids is not None:
+        shape["data_center_ids"] = data_center_ids
+    resource = DataResource(stack, "pod_shape", input=shape)
+    resource.override_logical_id("pod_shape")
+    return resource
 
 
 class _Variables:
@@ -136,7 +142,12 @@ class _Variables:
             validation=validation,
         )
 
-    def common(self, settings: ClusterSettings | DevSettings) -> dict[str, TerraformVariable]:
+    def common(
+        self,
+        settings: ClusterSettings | DevSettings,
+        cloud_types: Sequence[str] = CLOUD_TYPES,
+        cloud_type_message: str = "cloud_type must be SECURE or COMMUNITY.",
+    ) -> dict[str, TerraformVariable]:
         s = self.stack
         gpu_types = TerraformVariable(
             s,
@@ -171,12 +182,9 @@ class _Variables:
             "cloud_type",
             type="string",
             default=settings.cloud_type,
-            description="SECURE or COMMUNITY cloud.",
+            description=f"RunPod cloud type: {' or '.join(cloud_types)}.",
             validation=[
-                _rule(
-                    f"contains({_hcl_list(CLOUD_TYPES)}, var.cloud_type)",
-                    "cloud_type must be SECURE or COMMUNITY.",
-                )
+                _rule(f"contains({_hcl_list(cloud_types)}, var.cloud_type)", cloud_type_message)
             ],
         )
         volume = TerraformVariable(
@@ -287,7 +295,12 @@ class ClusterStack(TerraformStack):
                 )
             ],
         )
-        common = variables.common(settings)
+        common = variables.common(
+            settings,
+            GLOBAL_NETWORKING_CLOUD_TYPES,
+            "cloud_type must be SECURE: the pods talk over global networking, "
+            "which RunPod offers on Secure Cloud only.",
+        )
         data_centers = TerraformVariable(
             self,
             "data_center_ids",
@@ -341,6 +354,11 @@ class ClusterStack(TerraformStack):
             "volume_mount_path": settings.volume_mount_path,
             "global_networking": True,
             "support_public_ip": True,
+            "allowed_cuda_versions": ALLOWED_CUDA_VERSIONS,
+            "replace_when_changed": [
+                _pod_shape(self, common, data_centers.list_value).terraform_resource_type
+                + ".pod_shape"
+            ],
         }
         shared_env = {
             "SLURM_CLUSTER_NAME": name.string_value,
@@ -362,6 +380,8 @@ class ClusterStack(TerraformStack):
                 "VLLM_PORT": str(VLLM_PORT),
                 "VLLM_LOG_PORT": str(VLLM_LOG_PORT),
                 "SLURM_EXPORTER_PORT": str(SLURM_EXPORTER_PORT),
+                # Slurm's MaxNodeCount: every worker the stack allows may join.
+                "SLURM_MAX_NODES": str(MAX_WORKERS),
             },
             **pod_args,
         )
@@ -510,6 +530,10 @@ class DevStack(TerraformStack):
             volume_in_gb=common["volume_in_gb"].number_value,
             ports=ports.list_value,
             support_public_ip=True,
+            allowed_cuda_versions=ALLOWED_CUDA_VERSIONS,
+            replace_when_changed=[
+                _pod_shape(self, common, None).terraform_resource_type + ".pod_shape"
+            ],
             env={
                 "NODE_ROLE": "head",
                 "SLURM_CLUSTER_NAME": name.string_value,

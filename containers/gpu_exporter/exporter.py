@@ -34,6 +34,15 @@ METRICS: dict[str, MetricInfo] = {
     "DCGM_FI_DEV_FB_FREE": MetricInfo("gauge", "Framebuffer memory free (in MiB)."),
     "DCGM_FI_DEV_FB_USED": MetricInfo("gauge", "Framebuffer memory used (in MiB)."),
     "DCGM_FI_DEV_FB_TOTAL": MetricInfo("gauge", "Framebuffer memory total (in MiB)."),
+    "DCGM_FI_DEV_FB_RESERVED": MetricInfo("gauge", "Framebuffer memory reserved (in MiB)."),
+    "DCGM_FI_DEV_ENC_UTIL": MetricInfo("gauge", "Encoder utilization (in %)."),
+    "DCGM_FI_DEV_DEC_UTIL": MetricInfo("gauge", "Decoder utilization (in %)."),
+    "DCGM_FI_PROF_PCIE_TX_BYTES": MetricInfo(
+        "gauge", "The rate of data transmitted over the PCIe bus (in bytes per second)."
+    ),
+    "DCGM_FI_PROF_PCIE_RX_BYTES": MetricInfo(
+        "gauge", "The rate of data received over the PCIe bus (in bytes per second)."
+    ),
     "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": MetricInfo(
         "counter", "Total number of single-bit volatile ECC errors."
     ),

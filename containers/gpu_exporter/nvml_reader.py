@@ -65,6 +65,28 @@ def _fb(attribute: str) -> FieldReader:
     return read
 
 
+def _fb_reserved(nvml: Nvml, handle: Any) -> float:
+    """Memory the driver reserves (NVML's v2 memory info, driver 510 and later)."""
+    version = getattr(nvml, "nvmlMemory_v2", None)
+    if version is None:  # an nvidia-ml-py older than the v2 structure
+        raise nvml.NVMLError(nvml.NVML_ERROR_NOT_SUPPORTED)
+    return nvml.nvmlDeviceGetMemoryInfo(handle, version=version).reserved / MIB
+
+
+def _codec(function: str) -> FieldReader:
+    def read(nvml: Nvml, handle: Any) -> float:
+        return float(getattr(nvml, function)(handle)[0])  # (utilization %, sampling period)
+
+    return read
+
+
+def _pcie_bytes_per_second(counter: str) -> FieldReader:
+    def read(nvml: Nvml, handle: Any) -> float:
+        return nvml.nvmlDeviceGetPcieThroughput(handle, getattr(nvml, counter)) * 1024.0  # KB/s
+
+    return read
+
+
 def _temperature(nvml: Nvml, handle: Any) -> float:
     return float(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
 
@@ -114,6 +136,11 @@ FIELD_READERS: dict[str, FieldReader] = {
     "DCGM_FI_DEV_FB_USED": _fb("used"),
     "DCGM_FI_DEV_FB_FREE": _fb("free"),
     "DCGM_FI_DEV_FB_TOTAL": _fb("total"),
+    "DCGM_FI_DEV_FB_RESERVED": _fb_reserved,
+    "DCGM_FI_DEV_ENC_UTIL": _codec("nvmlDeviceGetEncoderUtilization"),
+    "DCGM_FI_DEV_DEC_UTIL": _codec("nvmlDeviceGetDecoderUtilization"),
+    "DCGM_FI_PROF_PCIE_TX_BYTES": _pcie_bytes_per_second("NVML_PCIE_UTIL_TX_BYTES"),
+    "DCGM_FI_PROF_PCIE_RX_BYTES": _pcie_bytes_per_second("NVML_PCIE_UTIL_RX_BYTES"),
     "DCGM_FI_DEV_GPU_TEMP": _temperature,
     "DCGM_FI_DEV_POWER_USAGE": _power_watts,
     "DCGM_FI_DEV_SM_CLOCK": _clock("NVML_CLOCK_SM"),

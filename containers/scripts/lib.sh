@@ -93,7 +93,8 @@ wait_for_socket() {
     done
 }
 
-# start_service NAME LOGDIR CMD...: run CMD in the background, output to LOGDIR/NAME.log.
+# start_service NAME LOGDIR CMD...: run an essential service (munged, slurmctld, slurmd) in the
+# background, output to LOGDIR/NAME.log. When it exits, `supervise` stops the pod.
 start_service() {
     local name="$1" logdir="$2"
     shift 2
@@ -101,15 +102,84 @@ start_service() {
     log "starting $name: $*"
     "$@" >>"$logdir/$name.log" 2>&1 &
     SERVICE_PIDS+=("$!")
+    ALL_PIDS+=("$!")
 }
 
-# supervise: wait until any started service exits, then stop the others and fail,
-# so the pod restarts instead of running half its services.
+# backoff_seconds MILLISECONDS: the delay as a `sleep` argument (0.250 for 250).
+backoff_seconds() {
+    printf '%d.%03d' "$(($1 / 1000))" "$(($1 % 1000))"
+}
+
+# restart_forever NAME LOGFILE CMD...: run CMD again whenever it exits, waiting longer after
+# each quick failure (SERVICE_BACKOFF_INITIAL_MS doubling up to SERVICE_BACKOFF_MAX_MS; a run
+# that lasted SERVICE_BACKOFF_RESET_S seconds starts the delay over). Stops CMD on TERM.
+restart_forever() {
+    local name="$1" logfile="$2"
+    shift 2
+    local initial="${SERVICE_BACKOFF_INITIAL_MS:-1000}" max="${SERVICE_BACKOFF_MAX_MS:-60000}"
+    local reset="${SERVICE_BACKOFF_RESET_S:-60}" delay child="" status started
+    delay="$initial"
+    trap 'if [[ -n "$child" ]]; then kill "$child" 2>/dev/null; fi; exit 0' TERM INT
+    while true; do
+        started="$SECONDS"
+        "$@" >>"$logfile" 2>&1 &
+        child="$!"
+        status=0
+        wait "$child" || status=$?
+        child=""
+        if ((SECONDS - started >= reset)); then
+            delay="$initial"
+        fi
+        log "$name exited (status $status); restarting in $(backoff_seconds "$delay")s (log: $logfile)"
+        sleep "$(backoff_seconds "$delay")" &
+        child="$!"
+        wait "$child" || true
+        child=""
+        delay=$((delay * 2 > max ? max : delay * 2))
+    done
+}
+
+# start_auxiliary NAME LOGDIR CMD...: run a service the cluster can do without for a while
+# (exporters, vLLM, the log endpoint, the collector): when it exits it is restarted with
+# backoff and reported in the pod's log; Slurm keeps running.
+start_auxiliary() {
+    local name="$1" logdir="$2"
+    shift 2
+    mkdir -p "$logdir"
+    log "starting $name: $*"
+    restart_forever "$name" "$logdir/$name.log" "$@" &
+    ALL_PIDS+=("$!")
+}
+
+# stop_all: stop every started service and wait for them.
+stop_all() {
+    local pid
+    for pid in "${ALL_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait || true
+}
+
+# supervise: wait until an essential service exits, then stop the others and fail, so the
+# pod restarts instead of running Slurm half-way. TERM (the pod stopping) stops everything.
 supervise() {
     local status=0
+    trap 'log "stopping"; stop_all; exit 0' TERM INT
+    log "supervising ${#ALL_PIDS[@]} services"
     wait -n "${SERVICE_PIDS[@]}" || status=$?
-    log "a service exited (status $status); stopping the others"
-    kill "${SERVICE_PIDS[@]}" 2>/dev/null || true
-    wait || true
+    log "an essential service exited (status $status); stopping the others"
+    stop_all
     exit "$((status == 0 ? 1 : status))"
+}
+
+# head_address: how other pods reach this one. On RunPod's global network that is
+# <pod id>.runpod.internal; elsewhere the first address of this host.
+head_address() {
+    if [[ -n "${RUNPOD_POD_ID:-}" ]] && valid_name "$RUNPOD_POD_ID"; then
+        printf '%s.runpod.internal\n' "$RUNPOD_POD_ID"
+        return 0
+    fi
+    local addresses
+    addresses="$(hostname -I 2>/dev/null || true)"
+    printf '%s\n' "${addresses%% *}"
 }

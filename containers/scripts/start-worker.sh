@@ -16,6 +16,10 @@ SLURMCTLD_PORT="${SLURMCTLD_PORT:-6817}"
 NODE_NAME="${SLURM_NODE_NAME:-$(hostname -s)}"
 valid_name "$NODE_NAME" || die "SLURM_NODE_NAME='$NODE_NAME' is not a valid node name"
 MUNGE_SOCKET=/run/munge/munge.socket.2
+# No slurm.conf exists on a worker: slurmd fetches it from the head and links it at
+# /run/slurm/conf, where Slurm's commands (the GPU exporter's squeue) look when SLURM_CONF is
+# unset. A SLURM_CONF naming a missing file makes each command retry it for a minute.
+unset SLURM_CONF
 
 # Bounded wait: a worker whose head never comes up fails and is restarted, visibly.
 log "waiting for the head at $SLURM_HEAD_HOST:$SLURMCTLD_PORT"
@@ -27,10 +31,11 @@ gpus="$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)"
 install -d -m 0755 /var/spool/slurmd /var/log/slurm /run/slurm
 
 SERVICE_PIDS=()
+ALL_PIDS=()
 start_service munged "$LOG_DIR" "$HERE/start-munge.sh"
 wait_for_socket "$MUNGE_SOCKET" 10
 
-start_service gpu-exporter "$LOG_DIR" runuser -u "$SERVICE_USER" -- \
+start_auxiliary gpu-exporter "$LOG_DIR" runuser -u "$SERVICE_USER" -- \
     env PYTHONPATH=/opt/clusterdash/containers "$APP_PYTHON" -m gpu_exporter \
     --port 9400 --slurm-node "$NODE_NAME"
 # Dynamic node: registers with its real CPUs and memory; gres.conf (AutoDetect=nvml) comes

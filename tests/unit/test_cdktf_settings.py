@@ -43,6 +43,7 @@ def test_defaults_are_valid_and_cost_what_they_say() -> None:
     ("change", "message"),
     [
         ({"cloud_type": "SPOT"}, "cloud_type: 'SPOT' must be one of SECURE, COMMUNITY"),
+        ({"cloud_type": "COMMUNITY"}, "cloud_type: 'COMMUNITY' has no global networking"),
         ({"data_center_ids": ("US-OR-1",)}, "data_center_ids: 'US-OR-1' has no RunPod global"),
         ({"data_center_ids": ()}, "data_center_ids: at least one data center"),
         ({"worker_count": -1}, "worker_count: -1 must be a whole number from 0 to 1000"),

@@ -23,6 +23,7 @@ use_cdktf_sources()
 
 from clusterdash_infra.settings import (  # noqa: E402
     GLOBAL_NETWORKING_DATA_CENTERS,
+    MAX_WORKERS,
     ClusterSettings,
     DevSettings,
     InfraConfigError,
@@ -279,6 +280,49 @@ def test_dev_stack_is_one_small_pod(dev: dict[str, Any]) -> None:
     assert dev["variable"]["munge_key"]["sensitive"] is True
 
 
+def test_pods_land_only_on_hosts_whose_driver_runs_the_images_cuda(
+    stacks: dict[str, dict[str, Any]],
+) -> None:
+    dockerfile = (ROOT / "containers" / "Dockerfile").read_text()
+    image_cuda = re.search(r"nvidia/cuda:(\d+\.\d+)\.\d+-base", dockerfile)
+    assert image_cuda is not None
+    for stack in stacks.values():
+        for role, pod in stack["resource"]["runpod_pod"].items():
+            allowed = pod["allowed_cuda_versions"]
+            assert allowed, role
+            for version in allowed:
+                major, minor = (int(part) for part in version.split("."))
+                image_major, image_minor = (int(part) for part in image_cuda[1].split("."))
+                assert (major, minor) >= (image_major, image_minor), (role, version)
+
+
+def test_changes_runpod_cannot_apply_in_place_replace_the_pods(
+    stacks: dict[str, dict[str, Any]],
+) -> None:
+    for name, stack in stacks.items():
+        shape = stack["resource"]["terraform_data"]["pod_shape"]["input"]
+        assert shape["gpu_count"] == "${var.gpu_count}"
+        assert shape["gpu_type_ids"] == "${var.gpu_type_ids}"
+        assert shape["cloud_type"] == "${var.cloud_type}"
+        if name == "clusterdash":
+            assert shape["data_center_ids"] == "${var.data_center_ids}"
+        for role, pod in stack["resource"]["runpod_pod"].items():
+            assert pod["lifecycle"] == {"replace_triggered_by": ["terraform_data.pod_shape"]}, role
+
+
+def test_slurm_admits_every_worker_the_stack_allows(cluster: dict[str, Any]) -> None:
+    head_env = cluster["resource"]["runpod_pod"]["head"]["env"]
+    assert int(head_env["SLURM_MAX_NODES"]) >= MAX_WORKERS
+    rule = cluster["variable"]["worker_count"]["validation"][0]["condition"]
+    assert f"var.worker_count <= {MAX_WORKERS}" in rule
+
+
+def test_cluster_cloud_type_must_offer_global_networking(cluster: dict[str, Any]) -> None:
+    rule = cluster["variable"]["cloud_type"]["validation"][0]
+    assert rule["condition"] == '${contains(["SECURE"], var.cloud_type)}'
+    assert "global networking" in rule["error_message"]
+
+
 def test_worker_env_uses_the_image_contract(cluster: dict[str, Any]) -> None:
     worker = cluster["resource"]["runpod_pod"]["worker"]
     head = cluster["resource"]["runpod_pod"]["head"]
@@ -321,6 +365,8 @@ def test_resources_match_the_provider_schema(
     checked = 0
     for stack in stacks.values():
         for resource_type, resources in stack["resource"].items():
+            if resource_type == "terraform_data":
+                continue  # Terraform's built-in resource, not the provider's
             attributes = schema["resource_schemas"][resource_type]["block"]["attributes"]
             required = {k for k, a in attributes.items() if a.get("required")}
             for name, body in resources.items():
@@ -393,7 +439,6 @@ def test_settings_become_variable_defaults_in_testing_synth() -> None:
         cluster_name="lab",
         worker_count=7,
         gpu_count=8,
-        cloud_type="COMMUNITY",
         data_center_ids=("EU-SE-1",),
     )
     synthesized = json.loads(Testing.synth(ClusterStack(Testing.app(), "lab", settings)))
@@ -401,6 +446,5 @@ def test_settings_become_variable_defaults_in_testing_synth() -> None:
     assert variables["cluster_name"]["default"] == "lab"
     assert variables["worker_count"]["default"] == 7
     assert variables["gpu_count"]["default"] == 8
-    assert variables["cloud_type"]["default"] == "COMMUNITY"
     assert variables["data_center_ids"]["default"] == ["EU-SE-1"]
     assert synthesized["resource"]["runpod_pod"]["worker"]["count"] == "${var.worker_count}"

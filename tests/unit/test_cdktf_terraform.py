@@ -163,7 +163,8 @@ def test_saved_output_file_gives_the_same_fragment(applied: Path, tmp_path: Path
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("cloud_type", "SPOT", "cloud_type must be SECURE or COMMUNITY."),
+        ("cloud_type", "SPOT", "cloud_type must be SECURE:"),
+        ("cloud_type", "COMMUNITY", "which RunPod offers on Secure Cloud only."),
         ("data_center_ids", '["US-OR-1"]', "global networking"),
         ("worker_count", "-1", "worker_count must be a whole number from 0 to 1000."),
         ("gpu_count", "0", "gpu_count must be a whole number from 1 to 8."),
@@ -191,3 +192,35 @@ def test_terraform_rejects_bad_variables(
     assert result.returncode != 0
     assert "Invalid value for variable" in result.stderr
     assert message in " ".join(result.stderr.split())
+
+
+def test_changing_what_runpod_cannot_update_replaces_the_pod(tmp_path: Path) -> None:
+    """The pods' lifecycle, evaluated by terraform: a new GPU count plans a replacement."""
+    terraform = _terraform()
+    cluster = synthesize(tmp_path / "cdktf.out")["clusterdash"]
+    shape = cluster["resource"]["terraform_data"]["pod_shape"]
+    head = cluster["resource"]["runpod_pod"]["head"]
+    names = ("gpu_count", "gpu_type_ids", "cloud_type", "data_center_ids")
+    config = {
+        "variable": {name: cluster["variable"][name] for name in names},
+        "resource": {
+            "terraform_data": {
+                "pod_shape": {"input": shape["input"]},
+                "head": {"input": "head pod", "lifecycle": head["lifecycle"]},
+            }
+        },
+    }
+    workdir = tmp_path / "lifecycle"
+    workdir.mkdir()
+    (workdir / "main.tf.json").write_text(json.dumps(config))
+    assert _run(terraform, workdir, "init", "-input=false", "-backend=false").returncode == 0
+    apply = _run(terraform, workdir, "apply", "-input=false", "-auto-approve")
+    assert apply.returncode == 0, apply.stderr
+
+    same = _run(terraform, workdir, "plan", "-input=false", "-detailed-exitcode")
+    changed = _run(terraform, workdir, "plan", "-input=false", "-var=gpu_count=2")
+
+    assert same.returncode == 0, same.stdout + same.stderr  # nothing to do
+    assert "terraform_data.head will be replaced due to changes in replace_triggered_by" in (
+        changed.stdout
+    ), changed.stdout

@@ -241,12 +241,12 @@ def test_apt_installs_are_lean_and_clean_up_their_lists() -> None:
 def test_slurm_is_built_with_nvml() -> None:
     assert "--with-nvml" in INSTRUCTIONS
     assert "gpu_nvml.so" in INSTRUCTIONS
-    assert "ARG SLURM_VERSION=23.11." in INSTRUCTIONS
+    assert "slurm-23-11-10-1" in INSTRUCTIONS  # the tag whose commit is pinned
 
 
 def test_services_run_as_an_unprivileged_user() -> None:
     assert "useradd --create-home --shell /bin/bash clusterdash" in INSTRUCTIONS
     head = (CONTAINERS / "scripts" / "start-head.sh").read_text()
     assert 'as_user=(runuser -u "$SERVICE_USER"' in head
-    for service in ("slurm-exporter", "gpu-exporter", "vllm-logs", "collector"):
-        assert re.search(rf'start_service {service} "\$LOG_DIR" "\$\{{as_user\[@\]\}}"', head)
+    for service in ("slurm-exporter", "gpu-exporter", "vllm", "vllm-logs", "collector"):
+        assert re.search(rf'start_auxiliary {service} "\$LOG_DIR" "\$\{{as_user\[@\]\}}"', head)

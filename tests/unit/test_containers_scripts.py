@@ -163,6 +163,9 @@ def test_vllm_starts_with_the_assistant_flags(tmp_path: Path, fake_vllm: Path) -
     assert argv[:2] == ["serve", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"]
     joined = " ".join(argv)
     assert "--port 8000" in joined
+    # The original system's settings: room for the KV cache beside 63 GB of weights on 80 GB.
+    assert "--max-model-len 32768" in joined
+    assert "--max-num-seqs 4" in joined
     assert "--enable-auto-tool-choice --tool-call-parser qwen3_coder" in joined
     assert f"--reasoning-parser-plugin {plugin}" in joined
     assert "--reasoning-parser nano_v3" in joined

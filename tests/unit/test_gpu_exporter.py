@@ -109,6 +109,21 @@ def test_metrics_use_dcgm_names_labels_and_units(nvml: FakeNvml, serve: ServeFn)
     assert gpus == {str(index) for index in range(8)}
 
 
+def test_dcgm_exporters_other_default_fields_are_exported(nvml: FakeNvml, serve: ServeFn) -> None:
+    nvml.gpus[0].enc_util = 7
+    nvml.gpus[0].dec_util = 11
+    nvml.gpus[0].reserved_mib = 600
+    nvml.gpus[0].pcie_tx_kbps = 1000
+    nvml.gpus[0].pcie_rx_kbps = 3000
+    samples = parse(get(f"{serve(GpuExporter(started_reader(nvml), 'gpu-01'))}/metrics")[1])
+
+    assert samples[("DCGM_FI_DEV_ENC_UTIL", "0")][1] == 7
+    assert samples[("DCGM_FI_DEV_DEC_UTIL", "0")][1] == 11
+    assert samples[("DCGM_FI_DEV_FB_RESERVED", "0")][1] == 600
+    assert samples[("DCGM_FI_PROF_PCIE_TX_BYTES", "0")][1] == 1000 * 1024
+    assert samples[("DCGM_FI_PROF_PCIE_RX_BYTES", "0")][1] == 3000 * 1024
+
+
 def test_each_gpu_carries_the_job_that_holds_it(nvml: FakeNvml, serve: ServeFn) -> None:
     exporter = GpuExporter(
         started_reader(nvml), "gpu-01", jobs_by_gpu=lambda: {0: "42", 1: "42", 5: "43"}

@@ -1,0 +1,199 @@
+"""The Grafana dashboards against pages shaped like a real dcgm-exporter's, not only ours:
+a real Prometheus scrapes the dcgm-exporter fixtures and every GPU panel answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import need_binaries
+from tests.unit.exposition_server import Reply, serve
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = ROOT / "containers" / "grafana" / "dashboards"
+FIXTURES = [
+    ROOT / "tests" / "fixtures" / "exposition" / name
+    for name in ("dcgm-exporter-3.x.prom", "dcgm-exporter-4.x.prom")
+]
+# dcgm-exporter's etc/default-counters.csv: what a stock dcgm-exporter publishes.
+DCGM_DEFAULT_COUNTERS = frozenset(
+    {
+        "DCGM_FI_DEV_SM_CLOCK",
+        "DCGM_FI_DEV_MEM_CLOCK",
+        "DCGM_FI_DEV_MEMORY_TEMP",
+        "DCGM_FI_DEV_GPU_TEMP",
+        "DCGM_FI_DEV_POWER_USAGE",
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+        "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
+        "DCGM_FI_DEV_GPU_UTIL",
+        "DCGM_FI_DEV_MEM_COPY_UTIL",
+        "DCGM_FI_DEV_ENC_UTIL",
+        "DCGM_FI_DEV_DEC_UTIL",
+        "DCGM_FI_DEV_XID_ERRORS",
+        "DCGM_FI_DEV_FB_FREE",
+        "DCGM_FI_DEV_FB_USED",
+        "DCGM_FI_DEV_FB_RESERVED",
+        "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+        "DCGM_FI_DEV_VGPU_LICENSE_STATUS",
+        "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+        "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+        "DCGM_FI_PROF_DRAM_ACTIVE",
+        "DCGM_FI_PROF_PCIE_TX_BYTES",
+        "DCGM_FI_PROF_PCIE_RX_BYTES",
+    }
+)
+# Fields dcgm-exporter publishes only when enabled in its counters file; panels on them say so.
+OPT_IN = frozenset({"DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"})
+# This project's exporter's own series (no dcgm-exporter equivalent).
+OWN_EXTENSIONS = frozenset({"DCGM_EXP_GPU_LOST"})
+METRIC = re.compile(r"\b(DCGM_[A-Z0-9_]+|slurm_[a-z_]+)\b")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def api(base: str, path: str, **params: str) -> dict[str, Any]:
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as error:
+        body = json.load(error)
+    return body
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    queries = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                queries.append((f"{path.stem}: {panel['title']}", target["expr"]))
+    return queries
+
+
+def fixture_metrics() -> set[str]:
+    names: set[str] = set()
+    for fixture in FIXTURES:
+        names |= set(re.findall(r"^(DCGM_[A-Z0-9_]+)\{", fixture.read_text(), re.MULTILINE))
+    return names
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = need_binaries("prometheus")["prometheus"]
+    tmp_path = tmp_path_factory.mktemp("prometheus-dcgm")
+    routes = {f"/{fixture.stem}/metrics": Reply(fixture.read_text()) for fixture in FIXTURES}
+    with serve(dict(routes)) as exporter:
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+            "scrape_configs": [
+                {
+                    "job_name": fixture.stem,
+                    "metrics_path": f"/{fixture.stem}/metrics",
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
+                }
+                for fixture in FIXTURES
+            ],
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        port = free_port()
+        log = (tmp_path / "prometheus.log").open("wb")
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
+                try:
+                    answer = api(base, "/api/v1/query", query="count(up == 1)")
+                except (urllib.error.URLError, ValueError):
+                    answer = {}  # not listening, or not ready to answer JSON yet
+                result = answer.get("data", {}).get("result")
+                if result and float(result[0]["value"][1]) == len(FIXTURES):
+                    break
+                time.sleep(0.25)
+            else:
+                raise AssertionError("Prometheus did not scrape the dcgm-exporter fixtures")
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+            log.close()
+
+
+def test_gpu_panels_use_only_what_a_stock_dcgm_exporter_publishes() -> None:
+    problems = []
+    for where, expr in dashboard_queries():
+        for name in METRIC.findall(expr):
+            if name.startswith("slurm_") or name in OWN_EXTENSIONS | OPT_IN:
+                continue
+            if name not in DCGM_DEFAULT_COUNTERS:
+                problems.append(f"{where}: {name}")
+    assert problems == []
+
+
+def test_no_panel_needs_slurm_accounting() -> None:
+    """Without -gpus-acct (it needs sacct) Slurm's exporter publishes no slurm_gpus_*."""
+    for where, expr in dashboard_queries():
+        assert "slurm_gpus_" not in expr, where
+
+
+def test_gpu_panels_show_data_from_dcgm_exporter(prometheus: str) -> None:
+    available = fixture_metrics()
+    checked, empty = 0, []
+    for where, expr in dashboard_queries():
+        names = set(METRIC.findall(expr))
+        if not names or not names <= available:
+            continue  # a field these sample pages do not carry
+        query = expr.replace("$node", ".*")
+        deadline = time.monotonic() + 15  # a rate() needs two scrapes
+        while True:
+            answer = api(prometheus, "/api/v1/query", query=query)
+            assert answer["status"] == "success", (where, answer.get("error"))
+            if answer["data"]["result"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if not answer["data"]["result"]:
+            empty.append(where)
+        checked += 1
+    assert empty == []
+    assert checked >= 10
+
+
+def test_allocated_gpus_come_from_the_exporters_job_label(prometheus: str) -> None:
+    slurm = json.loads((DASHBOARDS / "slurm.json").read_text())
+    (allocated,) = [p for p in slurm["panels"] if p["title"] == "GPUs allocated"]
+    expr = allocated["targets"][0]["expr"]
+    (series,) = api(prometheus, "/api/v1/query", query=expr)["data"]["result"]
+    held = api(prometheus, "/api/v1/query", query='count(DCGM_FI_DEV_GPU_UTIL{hpc_job!=""})')
+    expected = float(held["data"]["result"][0]["value"][1]) if held["data"]["result"] else 0.0
+    assert float(series["value"][1]) == expected
