@@ -243,3 +243,51 @@ async def test_overview_feeds_the_assistant_tool(tmp_path: Path) -> None:
         ("gpu-01/gpu1", "firing"),
     ]
     await service.repository.store.close()  # type: ignore[union-attr]
+
+
+def multi_snap(at: float, temperatures: list[float]) -> ClusterSnapshot:
+    return ClusterSnapshot(
+        taken_at=at,
+        gpus=tuple(Gpu("gpu-01", i, temperature_c=t) for i, t in enumerate(temperatures)),
+    )
+
+
+def restored_view(service: AlertService) -> set[tuple[str, str, AlertState, float]]:
+    return {(a.rule, a.target, a.state, a.value) for a in service.active()}
+
+
+async def test_every_step_of_alert_state_survives_a_restart(tmp_path: Path) -> None:
+    """Only changed rows are written, yet a restart after any step restores exactly that step."""
+    clock = Clock()
+    db = tmp_path / "h.sqlite3"
+    steps = [
+        [95, 85, 85, 30],  # hot firing on gpu 0; warm pending on 0, 1, 2
+        [96, 85, 30, 30],  # hot's value changes; warm on gpu 2 clears while pending
+        [30, 85, 30, 91],  # gpu 0 cools (resolving after keep_firing); gpu 3 heats up
+        [30, 30, 30, 91],
+    ]
+    service = await service_at(db, clock, [HOT, WARM])
+    for step, temperatures in enumerate(steps):
+        clock.now = T0 + 40 * step
+        await service.on_snapshot(multi_snap(clock.now, temperatures))
+        expected = restored_view(service)
+        await service.repository.store.close()  # type: ignore[union-attr]
+        service = await service_at(db, clock, [HOT, WARM])
+        assert restored_view(service) == expected, f"step {step}"
+    await service.repository.store.close()  # type: ignore[union-attr]
+
+
+async def test_an_unchanged_evaluation_writes_nothing(tmp_path: Path) -> None:
+    clock = Clock()
+    service = await service_at(tmp_path / "h.sqlite3", clock, [HOT])
+    store = service.repository.store  # type: ignore[union-attr]
+    await service.on_snapshot(multi_snap(T0, [95, 96, 97]))
+    assert len(service.active()) == 3
+    before = store.db.total_changes
+    clock.now = T0 + 5
+    await service.on_snapshot(multi_snap(clock.now, [95, 96, 97]))
+    assert store.db.total_changes == before
+    clock.now = T0 + 10
+    await service.on_snapshot(multi_snap(clock.now, [95, 99, 97]))
+    assert store.db.total_changes == before + 1  # one alert's value changed: one row
+    await store.close()

@@ -347,12 +347,23 @@ class AlertEngine:
             )
             self._active[key] = alert
             return Transition(alert, None)
-        updated = replace(
-            current,
-            value=condition.value,
-            summary=condition.summary,
-            labels=MappingProxyType(dict(condition.labels)),
-            clear_since=None,
+        unchanged = (
+            current.clear_since is None
+            and current.value == condition.value
+            and current.summary == condition.summary
+            and current.labels == condition.labels
+        )
+        # The same object when nothing changed: persistence skips it by identity.
+        updated = (
+            current
+            if unchanged
+            else replace(
+                current,
+                value=condition.value,
+                summary=condition.summary,
+                labels=MappingProxyType(dict(condition.labels)),
+                clear_since=None,
+            )
         )
         if current.state is AlertState.PENDING and now - current.active_since >= rule.for_s:
             updated = replace(updated, state=AlertState.FIRING, fired_at=now)

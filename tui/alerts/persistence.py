@@ -54,14 +54,54 @@ class AlertEvent:
     summary: str
 
 
+_STATE_COLUMNS = (
+    "rule, target, state, active_since, fired_at, resolved_at, last_value, severity, summary,"
+    " labels, ack_by, ack_at"
+)
+_UPSERT_STATE = (
+    f"INSERT OR REPLACE INTO alert_state ({_STATE_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+)
+StateKey = tuple[str, str]
+
+
 class AlertRepository:
+    """Alert state in the store. Writes only what changed since the last record()."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        # The pending/firing rows the database holds, as written; None until known.
+        self._written: dict[StateKey, tuple[Alert, tuple[object, ...]]] | None = None
 
     async def record(self, transitions: Iterable[Transition], active: Iterable[Alert]) -> None:
-        """Write this evaluation's transitions as events and the live state, in one transaction."""
+        """Write this evaluation's transitions as events and the changed state, in one transaction.
+
+        The first record (unless load_active ran) replaces every pending/firing row; later ones
+        insert, update and delete only the rows that differ from what was last written.
+        """
         transitions = list(transitions)
-        active = list(active)
+        resolved = [
+            _state_row(t.alert) for t in transitions if t.alert.state is AlertState.RESOLVED
+        ]
+        written = self._written
+        wanted: dict[StateKey, tuple[Alert, tuple[object, ...]]] = {}
+        changed: list[tuple[object, ...]] = []
+        for alert in active:
+            key = (alert.rule, alert.target)
+            before = None if written is None else written.get(key)
+            if before is not None and before[0] is alert:
+                wanted[key] = before  # the engine keeps an unchanged alert's object
+                continue
+            row = _state_row(alert)
+            wanted[key] = (alert, row)
+            if before is None or before[1] != row:
+                changed.append(row)
+        gone: list[StateKey] = []
+        if written is not None:
+            resolved_keys = {(str(row[0]), str(row[1])) for row in resolved}
+            gone = [key for key in written if key not in wanted and key not in resolved_keys]
+            if not (transitions or changed or gone):
+                self._written = wanted
+                return
         async with self.store.transaction() as db:
             await db.executemany(
                 "INSERT INTO alert_events (ts, rule, target, severity, state, value, summary)"
@@ -79,24 +119,23 @@ class AlertRepository:
                     for t in transitions
                 ],
             )
-            await db.execute("DELETE FROM alert_state WHERE state != 'resolved'")
-            rows = [_state_row(a) for a in active] + [
-                _state_row(t.alert) for t in transitions if t.alert.state is AlertState.RESOLVED
-            ]
-            await db.executemany(
-                "INSERT OR REPLACE INTO alert_state (rule, target, state, active_since, fired_at,"
-                " resolved_at, last_value, severity, summary, labels, ack_by, ack_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            if written is None:
+                await db.execute("DELETE FROM alert_state WHERE state != 'resolved'")
+            elif gone:
+                await db.executemany(
+                    "DELETE FROM alert_state WHERE rule = ? AND target = ? AND state != 'resolved'",
+                    gone,
+                )
+            await db.executemany(_UPSERT_STATE, [*changed, *resolved])
+        self._written = wanted
 
     async def load_active(self) -> list[Alert]:
         rows = await self.store.db.execute_fetchall(
-            "SELECT rule, target, state, active_since, fired_at, resolved_at, last_value,"
-            " severity, summary, labels, ack_by, ack_at FROM alert_state"
-            " WHERE state IN ('pending', 'firing')"
+            f"SELECT {_STATE_COLUMNS} FROM alert_state WHERE state IN ('pending', 'firing')"
         )
-        return [_alert_from_row(row) for row in rows]
+        alerts = [_alert_from_row(row) for row in rows]
+        self._written = {(a.rule, a.target): (a, _state_row(a)) for a in alerts}
+        return alerts
 
     async def history(
         self,
