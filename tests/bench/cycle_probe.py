@@ -1,7 +1,14 @@
 """One process measuring full collection cycles against a simulator served by another.
 
-Run by test_bench_cycle.py: `python cycle_probe.py BASE_URL NODES DB_PATH CYCLES`; prints
-JSON with the best and median cycle time and the peak RSS of this process.
+Run by test_bench_cycle.py:
+`python -m tests.bench.cycle_probe PORT NODES BIN_DIR DB_PATH CYCLES`; prints JSON with the
+median and best cycle, the median of each part, connects per cycle and peak RSS.
+
+The wiring is production's (tui/services.py): the real Slurm source running `scontrol`
+(stand-ins printing 23.11 text, parsed for real), the exporter source scraping each node on
+its own address, the store and the alert service (evaluation and persistence) subscribed to
+every publish. Only the targets are given as (node, URL) pairs, since the nodes' loopback
+addresses have no host names.
 """
 
 from __future__ import annotations
@@ -12,46 +19,143 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import tui.sources.slurm as slurm_module
+from tests.bench.sim_serve import raise_open_file_limit
 from tui.collector import Collector, CollectorOptions
-from tui.config import GpuSettings
-from tui.sim import SimCluster, SimSlurmSource
+from tui.config import Settings
+from tui.model import ClusterSnapshot
+from tui.services import build_alerting
+from tui.sim.server import node_address
 from tui.sources.exporters import ExporterGpuSource
+from tui.sources.slurm import SlurmSource
 from tui.store import Store
 
+T = TypeVar("T")
+MEASURE_TIMEOUT_S = 60.0
+PARTS = ("slurm", "slurm_parse", "gpu", "store", "alerts")
 
-async def measure(base_url: str, nodes: int, db_path: Path, cycles: int) -> dict[str, float]:
-    sim = SimCluster(nodes=nodes, seed=0)
-    targets = [(name, f"{base_url}/nodes/{name}/metrics") for name in sim.node_names]
-    # Production defaults: a cycle must fit the per-exporter and the whole-source timeout.
-    settings = GpuSettings()
-    gpu = ExporterGpuSource(targets, timeout_s=settings.timeout, concurrency=settings.concurrency)
+
+class PartTimes:
+    """Wall seconds of each part of the current cycle."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = dict.fromkeys(PARTS, 0.0)
+        self.cycles: list[dict[str, float]] = []
+
+    def timed(self, part: str, call: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+        async def run(*args: Any) -> T:
+            started = time.perf_counter()
+            try:
+                return await call(*args)
+            finally:
+                self.current[part] += time.perf_counter() - started
+
+        return run
+
+    def timed_sync(self, part: str, call: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: Any) -> T:
+            started = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                self.current[part] += time.perf_counter() - started
+
+        return run
+
+    def next_cycle(self, record: bool) -> None:
+        if record:
+            self.cycles.append(self.current)
+        self.current = dict.fromkeys(PARTS, 0.0)
+
+
+def count_connects(loop: asyncio.AbstractEventLoop) -> list[int]:
+    """A one-item counter of TCP connections this loop opens from now on."""
+    count = [0]
+    create = loop.create_connection
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return await create(*args, **kwargs)
+
+    loop.create_connection = counted  # type: ignore[method-assign]
+    return count
+
+
+async def measure(port: int, nodes: int, bin_dir: Path, db_path: Path, cycles: int) -> dict:
+    raise_open_file_limit()
+    settings = Settings()
+    times = PartTimes()
+    slurm_module._text_state = times.timed_sync("slurm_parse", slurm_module._text_state)  # type: ignore[attr-defined]
+    workload = SlurmSource(env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    workload.fetch = times.timed("slurm", workload.fetch)  # type: ignore[method-assign]
+    width = max(2, len(str(nodes)))
+    targets = [
+        (f"gpu-{i + 1:0{width}d}", f"http://{node_address(i)}:{port}/metrics") for i in range(nodes)
+    ]
+    # Production's concurrency; a generous timeout so that a slow cycle is measured (and
+    # reported against the default gpu.timeout) rather than cut short.
+    gpu = ExporterGpuSource(
+        targets, timeout_s=MEASURE_TIMEOUT_S, concurrency=settings.gpu.concurrency
+    )
+    gpu.fetch = times.timed("gpu", gpu.fetch)  # type: ignore[method-assign]
+    collector = Collector(
+        workload=workload,
+        gpu=gpu,
+        options=CollectorOptions(
+            cluster_name="bench",
+            gpu_interval_s=settings.gpu.interval,
+            gpu_timeout_s=MEASURE_TIMEOUT_S,
+            slurm_interval_s=settings.slurm.interval,
+            slurm_timeout_s=settings.slurm.timeout,
+        ),
+    )
     store = await Store.open(db_path)
-    options = CollectorOptions(gpu_timeout_s=settings.timeout)
-    collector = Collector(workload=SimSlurmSource(sim), gpu=gpu, options=options)
-    collector.subscribe(store.write_snapshot)
-    await collector.collect_once()  # warm: connections, node ids, caches
-    times = []
-    for _ in range(cycles):
+    closers: list[Callable[[], Awaitable[Any]]] = []
+    alerts = await build_alerting(settings, store, "bench", closers)
+    collector.subscribe(times.timed("store", store.write_snapshot))
+    collector.subscribe(times.timed("alerts", alerts.on_snapshot))
+    connects = count_connects(asyncio.get_running_loop())
+    snapshot: ClusterSnapshot | None = None
+    totals = []
+    connects_per_cycle = []
+    for cycle in range(cycles + 1):  # the first warms connections, node ids and caches
+        before = connects[0]
         started = time.perf_counter()
         snapshot = await collector.collect_once()
-        times.append(time.perf_counter() - started)
-        # Every cycle scrapes afresh (a timed-out one would republish the last GPUs: check
-        # health). The simulator scripts gpu-0010 to stop responding 180-360 s after it starts.
+        elapsed = time.perf_counter() - started
         health = snapshot.health["gpu"]
         assert health.ok, f"GPU source failed: {health.last_error}"
+        assert snapshot.health["slurm"].ok, snapshot.health["slurm"].last_error
+        assert snapshot.jobs, "no jobs parsed"
         assert len(snapshot.gpus) >= (nodes - 1) * 8, f"only {len(snapshot.gpus)} GPUs scraped"
+        times.next_cycle(record=cycle > 0)
+        if cycle > 0:
+            totals.append(elapsed)
+            connects_per_cycle.append(connects[0] - before)
+    assert snapshot is not None
+    for close in closers:
+        await close()
     await gpu.aclose()
     await store.close()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "best_s": min(times),
-        "median_s": statistics.median(times),
-        "peak_rss_mb": peak_kb / 1024,
+    result = {
+        "median_s": statistics.median(totals),
+        "best_s": min(totals),
+        "connects_per_cycle": statistics.median(connects_per_cycle),
+        "jobs": len(snapshot.jobs),
+        "active_alerts": len(alerts.engine.active) if hasattr(alerts, "engine") else -1,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    for part in PARTS:
+        result[f"{part}_s"] = statistics.median(c[part] for c in times.cycles)
+    return result
 
 
 if __name__ == "__main__":
-    url, count, path, repeat = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-    print(json.dumps(asyncio.run(measure(url, count, path, repeat))))
+    port, count, bins, path, repeat = sys.argv[1:6]
+    print(
+        json.dumps(asyncio.run(measure(int(port), int(count), Path(bins), Path(path), int(repeat))))
+    )

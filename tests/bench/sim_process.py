@@ -1,45 +1,71 @@
-"""`clusterdash sim` in its own process, as benchmarks scrape it (like real, remote nodes)."""
+"""The simulated cluster in its own process, as benchmarks scrape it (like real, remote nodes).
+
+Each node answers on its own loopback address (tests/bench/sim_serve.py), so a client
+needs one connection per node as on a real cluster; Slurm answers through stand-in
+commands in `bin_dir` with 23.11-shaped text for the same cluster.
+"""
 
 from __future__ import annotations
 
-import socket
+import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
-import httpx
+from tui.sim.server import node_address
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class SimFleet:
+    nodes: int
+    port: int
+    bin_dir: Path
+    node_names: tuple[str, ...]
+    slurm_bytes: int
+    page_bytes_mean: float
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(node name, its exporter's URL on the node's own address)."""
+        return [
+            (name, f"http://{node_address(i)}:{self.port}/metrics")
+            for i, name in enumerate(self.node_names)
+        ]
 
 
 @contextmanager
-def sim_server_process(nodes: int) -> Iterator[str]:
-    """The simulator's exporters for `nodes` nodes; yields the base URL once it answers."""
-    port = free_port()
+def sim_server_process(nodes: int, bin_dir: Path) -> Iterator[SimFleet]:
+    """Serve `nodes` simulated nodes from another process; yields once every page is ready."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "sim", "--nodes", str(nodes), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "tests.bench.sim_serve", str(nodes), str(bin_dir)],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    base_url = f"http://127.0.0.1:{port}"
-    first_node = f"gpu-{1:0{max(2, len(str(nodes)))}d}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/nodes/{first_node}/metrics", timeout=2).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield base_url
+        assert server.stdout is not None
+        line = server.stdout.readline()  # the server prints it once it answers
+        if not line:
+            raise RuntimeError(f"simulator exited with status {server.wait(START_TIMEOUT_S)}")
+        ready = json.loads(line)
+        yield SimFleet(
+            nodes=nodes,
+            port=int(ready["port"]),
+            bin_dir=bin_dir,
+            node_names=_names(nodes),
+            slurm_bytes=int(ready["slurm_bytes"]),
+            page_bytes_mean=float(ready["page_bytes_mean"]),
+        )
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def _names(nodes: int) -> tuple[str, ...]:
+    """The simulator's node names (SimCluster's naming)."""
+    width = max(2, len(str(nodes)))
+    return tuple(f"gpu-{i:0{width}d}" for i in range(1, nodes + 1))

@@ -16,45 +16,116 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Bus ids of the eight A100s in an HGX A100 baseboard.
 PCI_BUS_IDS = ("07", "0F", "47", "4E", "87", "90", "B7", "BD")
 
-# (name, type, help) in dcgm-exporter's default-counters.csv order; values come from
-# _values() in the same order.
+# (name, type, help): every family of dcgm-exporter's etc/default-counters.csv in its order,
+# then the profiling (DCP) families its recent releases enable by default, then the ECC
+# counter the alert rules read. Values come from _values() in the same order. With eight
+# GPUs and the hpc_job label a node's page is about 48 KB, as a real exporter's is.
 METRICS: tuple[tuple[str, str, str], ...] = (
     ("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (in MHz)."),
     ("DCGM_FI_DEV_MEM_CLOCK", "gauge", "Memory clock frequency (in MHz)."),
     ("DCGM_FI_DEV_MEMORY_TEMP", "gauge", "Memory temperature (in C)."),
     ("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C)."),
     ("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W)."),
+    (
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+        "counter",
+        "Total energy consumption since boot (in mJ).",
+    ),
+    (
+        "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
+        "counter",
+        "Total number of bytes transmitted through PCIe TX (in KB) via NVML.",
+    ),
+    (
+        "DCGM_FI_DEV_PCIE_RX_THROUGHPUT",
+        "counter",
+        "Total number of bytes received through PCIe RX (in KB) via NVML.",
+    ),
+    ("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", "Total number of PCIe retries."),
     ("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %)."),
     ("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (in %)."),
+    ("DCGM_FI_DEV_ENC_UTIL", "gauge", "Encoder utilization (in %)."),
+    ("DCGM_FI_DEV_DEC_UTIL", "gauge", "Decoder utilization (in %)."),
     ("DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered."),
     ("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB)."),
     ("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB)."),
-    ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Total number of double-bit volatile ECC errors."),
+    (
+        "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+        "counter",
+        "Total number of NVLink bandwidth counters for all lanes",
+    ),
+    ("DCGM_FI_DEV_VGPU_LICENSE_STATUS", "gauge", "vGPU License status"),
     (
         "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
         "counter",
         "Number of remapped rows for uncorrectable errors",
     ),
+    (
+        "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+        "counter",
+        "Number of remapped rows for correctable errors",
+    ),
     ("DCGM_FI_DEV_ROW_REMAP_FAILURE", "gauge", "Whether remapping of rows has failed"),
+    ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "Ratio of time the graphics engine is active."),
+    (
+        "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+        "gauge",
+        "Ratio of cycles the tensor (HMMA) pipe is active.",
+    ),
+    (
+        "DCGM_FI_PROF_DRAM_ACTIVE",
+        "gauge",
+        "Ratio of cycles the device memory interface is active sending or receiving data.",
+    ),
+    (
+        "DCGM_FI_PROF_PCIE_TX_BYTES",
+        "gauge",
+        "The rate of data transmitted over the PCIe bus - including both protocol headers "
+        "and data payloads - in bytes per second.",
+    ),
+    (
+        "DCGM_FI_PROF_PCIE_RX_BYTES",
+        "gauge",
+        "The rate of data received over the PCIe bus - including both protocol headers "
+        "and data payloads - in bytes per second.",
+    ),
+    ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter", "Total number of double-bit volatile ECC errors."),
 )
 _MEM_CLOCK = str(MEM_CLOCK_MHZ)
 
 
 def _values(s: GpuSample) -> tuple[str, ...]:
     """One GPU's sample values as text, in METRICS order."""
+    busy = s.utilization_pct / 100
+    # Counters grow with the reading so that successive pages differ as a real one's do.
+    energy_mj = int(s.power_w * 1000) * 86_400
     return (
         str(s.sm_clock_mhz),
         _MEM_CLOCK,
         str(s.memory_temperature_c),
         str(s.temperature_c),
         f"{s.power_w:.3f}",
+        str(energy_mj),
+        str(int(busy * 5_000_000) + 1_000_000),
+        str(int(busy * 4_000_000) + 1_000_000),
+        "0",
         str(s.utilization_pct),
         str(s.memory_copy_util_pct),
+        "0",
+        "0",
         str(s.xid),
         str(GPU_MEMORY_MIB - s.memory_used_mib),
         str(s.memory_used_mib),
+        str(int(busy * 9_000_000_000)),
         "0",
         "0",
+        "0",
+        "0",
+        f"{busy * 0.97:.6f}",
+        f"{busy * 0.41:.6f}",
+        f"{s.memory_copy_util_pct / 100:.6f}",
+        str(int(busy * 2_500_000_000)),
+        str(int(busy * 1_800_000_000)),
         "0",
     )
 

@@ -5,6 +5,10 @@
     GET /metrics  Host: <node>     the same, addressed like a real per-node exporter
     GET /metrics                   every responding node (Prometheus' view; Hostname label)
 
+With per-node addresses each node also answers GET /metrics on its own loopback address
+(node_address(): 127.1.0.1, 127.1.0.2, ...), one listening socket each, as a real fleet of
+exporters does: a client then needs one connection per node.
+
 Hand-written HTTP/1.1 with keep-alive on asyncio streams rather than http.server: serving
 the 1024 cached node payloads (23 MB) over 16 keep-alive connections to an in-process
 client took 0.25-0.38 s, against 1.4-1.7 s with ThreadingHTTPServer (2 loaded cores),
@@ -30,15 +34,35 @@ _REASONS = {
     503: "Service Unavailable",
 }
 _MAX_HEAD_BYTES = 16 * 1024
+_NODES_PER_OCTET = 250
+
+
+def node_address(position: int) -> str:
+    """The loopback address of node `position` with per-node addresses (room for 62,500)."""
+    if not 0 <= position < _NODES_PER_OCTET * 250:
+        raise ValueError(f"no loopback address for node position {position}")
+    high, low = divmod(position, _NODES_PER_OCTET)
+    return f"127.1.{high}.{low + 1}"
 
 
 class SimExporterServer:
-    """Serves every simulated node's exporter from one port."""
+    """Serves every simulated node's exporter from one port, or each on its own address."""
 
-    def __init__(self, sim: SimCluster, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        sim: SimCluster,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        per_node_addresses: bool = False,
+    ) -> None:
         self.sim = sim
         self.host = host
         self.port = port
+        self.per_node_addresses = per_node_addresses
+        self._node_at: dict[str, int] = (
+            {node_address(i): i for i in range(len(sim.node_names))} if per_node_addresses else {}
+        )
         self.renderer = DcgmRenderer(sim)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -49,11 +73,22 @@ class SimExporterServer:
         return f"http://{self.host}:{self.port}"
 
     def node_url(self, node: str) -> str:
+        if self.per_node_addresses:
+            return f"http://{node_address(self.sim.node_index[node])}:{self.port}/metrics"
         return f"{self.base_url}/nodes/{node}/metrics"
 
     async def start(self) -> str:
+        hosts: str | list[str] = self.host
+        if self.per_node_addresses:
+            hosts = [self.host, *self._node_at]
+            if self.port == 0:
+                # Every address shares one port: take a free one from the first, then bind all.
+                probe = await asyncio.start_server(self._serve_connection, self.host, 0)
+                self.port = probe.sockets[0].getsockname()[1]
+                probe.close()
+                await probe.wait_closed()
         self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, limit=_MAX_HEAD_BYTES
+            self._serve_connection, hosts, self.port, limit=_MAX_HEAD_BYTES
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.base_url
@@ -83,7 +118,9 @@ class SimExporterServer:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                     break
-                status, body, keep_alive, head_only = self._respond(head)
+                local = writer.get_extra_info("sockname")
+                node_at = self._node_at.get(local[0]) if local else None
+                status, body, keep_alive, head_only = self._respond(head, node_at)
                 content_type = CONTENT_TYPE if status == 200 else "text/plain; charset=utf-8"
                 header = (
                     f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
@@ -107,7 +144,7 @@ class SimExporterServer:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    def _respond(self, head: bytes) -> tuple[int, bytes, bool, bool]:
+    def _respond(self, head: bytes, node_at: int | None = None) -> tuple[int, bytes, bool, bool]:
         """(status, body, keep the connection, HEAD request) for one request head."""
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
@@ -125,14 +162,16 @@ class SimExporterServer:
             return 405, b"only GET and HEAD\n", False, False
         if "content-length" in headers or "transfer-encoding" in headers:
             return 400, b"unexpected request body\n", False, False
-        status, body = self._route(target, headers.get("host", ""))
+        status, body = self._route(target, headers.get("host", ""), node_at)
         return status, body, keep_alive, method == "HEAD"
 
-    def _route(self, target: str, host: str) -> tuple[int, bytes]:
+    def _route(self, target: str, host: str, node_at: int | None) -> tuple[int, bytes]:
         path, _, query = target.partition("?")
         path = unquote(path)
         node: str | None
-        if path.startswith("/nodes/") and path.endswith("/metrics"):
+        if path == "/metrics" and node_at is not None:
+            node = self.sim.node_names[node_at]
+        elif path.startswith("/nodes/") and path.endswith("/metrics"):
             node = path[len("/nodes/") : -len("/metrics")]
         elif path == "/metrics":
             node = parse_qs(query).get("node", [None])[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import resource
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,6 +47,20 @@ DEFAULT_CONCURRENCY = 64
 ACCEPT_HEADERS = {"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"}
 # An 8-GPU dcgm-exporter page is 30-60 KiB; anything this big is a misconfigured target.
 MAX_BODY_BYTES = 32 * 2**20
+# File descriptors kept free of idle exporter connections (Slurm commands, the store, logs).
+_SPARE_FILES = 256
+
+
+def keepalive_pool_size(targets: int, concurrency: int) -> int:
+    """Idle connections to keep between cycles: one per exporter, within the open-file limit.
+
+    Reusing them makes a warm cycle open no connections (a new connection per node per
+    cycle made a 1,024-node scrape 2-3x slower on loopback).
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    room = soft - _SPARE_FILES if soft != resource.RLIM_INFINITY else targets
+    return max(concurrency, min(targets, room))
+
 
 # dcgm marks "no value" with blank sentinels: int32 fields at 0x7ffffff0 and up, int64 near
 # 2**63 (e.g. 9223372036854775794, "not supported"), FP64 at 2**47 = 1.40737488355328e14.
@@ -518,6 +533,8 @@ class ExporterGpuSource:
         if not targets:
             return GpuReading(gpus=())
         self._line_cache.new_cycle()
+        if self._scraper is not None:
+            self._scraper.max_idle = keepalive_pool_size(len(targets), self._concurrency)
         results = await asyncio.gather(*(self._scrape(target) for target in targets))
         gpus: list[Gpu] = []
         errors: dict[str, str] = {}
