@@ -29,7 +29,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/pytest -m bench -q -s -p no:cacheprovider tests/bench > .bench.log 2>&1; \
-	status=$$?; grep -o 'BENCH .*' .bench.log; tail -n 1 .bench.log; exit $$status
+	status=$$?; grep -oE '(BENCH|MISS) .*' .bench.log; tail -n 1 .bench.log; exit $$status
 
 # Provisioning (cdktf/README.md). STACK=dev for the one-pod dev stack.
 STACK ?= clusterdash

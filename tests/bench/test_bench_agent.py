@@ -16,6 +16,7 @@ import pytest
 
 from tests.agent_cluster import NOW, sample_snapshot
 from tests.agent_server import Call, Reply, ScriptedServerProcess, text_reply, tool_reply
+from tests.bench.report import bench
 from tui.agent.client import AgentClient, ClientSettings
 from tui.agent.events import AgentEvent, Finished, StepStarted
 from tui.agent.loop import AgentSession, LoopConfig
@@ -64,10 +65,8 @@ async def test_bench_agent_loop_overhead() -> None:
     assert len(step_times) == len(server_times) == QUESTIONS * STEPS
     overheads_ms = [(c - s) * 1e3 for c, s in zip(step_times, server_times, strict=True)]
     overhead = statistics.median(overheads_ms)
-    print(
-        f"\nBENCH agent_loop_overhead_ms {overhead:.2f} ms "
-        f"(median of {len(overheads_ms)} steps; p90 "
-        f"{statistics.quantiles(overheads_ms, n=10)[-1]:.2f} ms; server "
-        f"{statistics.median(server_times) * 1e3:.2f} ms/step)"
+    bench("agent_loop_overhead_ms", overhead, "ms", at_most=MAX_OVERHEAD_MS, digits=2)
+    bench(
+        "agent_loop_overhead_p90_ms", statistics.quantiles(overheads_ms, n=10)[-1], "ms", digits=2
     )
-    assert overhead <= MAX_OVERHEAD_MS
+    bench("agent_server_ms_per_step", statistics.median(server_times) * 1e3, "ms", digits=2)

@@ -11,6 +11,7 @@ import uuid as uuid_module
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.bench.report import bench
 from tui.sources.promtext import parse_samples, parse_samples_async
 
 NODES = 1000
@@ -116,9 +117,8 @@ def test_parse_is_ten_times_faster_than_prometheus_client() -> None:
         1, lambda: [s for f in text_string_to_metric_families(text) for s in f.samples]
     )
     ratio = reference / ours
-    print(f"\nBENCH parse_1000_nodes_ms {ours * 1000:.1f} ms")
-    print(f"BENCH parse_speedup_vs_prometheus_client {ratio:.1f} x")
-    assert ratio >= TARGET_SPEEDUP
+    bench("parse_1000_nodes_ms", ours * 1000, "ms", digits=1)
+    bench("parse_speedup_vs_prometheus_client", ratio, "x", at_least=TARGET_SPEEDUP, digits=1)
 
 
 async def _worst_loop_block_ms(text: str) -> float:
@@ -157,6 +157,5 @@ async def test_async_parse_never_blocks_the_loop_for_long() -> None:
         parser_ms = await _worst_loop_block_ms(text)
     finally:
         gc.enable()
-    print(f"\nBENCH parse_async_worst_loop_block_ms {parser_ms:.1f} ms")
-    print(f"BENCH parse_async_worst_loop_block_with_gc_ms {with_gc_ms:.1f} ms")
-    assert parser_ms < MAX_LOOP_BLOCK_MS
+    bench("parse_async_worst_loop_block_ms", parser_ms, "ms", at_most=MAX_LOOP_BLOCK_MS, digits=1)
+    bench("parse_async_worst_loop_block_with_gc_ms", with_gc_ms, "ms", digits=1)

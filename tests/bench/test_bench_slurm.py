@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench.report import bench
 from tests.integration.conftest import slurm_cluster  # noqa: F401  (session fixture)
 from tests.integration.slurm_cluster import SlurmCluster
 from tui.sources import slurm_json, slurm_text
@@ -63,9 +64,8 @@ def test_bench_fetch_on_real_daemons(slurm_cluster: SlurmCluster) -> None:  # no
             assert len(state.nodes) == 4 and len(state.jobs) == len(jobs)
     finally:
         cluster.cancel_all()
-    print(f"\nBENCH slurm_fetch_json_ms {figures['json']:.1f} ms")
-    print(f"BENCH slurm_fetch_text_ms {figures['text']:.1f} ms")
-    assert figures["json"] < MAX_FETCH_MS and figures["text"] < MAX_FETCH_MS
+    bench("slurm_fetch_json_ms", figures["json"], "ms", at_most=MAX_FETCH_MS, digits=1)
+    bench("slurm_fetch_text_ms", figures["text"], "ms", at_most=MAX_FETCH_MS, digits=1)
 
 
 def big_json() -> tuple[str, str]:
@@ -123,8 +123,8 @@ def test_bench_parse_large_cluster() -> None:
     # CPU time: the figure that matters for a parse, and steady on a shared 2-core box.
     json_ms = median_ms(parse_json, 5, time.process_time)
     text_ms = median_ms(parse_text, 5, time.process_time)
-    print(f"\nBENCH slurm_parse_json_{NODES}n_{JOBS}j_cpu_ms {json_ms:.0f} ms")
-    print(f"BENCH slurm_parse_text_{NODES}n_{JOBS}j_cpu_ms {text_ms:.0f} ms")
-    print(f"BENCH slurm_output_json_{NODES}n_{JOBS}j_bytes {len(nodes_json) + len(jobs_json)} B")
-    print(f"BENCH slurm_output_text_{NODES}n_{JOBS}j_bytes {len(nodes_text) + len(jobs_text)} B")
-    assert json_ms < MAX_PARSE_MS and text_ms < MAX_PARSE_MS
+    size = f"{NODES}n_{JOBS}j"
+    bench(f"slurm_parse_json_{size}_cpu_ms", json_ms, "ms", at_most=MAX_PARSE_MS, digits=0)
+    bench(f"slurm_parse_text_{size}_cpu_ms", text_ms, "ms", at_most=MAX_PARSE_MS, digits=0)
+    bench(f"slurm_output_json_{size}_bytes", len(nodes_json) + len(jobs_json), "B", digits=0)
+    bench(f"slurm_output_text_{size}_bytes", len(nodes_text) + len(jobs_text), "B", digits=0)

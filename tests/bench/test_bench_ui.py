@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.bench.report import bench
 from tests.ui.conftest import make_app
 from tui.app.app import ClusterDashApp
 from tui.config import load_settings
@@ -81,10 +82,9 @@ async def test_apply_snapshot_1024_nodes(tmp_path: Path) -> None:
         sampling = False
         await sampler
     median = statistics.median(timings)
-    print(f"BENCH ui_apply_snapshot_1024_nodes_ms {median:.1f} ms (max {max(timings):.1f})")
-    print(f"BENCH ui_max_loop_lag_1024_nodes_ms {max(lags):.1f} ms")
-    assert median <= MAX_APPLY_MS
-    assert max(lags) <= MAX_KEYPRESS_MS
+    bench("ui_apply_snapshot_1024_nodes_ms", median, "ms", at_most=MAX_APPLY_MS, digits=1)
+    bench("ui_apply_snapshot_1024_nodes_max_ms", max(timings), "ms", digits=1)
+    bench("ui_max_loop_lag_1024_nodes_ms", max(lags), "ms", at_most=MAX_KEYPRESS_MS, digits=1)
 
 
 async def test_idle_cpu_64_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,8 +104,7 @@ async def test_idle_cpu_64_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
         elapsed = time.perf_counter() - wall
     used = (after.user - before.user) + (after.system - before.system)
     percent = 100.0 * used / elapsed
-    print(f"BENCH ui_idle_cpu_percent_64_nodes {percent:.2f} %")
-    assert percent <= MAX_IDLE_CPU_PCT
+    bench("ui_idle_cpu_percent_64_nodes", percent, "%", at_most=MAX_IDLE_CPU_PCT, digits=2)
 
 
 def _first_paint_once() -> float:
@@ -138,5 +137,4 @@ def _first_paint_once() -> float:
 def test_first_paint_demo() -> None:
     runs = [_first_paint_once() for _ in range(3)]
     best = min(runs)
-    print(f"BENCH ui_first_paint_s {best:.3f} s (runs {', '.join(f'{r:.2f}' for r in runs)})")
-    assert best <= MAX_FIRST_PAINT_S
+    bench("ui_first_paint_s", best, "s", at_most=MAX_FIRST_PAINT_S)

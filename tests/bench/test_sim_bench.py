@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.bench.report import bench
 from tests.unit.test_sim_server import scrape_all
 from tui.sim import SimCluster, SimExporterServer
 from tui.sim.dcgm import DcgmRenderer
@@ -25,8 +26,7 @@ def test_tick_cost() -> None:
         sim.sync()
         costs.append(time.perf_counter() - started)
     mean_ms = sum(costs) / len(costs) * 1000
-    print(f"BENCH sim_tick_1024_nodes {mean_ms:.2f} ms")
-    assert mean_ms < 30
+    bench("sim_tick_1024_nodes", mean_ms, "ms", at_most=30, digits=2)
 
 
 def test_render_all_nodes() -> None:
@@ -38,8 +38,8 @@ def test_render_all_nodes() -> None:
     started = time.perf_counter()
     size = sum(len(renderer.node_payload(node)) for node in range(NODES))
     elapsed_ms = (time.perf_counter() - started) * 1000
-    print(f"BENCH sim_render_1024_nodes {elapsed_ms:.0f} ms ({size / 2**20:.1f} MiB)")
-    assert elapsed_ms < 300
+    bench("sim_render_1024_nodes", elapsed_ms, "ms", at_most=300, digits=0)
+    bench("sim_render_1024_nodes_mib", size / 2**20, "MiB", digits=1)
 
 
 def test_serve_all_nodes() -> None:
@@ -57,5 +57,4 @@ def test_serve_all_nodes() -> None:
             await server.stop()
 
     elapsed_ms = asyncio.run(scrape()) * 1000
-    print(f"BENCH sim_serve_1024_nodes {elapsed_ms:.0f} ms")
-    assert elapsed_ms < 500
+    bench("sim_serve_1024_nodes", elapsed_ms, "ms", at_most=500, digits=0)
