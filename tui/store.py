@@ -37,20 +37,24 @@ from tui.store_schema import (
     ROLLUP_METRICS,
     SAMPLE_METRICS,
     SCHEMA_VERSION,
+    TEN_MINUTE_ROLL_UP,
 )
 
 DEFAULT_RAW_RETENTION_S = 3600.0
 DEFAULT_ROLLUP_RETENTION_S = 7 * 86400.0
+# 1-minute rollups are kept this long; 10-minute ones for the rollup retention.
+DEFAULT_MINUTE_RETENTION_S = 86400.0
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 AUDIT_ORIGINS = ("keyboard", "agent", "cli")
 
 _MINUTE = 60
+_TEN_MINUTES = 600
 # 64 MiB page cache: one ingest cycle of a 1,000-node cluster touches ~1,000 leaf pages.
 _CACHE_KIB = 65536
 
 _INSERT_SAMPLE = (
-    f"INSERT OR REPLACE INTO gpu_samples (node_id, ts, gpu, {', '.join(SAMPLE_METRICS)}) "
-    f"VALUES ({', '.join('?' * (3 + len(SAMPLE_METRICS)))})"
+    f"INSERT OR REPLACE INTO gpu_samples (node_id, ts, gpu, {', '.join(SAMPLE_METRICS)}, job) "
+    f"VALUES ({', '.join('?' * (4 + len(SAMPLE_METRICS)))})"
 )
 _GPU_VALUES = attrgetter("index", *SAMPLE_METRICS)
 
@@ -66,9 +70,9 @@ def _rollup_select() -> str:
     )
     columns = ", ".join(f"{m}_{agg}" for m in ROLLUP_METRICS for agg in ("min", "avg", "max"))
     return (
-        f"INSERT OR REPLACE INTO gpu_rollups_1m (node_id, minute, gpu, samples, {columns}) "
+        f"INSERT OR REPLACE INTO gpu_rollups_1m (node_id, minute, gpu, samples, {columns}, job) "
         f"SELECT node_id, CAST(ts / {_MINUTE} AS INTEGER) * {_MINUTE} AS m, gpu, COUNT(*), "
-        f"{aggregates} FROM gpu_samples "
+        f"{aggregates}, MAX(job) FROM gpu_samples "
         "WHERE node_id IN (SELECT id FROM nodes) AND ts >= ? AND ts < ? "
         "GROUP BY node_id, m, gpu"
     )
@@ -112,6 +116,7 @@ class GpuSummary:
 class PruneResult:
     samples_deleted: int
     rollups_deleted: int
+    ten_minute_rollups_deleted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,15 +216,18 @@ class Store:
         raw_retention_s: float,
         rollup_retention_s: float,
         busy_timeout_s: float,
+        minute_retention_s: float = DEFAULT_MINUTE_RETENTION_S,
     ) -> None:
         self._db = db
         self.path = path
         self.readonly = readonly
         self.raw_retention_s = raw_retention_s
         self.rollup_retention_s = rollup_retention_s
+        self.minute_retention_s = min(minute_retention_s, rollup_retention_s)
         self._busy_timeout_s = busy_timeout_s
         self._lock = asyncio.Lock()
         self._node_ids: dict[str, int] = {}
+        self._job_ids: dict[str, int] = {}
         self._rolled_until: float | None = None
         self._closed = False
 
@@ -234,6 +242,7 @@ class Store:
         raw_retention_s: float = DEFAULT_RAW_RETENTION_S,
         rollup_retention_s: float = DEFAULT_ROLLUP_RETENTION_S,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        minute_retention_s: float = DEFAULT_MINUTE_RETENTION_S,
     ) -> Store:
         """Open (read-write: create and migrate) the database at `path`, or raise StoreError."""
         path, target, uri = _connect_target(Path(path), readonly)
@@ -248,6 +257,7 @@ class Store:
             raw_retention_s=raw_retention_s,
             rollup_retention_s=rollup_retention_s,
             busy_timeout_s=busy_timeout_s,
+            minute_retention_s=minute_retention_s,
         )
         try:
             with store._errors():
@@ -418,13 +428,44 @@ class Store:
                     (name, node_id)
                     for node_id, name in await db.execute_fetchall("SELECT id, name FROM nodes")
                 )
-            rows = [(ids[gpu.node], ts, *_GPU_VALUES(gpu)) for gpu in snapshot.gpus]
+            holders = await self._job_holders(db, snapshot)
+            rows = [
+                (ids[gpu.node], ts, *_GPU_VALUES(gpu), holders.get((gpu.node, gpu.index)))
+                for gpu in snapshot.gpus
+            ]
             rows.sort(key=itemgetter(0, 2))
             await db.executemany(_INSERT_SAMPLE, rows)
             rolled_until = await self._roll_up(db, ts)
         self._node_ids = ids
         self._rolled_until = rolled_until
         return len(rows)
+
+    async def _job_holders(
+        self, db: aiosqlite.Connection, snapshot: ClusterSnapshot
+    ) -> dict[tuple[str, int], int]:
+        """(node, GPU index) -> stored job key, for the GPUs Slurm says a job holds."""
+        held = [job for job in snapshot.jobs if job.gpu_indices]
+        missing = [job for job in held if job.job_id not in self._job_ids]
+        if missing:
+            await db.executemany(
+                "INSERT OR IGNORE INTO jobs (job_id, user, account) VALUES (?, ?, ?)",
+                [(job.job_id, job.user, job.account) for job in missing],
+            )
+            wanted = [job.job_id for job in missing]
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for key, job_id in await db.execute_fetchall(
+                    f"SELECT id, job_id FROM jobs WHERE job_id IN ({marks})", chunk
+                ):
+                    self._job_ids[job_id] = int(key)
+        holders: dict[tuple[str, int], int] = {}
+        for job in held:
+            key = self._job_ids[job.job_id]
+            for node, indices in job.gpu_indices.items():
+                for index in indices:
+                    holders[(node, index)] = key
+        return holders
 
     async def _roll_up(self, db: aiosqlite.Connection, ts: float) -> float:
         """Roll up every closed minute not yet rolled up; returns the new watermark."""
@@ -444,7 +485,23 @@ class Store:
         await db.execute(
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_until', ?)", (done,)
         )
+        await self._roll_up_ten_minutes(db, done)
         return done
+
+    async def _roll_up_ten_minutes(self, db: aiosqlite.Connection, rolled_until: float) -> None:
+        """Roll the 1-minute rows of every closed 10 minutes into the 10-minute tier."""
+        bucket = math.floor(rolled_until / _TEN_MINUTES) * _TEN_MINUTES
+        rows = await db.execute_fetchall(
+            "SELECT value FROM store_meta WHERE key = 'rolled_10m_until'"
+        )
+        done = float(rows[0][0]) if rows else None  # type: ignore[index]
+        if done is not None and bucket > done:
+            await db.execute(TEN_MINUTE_ROLL_UP, {"start": int(done), "end": bucket})
+        if done is None or bucket > done:
+            await db.execute(
+                "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_10m_until', ?)",
+                (bucket,),
+            )
 
     async def prune(self, now: float) -> PruneResult:
         """Delete raw samples older than the raw retention and rollups older than theirs."""
@@ -458,11 +515,35 @@ class Store:
                 "DELETE FROM gpu_samples WHERE node_id IN (SELECT id FROM nodes) AND ts < ?",
                 (raw_cutoff,),
             )
-            rollups = await db.execute(
-                "DELETE FROM gpu_rollups_1m "
-                "WHERE node_id IN (SELECT id FROM nodes) AND minute <= ?",
-                (rollup_cutoff - _MINUTE,),  # minutes that ended by the cutoff
+            ten_rows = await db.execute_fetchall(
+                "SELECT value FROM store_meta WHERE key = 'rolled_10m_until'"
             )
+            rolled_10m = float(ten_rows[0][0]) if ten_rows else -math.inf  # type: ignore[index]
+            # 1-minute rows go after a day, whole 10 minutes at a time once rolled up, so that
+            # every 10 minutes is served wholly by one tier. Kept as long as the 10-minute
+            # tier, they are the last tier and go minute by minute.
+            tiered = self.minute_retention_s < self.rollup_retention_s
+            if tiered:
+                minute_cutoff = min(now - self.minute_retention_s, rolled_10m)
+                minute_cutoff = math.floor(minute_cutoff / _TEN_MINUTES) * _TEN_MINUTES
+            else:
+                minute_cutoff = rollup_cutoff
+            rollups = await db.execute(
+                "DELETE FROM gpu_rollups_1m WHERE node_id IN (SELECT id FROM nodes) AND minute < ?",
+                (minute_cutoff - _MINUTE + 1,),  # minutes that ended by the cutoff
+            )
+            ten_minute = await db.execute(
+                "DELETE FROM gpu_rollups_10m "
+                "WHERE node_id IN (SELECT id FROM nodes) AND bucket <= ?",
+                (rollup_cutoff - _TEN_MINUTES,),
+            )
+            if tiered and math.isfinite(minute_cutoff):
+                await db.execute(
+                    "INSERT OR REPLACE INTO store_meta (key, value) "
+                    "VALUES ('minute_pruned_until', MAX(?, COALESCE("
+                    "(SELECT value FROM store_meta WHERE key = 'minute_pruned_until'), ?)))",
+                    (minute_cutoff, minute_cutoff),
+                )
             if math.isfinite(raw_cutoff):
                 await db.execute(
                     "INSERT OR REPLACE INTO store_meta (key, value) "
@@ -470,7 +551,7 @@ class Store:
                     "(SELECT value FROM store_meta WHERE key = 'raw_pruned_until'), ?)))",
                     (raw_cutoff, raw_cutoff),
                 )
-        result = PruneResult(samples.rowcount, rollups.rowcount)
+        result = PruneResult(samples.rowcount, rollups.rowcount, ten_minute.rowcount)
         logger.debug("history pruned: {}", result)
         return result
 
@@ -493,13 +574,20 @@ class Store:
         boundary = _ceil_minute(pruned)
         return boundary if rolled is None else min(boundary, rolled)
 
+    async def _ten_minute_boundary(self) -> float:
+        """Time from which 1-minute rollups are complete; the 10-minute tier serves before it."""
+        rows = list(
+            await self._fetch_all("SELECT value FROM store_meta WHERE key = 'minute_pruned_until'")
+        )
+        return float(rows[0][0]) if rows else -1.0
+
     async def gpu_history(
         self, node: str, metric: str, start: float, end: float, max_points: int
     ) -> GpuSeries:
         """GPU index -> [(t, value)] over [start, end], averaged into at most max_points buckets.
 
-        Raw samples where they still exist, 1-minute rollup averages before that. Unknown
-        values are left out, never reported as zero.
+        Raw samples where they still exist, 1-minute rollup averages before that, 10-minute
+        ones before those. Unknown values are left out, never reported as zero.
         """
         if metric not in HISTORY_METRICS:
             raise ValueError(f"unknown metric {metric!r}; expected one of {HISTORY_METRICS}")
@@ -514,9 +602,13 @@ class Store:
             SELECT gpu, MIN(CAST((t - :start) / :width AS INTEGER), :last) AS bucket,
                    AVG(t), AVG(v)
             FROM (
+                SELECT gpu, bucket + 300.0 AS t, {metric}_avg AS v FROM gpu_rollups_10m
+                WHERE node_id = :node AND bucket >= :start - 300 AND bucket < :boundary10
+                  AND bucket + 300 <= :end
+                UNION ALL
                 SELECT gpu, minute + 30.0 AS t, {metric}_avg AS v FROM gpu_rollups_1m
-                WHERE node_id = :node AND minute >= :start - 30 AND minute < :boundary
-                  AND minute + 30 <= :end
+                WHERE node_id = :node AND minute >= MAX(:start - 30, :boundary10)
+                  AND minute < :boundary AND minute + 30 <= :end
                 UNION ALL
                 SELECT gpu, ts AS t, {_metric_sql(metric)} AS v FROM gpu_samples
                 WHERE node_id = :node AND ts >= :raw_start AND ts <= :end
@@ -532,6 +624,7 @@ class Store:
             "width": width,
             "last": max_points - 1,
             "boundary": boundary if math.isfinite(boundary) else -1.0,
+            "boundary10": await self._ten_minute_boundary(),
             "raw_start": max(start, boundary),
         }
         series: dict[int, list[tuple[float, float]]] = {}
@@ -569,8 +662,14 @@ class Store:
             FROM (
                 SELECT node_id, gpu, {metric}_min AS lo, {metric}_avg AS av,
                        {metric}_max AS hi, samples AS cnt
+                FROM gpu_rollups_10m
+                WHERE node_id IN (SELECT id FROM nodes) AND bucket >= :start
+                  AND bucket < :boundary10 AND bucket < :end AND {metric}_avg IS NOT NULL
+                UNION ALL
+                SELECT node_id, gpu, {metric}_min AS lo, {metric}_avg AS av,
+                       {metric}_max AS hi, samples AS cnt
                 FROM gpu_rollups_1m
-                WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start
+                WHERE node_id IN (SELECT id FROM nodes) AND minute >= MAX(:start, :boundary10)
                   AND minute < :boundary AND minute < :end AND {metric}_avg IS NOT NULL
                 UNION ALL
                 SELECT node_id, gpu, v, v, v, 1 FROM (
@@ -585,6 +684,7 @@ class Store:
             "start": start,
             "end": end,
             "boundary": boundary if math.isfinite(boundary) else -1.0,
+            "boundary10": await self._ten_minute_boundary(),
             "raw_start": max(start, boundary),
         }
         rows = await self._fetch_all(sql, params)

@@ -143,6 +143,64 @@ CREATE TABLE chat_messages (
 CREATE INDEX chat_messages_by_conversation ON chat_messages (conversation_id, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_AGGREGATE_COLUMNS = ", ".join(
+    f"{metric}_{agg}" for metric in ROLLUP_METRICS for agg in ("min", "avg", "max")
+)
+
+
+def _ten_minute_aggregates() -> str:
+    return ", ".join(
+        f"MIN({m}_min), SUM({m}_avg * samples) / SUM(CASE WHEN {m}_avg IS NULL THEN 0 "
+        f"ELSE samples END), MAX({m}_max)"
+        for m in ROLLUP_METRICS
+    )
+
+
+# Rolls 1-minute rows with :start <= minute < :end into 10-minute rows. Weighted by each
+# minute's sample count; the job is the one holding the GPU at the bucket's latest minute.
+TEN_MINUTE_ROLL_UP = f"""
+INSERT OR REPLACE INTO gpu_rollups_10m (node_id, bucket, gpu, job, samples, {_AGGREGATE_COLUMNS})
+SELECT node_id, (minute / 600) * 600 AS b, gpu,
+       (SELECT r.job FROM gpu_rollups_1m AS r WHERE r.node_id = m.node_id AND r.gpu = m.gpu
+          AND r.minute >= (m.minute / 600) * 600 AND r.minute < :end
+          ORDER BY r.minute DESC LIMIT 1),
+       SUM(samples), {_ten_minute_aggregates()}
+FROM gpu_rollups_1m AS m
+WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+GROUP BY node_id, b, gpu
+"""
+
+# Version 2: a 10-minute tier (kept for the rollup retention, while 1-minute rows are kept a
+# day) and job attribution: which Slurm job held each GPU in each sample and rollup. Existing
+# 1-minute rows are rolled into the new tier so that no history is lost.
+_V2 = f"""
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL DEFAULT '',
+    account TEXT NOT NULL DEFAULT ''
+);
+
+ALTER TABLE gpu_samples ADD COLUMN job INTEGER;
+ALTER TABLE gpu_rollups_1m ADD COLUMN job INTEGER;
+
+-- One row per (node, 10-minute start, GPU): the 1-minute rows' min, weighted avg and max.
+CREATE TABLE gpu_rollups_10m (
+    node_id INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    gpu INTEGER NOT NULL,
+    job INTEGER,
+    samples INTEGER NOT NULL,
+    {_rollup_columns()},
+    PRIMARY KEY (node_id, bucket, gpu)
+) WITHOUT ROWID;
+
+{TEN_MINUTE_ROLL_UP.replace(":start", "-1").replace(":end", "9e18").strip()};
+
+INSERT OR REPLACE INTO store_meta (key, value)
+SELECT 'rolled_10m_until', (MAX(minute) / 600) * 600 FROM gpu_rollups_1m HAVING COUNT(*) > 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 SCHEMA_VERSION = len(MIGRATIONS)
