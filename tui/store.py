@@ -525,7 +525,8 @@ class Store:
             tiered = self.minute_retention_s < self.rollup_retention_s
             if tiered:
                 minute_cutoff = min(now - self.minute_retention_s, rolled_10m)
-                minute_cutoff = math.floor(minute_cutoff / _TEN_MINUTES) * _TEN_MINUTES
+                if math.isfinite(minute_cutoff):
+                    minute_cutoff = math.floor(minute_cutoff / _TEN_MINUTES) * _TEN_MINUTES
             else:
                 minute_cutoff = rollup_cutoff
             rollups = await db.execute(

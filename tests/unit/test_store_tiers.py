@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from tui.model import ClusterSnapshot, Gpu, Job, JobState
-from tui.store import Store
+from tui.store import PruneResult, Store
 from tui.store_schema import MIGRATIONS, SAMPLE_METRICS
 
 T0 = 1_800_000_000.0  # a 10-minute boundary
@@ -123,5 +123,17 @@ async def test_every_sample_and_rollup_names_the_job_holding_the_gpu(tmp_path: P
             "SELECT j.job_id FROM gpu_rollups_10m AS r JOIN jobs AS j ON j.id = r.job"
         )
         assert ten[0] == "43"  # the job holding the GPU at the end of those 10 minutes
+    finally:
+        await store.close()
+
+
+async def test_pruning_a_new_or_young_store_at_the_defaults_deletes_nothing(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "history.db")
+    try:
+        assert await store.prune(T0) == PruneResult(0, 0, 0)
+        for k in range(30):  # two and a half minutes: nothing has reached a 10-minute bucket
+            await store.write_snapshot(snapshot(T0 + 5 * k, 1.0))
+        assert await store.prune(T0 + 150) == PruneResult(0, 0, 0)
+        assert len(await store.gpu_samples(NODE, T0, T0 + 150)) == 30
     finally:
         await store.close()
