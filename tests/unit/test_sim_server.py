@@ -303,3 +303,29 @@ async def test_the_real_exporter_source_reads_the_simulator(
             for index in indices:
                 if node != silent.node:
                     assert by_key[(node, index)].job_id == job.job_id
+
+
+async def test_each_node_answers_on_its_own_loopback_address() -> None:
+    from tui.sim.dcgm import METRICS
+
+    sim = SimCluster(nodes=3, seed=0)
+    server = SimExporterServer(sim, per_node_addresses=True)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for name in sim.node_names:
+                url = server.node_url(name)
+                assert f"//{name}" not in url  # addressed by IP, like a node's own exporter
+                response = await client.get(url)
+                assert response.status_code == 200
+                families = {f.name for f in text_string_to_metric_families(response.text)}
+                hosts = {
+                    s.labels["Hostname"]
+                    for f in text_string_to_metric_families(response.text)
+                    for s in f.samples
+                }
+                assert hosts == {name}
+                # every default-counter family, as a real dcgm-exporter page carries
+                assert len(families) == len(METRICS)
+    finally:
+        await server.stop()
