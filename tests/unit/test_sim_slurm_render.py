@@ -38,3 +38,4 @@ def test_scontrol_text_round_trips_nodes_and_jobs() -> None:
         assert parsed.nodes == job.nodes
         assert dict(parsed.gpu_indices) == dict(job.gpu_indices)
         assert parsed.start_time == job.start_time
+        assert parsed.gpus_requested == job.gpus_requested

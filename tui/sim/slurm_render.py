@@ -102,7 +102,7 @@ def _duration(seconds: float) -> str:
 
 def job_line(job: Job, now: float) -> str:
     running = job.state is JobState.RUNNING
-    gpus = job.gpus_per_node * max(1, len(job.nodes))
+    gpus = job.gpus_requested or job.gpus_per_node * max(1, len(job.nodes))
     node_count = max(1, len(job.nodes))
     cpus = 10 * node_count
     limit = job.time_limit_min or 60
@@ -148,7 +148,7 @@ def job_line(job: Job, now: float) -> str:
         "MinCPUsNode=10 MinMemoryNode=32G MinTmpDiskNode=0 Features=(null) "
         "DelayBoot=00:00:00 OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null) "
         f"Command={home}/run.sh WorkDir={home} StdErr={home}/slurm-{job.job_id}.out "
-        f"StdIn=/dev/null StdOut={home}/slurm-{job.job_id}.out "
+        f"StdIn=/dev/null StdOut={home}/slurm-{job.job_id}.out Power= "
         f"TresPerNode=gres/gpu:{job.gpus_per_node}"
     )
     return line
