@@ -66,6 +66,7 @@ def report(nodes: int, result: dict) -> None:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(900)  # 4,096 served pages and their scrapes on a loaded 2-core machine
 @pytest.mark.parametrize("nodes", [1024, 4096])
 def test_bench_full_cycle(nodes: int, tmp_path: Path) -> None:
     report(nodes, run_probe(nodes, tmp_path))
