@@ -22,6 +22,7 @@ from tui.gc_tuning import calm_gc
 from tui.logging_setup import configure_logging
 from tui.sources.base import SourceError, one_line
 from tui.store import StoreError
+from tui.version import installed_version
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal dashboard for Slurm GPU clusters.",
     )
     _common_options(parser, suppress=False)
+    parser.add_argument(
+        "--version", action="version", version=f"clusterdash {installed_version()}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def sub(name: str, help_text: str) -> argparse.ArgumentParser:

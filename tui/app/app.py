@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import psutil
 from loguru import logger
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+import tui
 from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
 from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
@@ -534,8 +534,8 @@ def process_age_s() -> float:
             fields = stat.read().rsplit(")", 1)[1].split()
             started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
             return float(up.read().split()[0]) - started
-    except (OSError, ValueError, IndexError):
-        return time.time() - psutil.Process().create_time()
+    except (OSError, ValueError, IndexError):  # no /proc: from when the package was imported
+        return time.monotonic() - tui.IMPORTED_AT
 
 
 def current_user() -> str:
