@@ -60,9 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Terminal dashboard for Slurm GPU clusters.",
     )
     _common_options(parser, suppress=False)
-    parser.add_argument(
-        "--version", action="version", version=f"clusterdash {installed_version()}"
-    )
+    parser.add_argument("--version", action="version", version=f"clusterdash {installed_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def sub(name: str, help_text: str) -> argparse.ArgumentParser:

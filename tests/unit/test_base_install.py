@@ -20,7 +20,6 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 # Modules that belong to an optional feature and are only imported once its extra is there.

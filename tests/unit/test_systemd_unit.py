@@ -1,4 +1,4 @@
-"""The head node's systemd unit for `clusterdash collect`: valid, and its paths are the ones used."""
+"""The head node's systemd unit for `clusterdash collect`: valid, its paths the ones used."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_socket_and_database_are_for_the_group_only() -> None:
 
 
 def test_the_collector_reads_the_paths_the_unit_gives_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The unit's environment, read by the real config loader: every key known, paths as documented."""
+    """The unit's environment through the real config loader: keys known, paths as documented."""
     unit = service()
     env = unit_environment()
     for name, value in env.items():
