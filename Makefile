@@ -1,23 +1,35 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install --quiet
+# `make run` installs what the dashboard runs (and `serve`); the rest installs everything
+# the tests, the benchmarks and provisioning need.
+RUN_EXTRAS := web
+DEV_EXTRAS := test,infra,web,exporter
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench synth plan apply destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[$(RUN_EXTRAS)]'
+	touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,infra,web,exporter]'
-	touch $(STAMP)
+	$(PIP) -e '.[$(DEV_EXTRAS)]'
+	touch $(STAMP) $(RUN_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/clusterdash $(ARGS)
 
+# The integration tests' Debian packages are installed when root (or sudo without a
+# password) can; otherwise the last line names the skipped groups and how to enable them.
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@.ci/system-packages install-if-able
+	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; .ci/system-packages report; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
