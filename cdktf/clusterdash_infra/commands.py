@@ -7,6 +7,7 @@ from the environment and handed to terraform as TF_VAR_* variables; they are nev
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import socket
@@ -97,7 +98,17 @@ def terraform_binary() -> str:
     return path
 
 
+def require_cdktf() -> None:
+    try:
+        spec = importlib.util.find_spec("cdktf")
+    except ImportError:
+        spec = None
+    if spec is None or spec.origin is None:  # no origin: only the repository's cdktf/ folder
+        raise PreflightError("needs the cdktf library: pip install -e '.[infra]' (make synth does)")
+
+
 def synth(outdir: Path, environ: Mapping[str, str]) -> int:
+    require_cdktf()
     major = node_major()
     env = quiet_jsii_environment(environ, major)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CDKTF_DIR), env.get("PYTHONPATH")]))

@@ -31,7 +31,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import pynvml  # the real NVML only here; everything else takes it as a dependency
+    try:
+        import pynvml  # the real NVML only here; everything else takes it as a dependency
+    except ImportError:
+        print(
+            "gpu_exporter: needs nvidia-ml-py: pip install 'clusterdash[exporter]'",
+            file=sys.stderr,
+        )
+        return 2
 
     reader = NvmlReader(pynvml)
     try:

@@ -155,3 +155,36 @@ def test_version_is_the_project_version(capsys: pytest.CaptureFixture[str]) -> N
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"clusterdash {project['version']}"
+
+
+def test_pod_exporter_without_its_extra_names_the_extra(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import runpy, sys
+        sys.path.insert(0, {str(REPO / "containers")!r})
+        sys.argv = ["gpu_exporter", "--port", "0", "--listen", "127.0.0.1"]
+        runpy.run_module("gpu_exporter", run_name="__main__")
+        """
+    )
+    result = run_base_install(code, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "gpu_exporter: needs nvidia-ml-py: pip install 'clusterdash[exporter]'"
+    )
+
+
+def test_provisioning_without_its_extra_names_the_extra(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(REPO / "cdktf")!r})
+        from clusterdash_infra.commands import main
+        sys.exit(main(["synth", "--outdir", {str(tmp_path / "out")!r}]))
+        """
+    )
+    result = run_base_install(code, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "synth: needs the cdktf library: pip install -e '.[infra]' (make synth does)"
+    )
+    assert not (tmp_path / "out").exists()
