@@ -83,10 +83,8 @@ def test_the_collector_reads_the_paths_the_unit_gives_it(monkeypatch: pytest.Mon
     assert settings.store_path == state / "history.sqlite3"
     assert settings.log_path.parent == logs
     assert settings.rules_path == Path("/etc/clusterdash/rules.toml")
-    assert Path(env["CLUSTERDASH_COLLECTOR_SOCKET"]) == runtime / "collect.sock"
-    collector = getattr(settings, "collector", None)
-    if collector is not None:
-        assert Path(collector.socket) == runtime / "collect.sock"
+    assert Path(settings.collector.socket) == runtime / "collect.sock"
+    assert settings.collector.group == unit["Group"][0], "operators in the group may attach"
     assert not any("KEY" in name or "TOKEN" in name for name in env), "secrets stay out of it"
 
 
