@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from loguru import logger
 
-from tui.model import ClusterSnapshot, SourceHealth
+from tui.model import EMPTY_MAPPING, ClusterSnapshot, SourceHealth
 from tui.sources.base import (
     GpuReading,
     GpuSource,
@@ -81,6 +81,9 @@ class Poller(Generic[T]):
             latency_s=latency,
             consecutive_failures=0,
             last_error=partial,
+            failing_targets=MappingProxyType(dict(value.errors))
+            if isinstance(value, GpuReading)
+            else EMPTY_MAPPING,
         )
         return True
 
@@ -94,6 +97,7 @@ class Poller(Generic[T]):
             last_attempt=started,
             consecutive_failures=failures,
             last_error=message,
+            failing_targets=EMPTY_MAPPING,
         )
 
     def next_delay(self) -> float:
@@ -108,6 +112,11 @@ def _partial_error(value: object) -> str | None:
         suffix = f" (+{more} more)" if more else ""
         return f"{first_target}: {first_error}{suffix}"
     return None
+
+
+# A GPU source ends its cycle at its own deadline and returns the answers that arrived; the
+# poller's timeout is that deadline plus this grace, a cap for a source that overruns it.
+SOURCE_DEADLINE_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,8 @@ class SourceHealth:
     enabled: bool = True
     # A short fact for the status bar when healthy (e.g. the model an endpoint serves).
     detail: str = ""
+    # Per target (exporter node name or URL): why it failed in the last cycle.
+    failing_targets: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
 
     def age_s(self, now: float) -> float | None:
         return None if self.last_success is None else max(0.0, now - self.last_success)

@@ -84,6 +84,7 @@ def _health(health: SourceHealth) -> dict[str, Any]:
         "latency_s": None if health.latency_s is None else round(health.latency_s, 4),
         "consecutive_failures": health.consecutive_failures,
         "last_error": health.last_error,
+        "failing_targets": dict(sorted(health.failing_targets.items())),
     }
 
 

@@ -194,7 +194,7 @@ async def test_slow_exporter_times_out_without_holding_up_the_others() -> None:
     assert {g.node for g in reading.gpus} == {"fast"}
 
 
-async def test_concurrency_is_bounded_and_queueing_does_not_count_as_timeout() -> None:
+async def test_concurrency_is_bounded() -> None:
     in_flight = {"now": 0, "most": 0}
     lock = threading.Lock()
 
@@ -209,7 +209,7 @@ async def test_concurrency_is_bounded_and_queueing_does_not_count_as_timeout() -
 
     with serve({"/metrics": slow}) as server:
         targets = [(f"gpu-{i}", server.url(f"/metrics?n={i}")) for i in range(6)]
-        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.5)
+        source = ExporterGpuSource(targets, concurrency=2, timeout_s=30)
         try:
             reading = await source.fetch()
         finally:
@@ -256,3 +256,32 @@ async def test_explicit_url_target_takes_node_from_hostname_label() -> None:
         finally:
             await source.aclose()
     assert [g.node for g in reading.gpus] == ["gpu-07"]
+
+
+async def test_deadline_covers_targets_still_queued_behind_hanging_ones() -> None:
+    release = threading.Event()
+
+    def hang(request: str) -> Reply:
+        release.wait(30)
+        return Reply(fixture("seed-exporter.prom"))
+
+    routes = {"/hang": hang, "/fast": Reply(fixture("seed-exporter.prom"))}
+    with serve(routes) as server:
+        targets = [
+            ("fast-0", server.url("/fast")),
+            ("hang-1", server.url("/hang")),
+            ("hang-2", server.url("/hang")),
+            ("fast-1", server.url("/fast")),
+        ]
+        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.5)
+        try:
+            reading = await source.fetch()
+        finally:
+            release.set()
+            await source.aclose()
+    assert reading.errors == {
+        "hang-1": "timeout after 0.5s",
+        "hang-2": "timeout after 0.5s",
+        "fast-1": "timeout after 0.5s (still queued)",
+    }
+    assert {gpu.node for gpu in reading.gpus} == {"fast-0"}
