@@ -31,6 +31,7 @@ from tui.sources.base import (
 T = TypeVar("T")
 Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]
 HealthProbe = Callable[[], Awaitable[SourceHealth]]
+HealthReport = Callable[[], SourceHealth]
 
 
 class Poller(Generic[T]):
@@ -167,6 +168,7 @@ class Collector:
             )
         self._probes: dict[str, HealthProbe] = {}
         self._probe_health: dict[str, SourceHealth] = {}
+        self._reports: dict[str, HealthReport] = {}
         self._subscribers: list[Subscriber] = []
         self._publish_lock = asyncio.Lock()
         self.latest: ClusterSnapshot = self._merge()
@@ -183,6 +185,10 @@ class Collector:
         self._probes[name] = probe
         self._probe_health[name] = SourceHealth(name=name)
 
+    def add_health_report(self, name: str, report: HealthReport) -> None:
+        """A part whose health is read at every publish (the history store)."""
+        self._reports[name] = report
+
     def set_interval(self, source: str, seconds: float) -> None:
         for poller in (self._gpu, self._slurm):
             if poller is not None and poller.name == source:
@@ -195,6 +201,7 @@ class Collector:
         slurm = self._slurm.value if self._slurm else None
         reading = self._gpu.value if self._gpu else None
         health = {p.name: p.health for p in self.pollers()} | self._probe_health
+        health |= {name: report() for name, report in self._reports.items()}
         return ClusterSnapshot(
             taken_at=self._clock(),
             nodes=slurm.nodes if slurm else (),
@@ -204,6 +211,7 @@ class Collector:
             cluster_name=self.options.cluster_name,
             demo=self.options.demo,
             slurm_version=slurm.version if slurm else "",
+            gpus_taken_at=self._gpu.health.last_success if self._gpu and reading else None,
         )
 
     async def publish(self) -> ClusterSnapshot:

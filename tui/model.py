@@ -212,6 +212,8 @@ class ClusterSnapshot:
     cluster_name: str = "cluster"
     demo: bool = False
     slurm_version: str = ""
+    # When the GPU readings in `gpus` were taken (a failing GPU source keeps its last ones).
+    gpus_taken_at: float | None = None
 
     # Derived; filled in __post_init__.
     node_by_name: Mapping[str, Node] = field(init=False, repr=False, compare=False)

@@ -21,6 +21,7 @@ from tui.actions import ActionRunner
 from tui.alerts.service import AlertService
 from tui.collector import SOURCE_DEADLINE_GRACE_S, Collector, CollectorOptions
 from tui.config import Settings
+from tui.history_writer import STORE_SOURCE, HistoryWriter
 from tui.mode import cluster_identity, store_path_for
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
@@ -169,7 +170,9 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
         if services.history is None:
             services.history = store
     if services.writer and store is not None:
-        collector.subscribe(store.write_snapshot)
+        writer = HistoryWriter(store)
+        collector.subscribe(writer.on_snapshot)
+        collector.add_health_report(STORE_SOURCE, writer.report)
         services.background.append(store.run_maintenance)
     services.alerts = await build_alerting(
         settings,

@@ -146,7 +146,9 @@ async def test_run_never_overlaps_polls_and_publishes_to_subscribers() -> None:
     collector.subscribe(broken)
     collector.subscribe(subscriber)
     task = asyncio.create_task(collector.run())
-    await asyncio.sleep(0.2)
+    async with asyncio.timeout(30):
+        while gpus.calls < 3 or len(seen) < 3:
+            await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
