@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loguru import logger
 
 from tests.unit.exposition_server import Reply, closed_port, serve
 from tests.unit.test_cli import run_cli
@@ -150,6 +151,29 @@ async def test_unicode_digit_gpu_label_fails_no_target(release: threading.Event)
         ("ok-node", 0),
         ("ok-node", 1),
     }
+
+
+@pytest.mark.parametrize("dialect_marker", ["", "# EOF\n"])  # the fast path, the general one
+async def test_repeated_series_are_counted_and_logged_once(dialect_marker: str) -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
+    page = (
+        'DCGM_FI_DEV_GPU_UTIL{gpu="1"} 30\nDCGM_FI_DEV_GPU_UTIL{gpu="01"} 31\n'
+        'DCGM_FI_DEV_GPU_TEMP{gpu="1"} 40\nDCGM_FI_DEV_GPU_TEMP{gpu="1"} 41\n' + dialect_marker
+    )
+    with serve({"/dup": Reply(page)}) as server:
+        source = ExporterGpuSource([("dup-node", server.url("/dup"))], timeout_s=5)
+        try:
+            for _ in range(3):
+                reading = await source.fetch()
+        finally:
+            await source.aclose()
+            logger.remove(sink)
+    assert [(g.index, g.utilization_pct, g.temperature_c) for g in reading.gpus] == [(1, 31, 41)]
+    assert [line for line in lines if "repeat a reading" in line] == [
+        'exporter dup-node: 2 series repeat a reading (a series twice, or gpu="01" next to '
+        'gpu="1"); the last one counts\n'
+    ]
 
 
 async def test_url_targets_on_one_host_stay_apart_and_fail_apart() -> None:

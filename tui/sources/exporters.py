@@ -189,8 +189,19 @@ class _GpuDraft:
 NodeOf = Callable[[Mapping[str, str]], str]
 
 
+@dataclass
+class PageStats:
+    """What a page held that was not used: series naming a reading already read (a repeated
+    series, or gpu="01" next to gpu="1"; the last one counts)."""
+
+    duplicate_series: int = 0
+
+
 def gpus_from_samples(
-    samples: Iterable[Sample], node: str | None = None, node_of: NodeOf = node_from_labels
+    samples: Iterable[Sample],
+    node: str | None = None,
+    node_of: NodeOf = node_from_labels,
+    stats: PageStats | None = None,
 ) -> list[Gpu]:
     """GPUs described by exporter samples, sorted by (node, index).
 
@@ -214,6 +225,8 @@ def gpus_from_samples(
             if draft is None:
                 draft = dcgm[key] = _GpuDraft(owner, index=key[1])
             draft.identity(labels)
+            if stats is not None and target in draft.values:
+                stats.duplicate_series += 1
             draft.values[target] = dcgm_value(sample.value)
         elif name.startswith("nvidia_smi_") and "uuid" in labels:
             owner = node if node is not None else node_of(labels)
@@ -308,7 +321,7 @@ class DcgmFastPath:
     nothing was found: the caller then runs the general parser, which also words errors.
     """
 
-    __slots__ = ("_by_block", "_drafts", "cache", "node", "node_of")
+    __slots__ = ("_by_block", "_drafts", "cache", "node", "node_of", "stats")
 
     def __init__(
         self, cache: DcgmLineCache, node: str | None = None, node_of: NodeOf = node_from_labels
@@ -316,6 +329,7 @@ class DcgmFastPath:
         self.cache = cache
         self.node = node
         self.node_of = node_of
+        self.stats = PageStats()
         self._drafts: dict[tuple[str, int], _GpuDraft] = {}
         # Label block of a GPU field's line -> its GPU's draft (_NO_DRAFT: no GPU index).
         self._by_block: dict[str, _GpuDraft] = {}
@@ -351,8 +365,11 @@ class DcgmFastPath:
             if draft is None:
                 draft = self._draft_for(block)
             if draft is not _NO_DRAFT:
+                values = draft.values
+                if target in values:
+                    self.stats.duplicate_series += 1
                 # dcgm_value inlined (74k calls a cycle): NaN, infinities, negatives, blanks.
-                draft.values[target] = None if not 0 <= number < blank else number
+                values[target] = None if not 0 <= number < blank else number
         return True
 
     def gpus(self) -> list[Gpu] | None:
@@ -676,12 +693,13 @@ class ExporterGpuSource:
         (but for cancellation): whatever one page holds is that target's problem only."""
         fallback = fallback_node or host_of(target.url)
         node_of = node_from_labels if target.node else _node_or(fallback)
+        stats = PageStats()
         try:
-            gpus = await self._gpus_fast(text, target.node or None, node_of)
-            if gpus is not None:
-                return gpus
-            samples = await parse_samples_async(text)
-            gpus = gpus_from_samples(samples, node=target.node or None, node_of=node_of)
+            gpus = await self._gpus_fast(text, target.node or None, node_of, stats)
+            if gpus is None:
+                stats = PageStats()
+                samples = await parse_samples_async(text)
+                gpus = gpus_from_samples(samples, target.node or None, node_of, stats)
         except asyncio.CancelledError:
             raise
         except ParseError as error:
@@ -691,14 +709,23 @@ class ExporterGpuSource:
             return f"page not understood: {type(error).__name__}: {one_line(error)}"
         if not gpus:
             return f"no GPU metrics in {len(samples)} samples (not a dcgm or nvidia_smi exporter?)"
+        if stats.duplicate_series:
+            self._warn_once(
+                f"duplicates {target.key}",
+                f"exporter {target.key}: {stats.duplicate_series} series repeat a reading "
+                '(a series twice, or gpu="01" next to gpu="1"); the last one counts',
+            )
         return gpus
 
-    async def _gpus_fast(self, text: str, node: str | None, node_of: NodeOf) -> list[Gpu] | None:
+    async def _gpus_fast(
+        self, text: str, node: str | None, node_of: NodeOf, stats: PageStats
+    ) -> list[Gpu] | None:
         """DcgmFastPath over `text`, yielding to the event loop between big chunks; None when
         the general parser must decide."""
         if not DcgmFastPath.accepts(text):
             return None
         fast = DcgmFastPath(self._line_cache, node, node_of)
+        fast.stats = stats
         start = 0
         while start < len(text):
             end = text.find("\n", start + FAST_PATH_CHUNK_CHARS)
