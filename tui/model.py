@@ -86,6 +86,16 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
+class MigInstance:
+    """A MIG slice of a GPU (GPU instance id, profile such as "3g.40gb") and its readings."""
+
+    instance_id: str
+    profile: str = ""
+    utilization_pct: float | None = None
+    memory_used_mib: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Gpu:
     """One GPU's latest readings. None means "not reported", never zero."""
 
@@ -106,6 +116,8 @@ class Gpu:
     job_id: str | None = None
     user: str | None = None
     error: str | None = None
+    # MIG slices, when the GPU is partitioned.
+    mig: tuple[MigInstance, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:

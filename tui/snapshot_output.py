@@ -54,6 +54,15 @@ def _gpu(gpu: Gpu) -> dict[str, Any]:
         "remapped_row_failures": gpu.remapped_row_failures,
         "job_id": gpu.job_id,
         "user": gpu.user,
+        "mig": [
+            {
+                "instance_id": m.instance_id,
+                "profile": m.profile,
+                "utilization_pct": m.utilization_pct,
+                "memory_used_mib": m.memory_used_mib,
+            }
+            for m in gpu.mig
+        ],
     }
 
 

@@ -285,3 +285,24 @@ async def test_deadline_covers_targets_still_queued_behind_hanging_ones() -> Non
         "fast-1": "timeout after 0.5s (still queued)",
     }
     assert {gpu.node for gpu in reading.gpus} == {"fast-0"}
+
+
+def test_mig_slices_show_under_their_gpu_with_utilization_from_engine_activity() -> None:
+    gpus = gpus_from_samples(parse_samples(fixture("dcgm-exporter-mig.prom")), node="a100-mig")
+    assert len(gpus) == 1
+    gpu = gpus[0]
+    assert [(m.instance_id, m.profile, m.utilization_pct, m.memory_used_mib) for m in gpu.mig] == [
+        ("1", "3g.20gb", 80.0, 10000.0),
+        ("2", "4g.20gb", 0.0, 0.0),
+    ]
+    # 3 of 7 compute slices at 80 %, 4 idle: the GPU is about a third busy, not unknown.
+    assert gpu.utilization_pct == pytest.approx(80.0 * 3 / 7)
+    assert gpu.memory_used_mib == 10000.0
+    assert (gpu.temperature_c, gpu.power_w) == (47.0, 180.5)
+
+
+def test_profiling_only_gpu_takes_utilization_from_engine_activity() -> None:
+    page = 'DCGM_FI_PROF_GR_ENGINE_ACTIVE{gpu="0"} 0.25\nDCGM_FI_DEV_GPU_TEMP{gpu="0"} 40\n'
+    assert [g.utilization_pct for g in gpus_from_samples(parse_samples(page), node="n")] == [25.0]
+    both = page + 'DCGM_FI_DEV_GPU_UTIL{gpu="0"} 60\n'
+    assert [g.utilization_pct for g in gpus_from_samples(parse_samples(both), node="n")] == [60.0]

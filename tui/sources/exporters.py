@@ -31,7 +31,7 @@ import httpx
 from loguru import logger
 
 from tui.actions import NODE_NAME_RE
-from tui.model import Gpu
+from tui.model import Gpu, MigInstance
 from tui.sources.base import GpuReading, SourceError, one_line
 from tui.sources.promtext import (
     METRIC_NAME_RE,
@@ -78,6 +78,8 @@ GPU_LOST_ERROR = "GPU lost: fell off the bus"
 DCGM_FIELDS: Mapping[str, str] = {
     "DCGM_EXP_GPU_LOST": "_lost",
     "DCGM_FI_DEV_GPU_UTIL": "utilization_pct",
+    # Profiling field, a ratio: the utilization of MIG slices and profiling-only setups.
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "_gr_active",
     "DCGM_FI_DEV_FB_USED": "memory_used_mib",
     "DCGM_FI_DEV_FB_TOTAL": "memory_total_mib",
     "DCGM_FI_DEV_FB_FREE": "_fb_free",
@@ -89,6 +91,10 @@ DCGM_FIELDS: Mapping[str, str] = {
     "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "ecc_uncorrectable",
     "DCGM_FI_DEV_ROW_REMAP_FAILURE": "remapped_row_failures",
 }
+
+# What a MIG slice reports for itself; the rest (temperature, power, errors) is the GPU's,
+# whichever slice's series carries it.
+MIG_FIELDS = frozenset({"utilization_pct", "_gr_active", "memory_used_mib"})
 
 # nvidia_smi family -> (Gpu field, factor to the model's unit).
 NVIDIA_SMI_FIELDS: Mapping[str, tuple[str, float]] = {
@@ -154,6 +160,8 @@ class _GpuDraft:
     job_id: str | None = None
     values: dict[str, float | None] = field(default_factory=dict)
     xid_seen_at: float = -math.inf
+    # MIG slices: GPU instance id -> (profile, readings).
+    mig: dict[str, tuple[str, dict[str, float | None]]] = field(default_factory=dict)
 
     def identity(self, labels: Mapping[str, str]) -> None:
         self.uuid = self.uuid or labels.get("UUID") or labels.get("uuid", "")
@@ -167,6 +175,23 @@ class _GpuDraft:
         free = values.pop("_fb_free", None)
         reserved = values.pop("_fb_reserved", None)
         lost = values.pop("_lost", None)
+        gr_active = values.pop("_gr_active", None)
+        mig = tuple(
+            MigInstance(
+                instance_id,
+                profile,
+                _utilization(readings),
+                readings.get("memory_used_mib"),
+            )
+            for instance_id, (profile, readings) in sorted(self.mig.items())
+        )
+        if values.get("utilization_pct") is None:
+            values["utilization_pct"] = (
+                min(100.0, gr_active * 100.0) if gr_active is not None else _mig_utilization(mig)
+            )
+        if values.get("memory_used_mib") is None and mig:
+            used_parts = [m.memory_used_mib for m in mig if m.memory_used_mib is not None]
+            values["memory_used_mib"] = sum(used_parts) if used_parts else None
         used = values.get("memory_used_mib")
         if values.get("memory_total_mib") is None and used is not None and free is not None:
             values["memory_total_mib"] = used + free + (reserved or 0.0)
@@ -182,8 +207,31 @@ class _GpuDraft:
             pci_bus_id=self.pci_bus_id,
             job_id=self.job_id,
             error=GPU_LOST_ERROR if lost else None,
+            mig=mig,
             **fields,
         )
+
+
+def _utilization(readings: Mapping[str, float | None]) -> float | None:
+    util = readings.get("utilization_pct")
+    if util is not None:
+        return util
+    active = readings.get("_gr_active")
+    return None if active is None else min(100.0, active * 100.0)
+
+
+def _mig_utilization(mig: Sequence[MigInstance]) -> float | None:
+    """A partitioned GPU's utilization: its slices' utilization weighted by their compute
+    share ("3g.40gb" counts 3); None when no slice reports one."""
+    weighted = total = 0.0
+    for instance in mig:
+        if instance.utilization_pct is None:
+            continue
+        head = instance.profile.partition("g.")[0]
+        weight = float(head) if head.isascii() and head.isdigit() and head != "0" else 1.0
+        weighted += weight * instance.utilization_pct
+        total += weight
+    return weighted / total if total else None
 
 
 NodeOf = Callable[[Mapping[str, str]], str]
@@ -225,6 +273,11 @@ def gpus_from_samples(
             if draft is None:
                 draft = dcgm[key] = _GpuDraft(owner, index=key[1])
             draft.identity(labels)
+            instance = labels.get("GPU_I_ID")
+            if instance and target in MIG_FIELDS:
+                _, readings = draft.mig.setdefault(instance, (labels.get("GPU_I_PROFILE", ""), {}))
+                readings[target] = dcgm_value(sample.value)
+                continue
             if stats is not None and target in draft.values:
                 stats.duplicate_series += 1
             draft.values[target] = dcgm_value(sample.value)
@@ -254,8 +307,8 @@ def _one_per_key(gpus: list[Gpu]) -> list[Gpu]:
 
 
 # A page containing any of these goes through the general parser: the fast path would have
-# to know escapes, CRLF, the OpenMetrics end marker or the nvidia_smi dialect.
-_FAST_PATH_GIVE_UP = ("\\", "\r", "# EOF", "nvidia_smi_")
+# to know escapes, CRLF, the OpenMetrics end marker, the nvidia_smi dialect or MIG slices.
+_FAST_PATH_GIVE_UP = ("\\", "\r", "# EOF", "nvidia_smi_", "GPU_I_ID")
 # Text read between yields to the event loop: about 4 ms of work.
 FAST_PATH_CHUNK_CHARS = 1_000_000
 
