@@ -273,18 +273,40 @@ async def test_deadline_covers_targets_still_queued_behind_hanging_ones() -> Non
             ("hang-2", server.url("/hang")),
             ("fast-1", server.url("/fast")),
         ]
-        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.5)
+        # The deadline comes before the hanging scrapes give their slots up (SLOT_LEASE_S).
+        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.3)
         try:
             reading = await source.fetch()
         finally:
             release.set()
             await source.aclose()
     assert reading.errors == {
-        "hang-1": "timeout after 0.5s",
-        "hang-2": "timeout after 0.5s",
-        "fast-1": "timeout after 0.5s (still queued)",
+        "hang-1": "timeout after 0.3s",
+        "hang-2": "timeout after 0.3s",
+        "fast-1": "timeout after 0.3s (still queued)",
     }
     assert {gpu.node for gpu in reading.gpus} == {"fast-0"}
+
+
+async def test_hanging_exporters_give_their_slots_up_to_the_answering_ones() -> None:
+    release = threading.Event()
+
+    def hang(request: str) -> Reply:
+        release.wait(30)
+        return Reply(fixture("seed-exporter.prom"))
+
+    routes = {"/hang": hang, "/fast": Reply(fixture("seed-exporter.prom"))}
+    with serve(routes) as server:
+        hanging = [(f"hang-{i}", server.url("/hang")) for i in range(4)]
+        answering = [(f"fast-{i}", server.url("/fast")) for i in range(6)]
+        source = ExporterGpuSource(hanging + answering, concurrency=2, timeout_s=3.0)
+        try:
+            reading = await source.fetch()
+        finally:
+            release.set()
+            await source.aclose()
+    assert reading.errors == {f"hang-{i}": "timeout after 3s" for i in range(4)}
+    assert {gpu.node for gpu in reading.gpus} == {f"fast-{i}" for i in range(6)}
 
 
 def test_mig_slices_show_under_their_gpu_with_utilization_from_engine_activity() -> None:

@@ -45,6 +45,9 @@ from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
 DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_CONCURRENCY = 64
+# How long one scrape may hold a concurrency slot before waiting outside it. An 8-GPU page
+# (30-60 KiB) arrives in well under 0.1 s from a healthy exporter.
+SLOT_LEASE_S = 0.5
 ACCEPT_HEADERS = {"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"}
 # An 8-GPU dcgm-exporter page is 30-60 KiB; anything this big is a misconfigured target.
 MAX_BODY_BYTES = 32 * 2**20
@@ -723,10 +726,7 @@ class ExporterGpuSource:
         """This target's GPUs, or one line saying why not. The caller bounds the time."""
         started = time.monotonic()
         try:
-            async with self._semaphore:
-                if started_ids is not None:
-                    started_ids.add(task_id)
-                text = await self._get_text(target.url)
+            text = await self._get_text_in_slot(target.url, started_ids, task_id)
         except asyncio.CancelledError:
             raise
         except ScrapeError as error:
@@ -738,6 +738,27 @@ class ExporterGpuSource:
         result = await self.gpus_from_page(text, target, fallback_node)
         logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
         return result
+
+    async def _get_text_in_slot(self, url: str, started_ids: set[int] | None, task_id: int) -> str:
+        """The page at `url`, fetched in one of the `concurrency` slots. An exporter that has
+        not answered within SLOT_LEASE_S gives its slot up and is waited for outside it: hung
+        exporters must not hold every slot while the answering ones queue to the deadline."""
+        await self._semaphore.acquire()
+        held = True
+        if started_ids is not None:
+            started_ids.add(task_id)
+        fetch = asyncio.ensure_future(self._get_text(url))
+        try:
+            done, _ = await asyncio.wait({fetch}, timeout=SLOT_LEASE_S)
+            if not done:
+                self._semaphore.release()
+                held = False
+            return await fetch
+        finally:
+            if held:
+                self._semaphore.release()
+            if not fetch.done():
+                fetch.cancel()
 
     async def gpus_from_page(
         self, text: str, target: ScrapeTarget, fallback_node: str = ""
