@@ -212,6 +212,7 @@ class Collector:
             demo=self.options.demo,
             slurm_version=slurm.version if slurm else "",
             gpus_taken_at=self._gpu.health.last_success if self._gpu and reading else None,
+            gpus_stale=bool(self._gpu and reading and not self._gpu.health.ok),
         )
 
     async def publish(self) -> ClusterSnapshot:

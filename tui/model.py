@@ -224,8 +224,10 @@ class ClusterSnapshot:
     cluster_name: str = "cluster"
     demo: bool = False
     slurm_version: str = ""
-    # When the GPU readings in `gpus` were taken (a failing GPU source keeps its last ones).
+    # When the GPU readings in `gpus` were taken; stale: the GPU source's last poll failed
+    # and `gpus` are its last good readings (shown as such, never counted as fresh).
     gpus_taken_at: float | None = None
+    gpus_stale: bool = False
 
     # Derived; filled in __post_init__.
     node_by_name: Mapping[str, Node] = field(init=False, repr=False, compare=False)

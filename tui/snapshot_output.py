@@ -105,6 +105,8 @@ def snapshot_to_dict(snapshot: ClusterSnapshot, gpu_hourly_price: float) -> dict
         "cluster": snapshot.cluster_name,
         "demo": snapshot.demo,
         "slurm_version": snapshot.slurm_version,
+        "gpus_taken_at": _iso(snapshot.gpus_taken_at),
+        "gpus_stale": snapshot.gpus_stale,
         "sources": {name: _health(h) for name, h in sorted(snapshot.health.items())},
         "summary": summary,
         "nodes": [_node(n) for n in sorted(snapshot.nodes, key=lambda n: n.name)],

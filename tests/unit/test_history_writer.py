@@ -71,6 +71,7 @@ async def test_failing_exporters_do_not_store_the_last_reading_again(tmp_path: P
                 snapshot = await collector.collect_once()
                 # The failing source's last GPUs are still shown (as stale) ...
                 assert len(snapshot.gpus) == 2 and not snapshot.health["gpu"].ok
+                assert snapshot.gpus_stale and snapshot.gpus_taken_at == T0
                 await collector.publish()  # a Slurm-only publish
             routes["/metrics"] = Reply(SEED_PAGE)
             now[0] += 5
