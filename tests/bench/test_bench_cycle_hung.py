@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from tests.bench.report import bench
 from tui.collector import SOURCE_DEADLINE_GRACE_S, Collector, CollectorOptions
 from tui.config import GpuSettings
 from tui.sim import SimCluster
@@ -29,12 +30,6 @@ NODES = 1024
 HUNG = 50
 CYCLES = 3
 START_TIMEOUT_S = 120.0
-
-
-def report(name: str, value: float, unit: str, at_most: float | None = None) -> None:
-    print(f"\nBENCH {name} {value:.3f} {unit}", flush=True)
-    if at_most is not None and value > at_most:
-        print(f"MISS {name} {value:.3f} {unit} (target <= {at_most:g})", flush=True)
 
 
 @contextmanager
@@ -105,9 +100,7 @@ def test_bench_cycle_1024_nodes_50_hung() -> None:
     with simulator(NODES) as base_url, black_hole() as hole:
         times, fewest_gpus, hung = asyncio.run(measure(base_url, hole))
     timeout = GpuSettings().timeout
-    report("cycle_1024_nodes_50_hung_s", statistics.median(times), "s", at_most=timeout + 0.5)
-    report("cycle_1024_nodes_50_hung_worst_s", max(times), "s", at_most=timeout + 0.5)
+    bench("cycle_1024_nodes_50_hung_s", statistics.median(times), "s", at_most=timeout + 0.5)
+    bench("cycle_1024_nodes_50_hung_worst_s", max(times), "s", at_most=timeout + 0.5)
     expected = (NODES - hung) * 8
-    print(f"\nBENCH cycle_1024_nodes_50_hung_gpus {fewest_gpus} count", flush=True)
-    if fewest_gpus < expected:
-        print(f"MISS cycle_1024_nodes_50_hung_gpus {fewest_gpus} count (target {expected})")
+    bench("cycle_1024_nodes_50_hung_gpus", fewest_gpus, "count", at_least=expected, digits=0)
