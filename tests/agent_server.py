@@ -48,6 +48,8 @@ class Reply:
     # Send this many deltas, then hang until the client gives up (or the server stops).
     stall_after: int | None = None
     delay_between_s: float = 0.0
+    # While stalled, send an SSE keep-alive comment this often (0: send nothing).
+    keep_alive_s: float = 0.0
 
 
 def text_reply(
@@ -168,8 +170,9 @@ class ScriptedServer:
             self._next += 1
             return reply
 
-    def wait_stopping(self, seconds: float) -> None:
-        self._stop.wait(seconds)
+    def wait_stopping(self, seconds: float) -> bool:
+        """True once the server is stopping (after at most `seconds`)."""
+        return self._stop.wait(seconds)
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> bytes:
@@ -250,7 +253,16 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 if reply.delay_between_s:
                     time.sleep(reply.delay_between_s)
             if reply.stall_after is not None:
-                server.wait_stopping(30)
+                deadline = time.monotonic() + 30
+                while reply.keep_alive_s and time.monotonic() < deadline:
+                    if server.wait_stopping(reply.keep_alive_s):
+                        break
+                    try:
+                        self._write_chunk(b": keep-alive\n\n")
+                    except OSError:
+                        break
+                else:
+                    server.wait_stopping(30)
                 self.close_connection = True
                 return
             self._write_chunk(_chunk(server.model, {}, reply.finish_reason))

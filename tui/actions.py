@@ -13,9 +13,10 @@ from enum import StrEnum
 from typing import Protocol
 
 # Slurm node names: letters, digits, '-', '_', '.'; no hostlist brackets or spaces.
-NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# \A..\Z, not ^..$: "$" also matches before a trailing newline.
+NODE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 # Job ids: 42, array task 42_7, heterogeneous component 42+1.
-JOB_ID_RE = re.compile(r"^[0-9]{1,10}(?:_[0-9]{1,10}|\+[0-9]{1,4})?$")
+JOB_ID_RE = re.compile(r"\A[0-9]{1,10}(?:_[0-9]{1,10}|\+[0-9]{1,4})?\Z")
 MAX_REASON_LEN = 200
 
 
@@ -59,7 +60,8 @@ class Action:
             reason = self.reason.strip()
             if not reason:
                 raise ActionError("drain: a reason is required")
-            if len(reason) > MAX_REASON_LEN or any(ord(c) < 32 for c in reason):
+            # isprintable() also refuses DEL, C1 controls and Unicode line/paragraph breaks.
+            if len(reason) > MAX_REASON_LEN or not reason.isprintable():
                 raise ActionError(
                     f"drain: reason must be one printable line, at most {MAX_REASON_LEN} chars"
                 )

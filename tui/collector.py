@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from loguru import logger
 
-from tui.model import ClusterSnapshot, SourceHealth
+from tui.model import EMPTY_MAPPING, ClusterSnapshot, SourceHealth
 from tui.sources.base import (
     GpuReading,
     GpuSource,
@@ -31,6 +31,7 @@ from tui.sources.base import (
 T = TypeVar("T")
 Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]
 HealthProbe = Callable[[], Awaitable[SourceHealth]]
+HealthReport = Callable[[], SourceHealth]
 
 
 class Poller(Generic[T]):
@@ -81,6 +82,9 @@ class Poller(Generic[T]):
             latency_s=latency,
             consecutive_failures=0,
             last_error=partial,
+            failing_targets=MappingProxyType(dict(value.errors))
+            if isinstance(value, GpuReading)
+            else EMPTY_MAPPING,
         )
         return True
 
@@ -94,6 +98,7 @@ class Poller(Generic[T]):
             last_attempt=started,
             consecutive_failures=failures,
             last_error=message,
+            failing_targets=EMPTY_MAPPING,
         )
 
     def next_delay(self) -> float:
@@ -108,6 +113,11 @@ def _partial_error(value: object) -> str | None:
         suffix = f" (+{more} more)" if more else ""
         return f"{first_target}: {first_error}{suffix}"
     return None
+
+
+# A GPU source ends its cycle at its own deadline and returns the answers that arrived; the
+# poller's timeout is that deadline plus this grace, a cap for a source that overruns it.
+SOURCE_DEADLINE_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +168,7 @@ class Collector:
             )
         self._probes: dict[str, HealthProbe] = {}
         self._probe_health: dict[str, SourceHealth] = {}
+        self._reports: dict[str, HealthReport] = {}
         self._subscribers: list[Subscriber] = []
         self._publish_lock = asyncio.Lock()
         self.latest: ClusterSnapshot = self._merge()
@@ -174,6 +185,10 @@ class Collector:
         self._probes[name] = probe
         self._probe_health[name] = SourceHealth(name=name)
 
+    def add_health_report(self, name: str, report: HealthReport) -> None:
+        """A part whose health is read at every publish (the history store)."""
+        self._reports[name] = report
+
     def set_interval(self, source: str, seconds: float) -> None:
         for poller in (self._gpu, self._slurm):
             if poller is not None and poller.name == source:
@@ -186,6 +201,7 @@ class Collector:
         slurm = self._slurm.value if self._slurm else None
         reading = self._gpu.value if self._gpu else None
         health = {p.name: p.health for p in self.pollers()} | self._probe_health
+        health |= {name: report() for name, report in self._reports.items()}
         return ClusterSnapshot(
             taken_at=self._clock(),
             nodes=slurm.nodes if slurm else (),
@@ -195,6 +211,8 @@ class Collector:
             cluster_name=self.options.cluster_name,
             demo=self.options.demo,
             slurm_version=slurm.version if slurm else "",
+            gpus_taken_at=self._gpu.health.last_success if self._gpu and reading else None,
+            gpus_stale=bool(self._gpu and reading and not self._gpu.health.ok),
         )
 
     async def publish(self) -> ClusterSnapshot:

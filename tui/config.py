@@ -6,7 +6,9 @@ line naming the key (and the file line when it came from the file).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -208,16 +210,17 @@ def _convert(value: Any, kind: Any, from_env: bool) -> Any:
             return int(value)
         raise ValueError("expected an integer")
     if kind is float:
-        if isinstance(value, bool):
+        number: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        elif from_env and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if number is None:
             raise ValueError("expected a number")
-        if isinstance(value, int | float):
-            return float(value)
-        if from_env and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ValueError("expected a number")
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        return number
     if kind is str:
         if isinstance(value, str):
             return value

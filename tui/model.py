@@ -86,6 +86,16 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
+class MigInstance:
+    """A MIG slice of a GPU (GPU instance id, profile such as "3g.40gb") and its readings."""
+
+    instance_id: str
+    profile: str = ""
+    utilization_pct: float | None = None
+    memory_used_mib: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Gpu:
     """One GPU's latest readings. None means "not reported", never zero."""
 
@@ -106,6 +116,8 @@ class Gpu:
     job_id: str | None = None
     user: str | None = None
     error: str | None = None
+    # MIG slices, when the GPU is partitioned.
+    mig: tuple[MigInstance, ...] = ()
 
     @property
     def key(self) -> tuple[str, int]:
@@ -189,6 +201,8 @@ class SourceHealth:
     enabled: bool = True
     # A short fact for the status bar when healthy (e.g. the model an endpoint serves).
     detail: str = ""
+    # Per target (exporter node name or URL): why it failed in the last cycle.
+    failing_targets: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
 
     def age_s(self, now: float) -> float | None:
         return None if self.last_success is None else max(0.0, now - self.last_success)
@@ -210,6 +224,10 @@ class ClusterSnapshot:
     cluster_name: str = "cluster"
     demo: bool = False
     slurm_version: str = ""
+    # When the GPU readings in `gpus` were taken; stale: the GPU source's last poll failed
+    # and `gpus` are its last good readings (shown as such, never counted as fresh).
+    gpus_taken_at: float | None = None
+    gpus_stale: bool = False
 
     # Derived; filled in __post_init__.
     node_by_name: Mapping[str, Node] = field(init=False, repr=False, compare=False)

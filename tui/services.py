@@ -19,8 +19,9 @@ from loguru import logger
 
 from tui.actions import ActionRunner
 from tui.alerts.service import AlertService
-from tui.collector import Collector, CollectorOptions
+from tui.collector import SOURCE_DEADLINE_GRACE_S, Collector, CollectorOptions
 from tui.config import Settings
+from tui.history_writer import STORE_SOURCE, HistoryWriter
 from tui.mode import cluster_identity, store_path_for
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
@@ -106,7 +107,7 @@ async def build_services(
                 cluster_name=cluster_name,
                 demo=mode == "demo",
                 gpu_interval_s=settings.gpu.interval,
-                gpu_timeout_s=settings.gpu.timeout,
+                gpu_timeout_s=_gpu_deadline_s(settings, mode) + SOURCE_DEADLINE_GRACE_S,
                 slurm_interval_s=settings.slurm.interval,
                 slurm_timeout_s=settings.slurm.timeout,
             ),
@@ -169,7 +170,9 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
         if services.history is None:
             services.history = store
     if services.writer and store is not None:
-        collector.subscribe(store.write_snapshot)
+        writer = HistoryWriter(store)
+        collector.subscribe(writer.on_snapshot)
+        collector.add_health_report(STORE_SOURCE, writer.report)
         services.background.append(store.run_maintenance)
     services.alerts = await build_alerting(
         settings,
@@ -246,6 +249,13 @@ async def build_viewer_services(
     services.alerts = alerts
     remote.subscribe(alerts.on_snapshot)
     return services
+
+
+def _gpu_deadline_s(settings: Settings, mode: str) -> float:
+    """How long the GPU source's own cycle may take (it returns what arrived by then)."""
+    if mode != "demo" and settings.gpu.source == "prometheus":
+        return settings.prometheus.timeout
+    return settings.gpu.timeout
 
 
 def agent_health_probe(settings: Settings) -> Callable[[], Awaitable[SourceHealth]]:
@@ -352,8 +362,8 @@ async def _sources(
 
 
 def _explicit_target(entry: str, template: str) -> tuple[str, str]:
-    """A configured target: a URL (node named from its host) or a node name."""
+    """A configured target: a URL (its GPUs' node from the exporter's Hostname label, else
+    the URL's host) or a node name."""
     if "://" in entry:
-        host = entry.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
-        return host, entry
+        return "", entry
     return entry, template.format(node=entry)

@@ -54,6 +54,15 @@ def _gpu(gpu: Gpu) -> dict[str, Any]:
         "remapped_row_failures": gpu.remapped_row_failures,
         "job_id": gpu.job_id,
         "user": gpu.user,
+        "mig": [
+            {
+                "instance_id": m.instance_id,
+                "profile": m.profile,
+                "utilization_pct": m.utilization_pct,
+                "memory_used_mib": m.memory_used_mib,
+            }
+            for m in gpu.mig
+        ],
     }
 
 
@@ -84,6 +93,7 @@ def _health(health: SourceHealth) -> dict[str, Any]:
         "latency_s": None if health.latency_s is None else round(health.latency_s, 4),
         "consecutive_failures": health.consecutive_failures,
         "last_error": health.last_error,
+        "failing_targets": dict(sorted(health.failing_targets.items())),
     }
 
 
@@ -95,6 +105,8 @@ def snapshot_to_dict(snapshot: ClusterSnapshot, gpu_hourly_price: float) -> dict
         "cluster": snapshot.cluster_name,
         "demo": snapshot.demo,
         "slurm_version": snapshot.slurm_version,
+        "gpus_taken_at": _iso(snapshot.gpus_taken_at),
+        "gpus_stale": snapshot.gpus_stale,
         "sources": {name: _health(h) for name, h in sorted(snapshot.health.items())},
         "summary": summary,
         "nodes": [_node(n) for n in sorted(snapshot.nodes, key=lambda n: n.name)],

@@ -5,10 +5,20 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from tui.model import ClusterSnapshot, Gpu, Job, JobState, Node, NodeBaseState, SourceHealth
+from tui.model import (
+    ClusterSnapshot,
+    Gpu,
+    Job,
+    JobState,
+    MigInstance,
+    Node,
+    NodeBaseState,
+    SourceHealth,
+)
 
 _GPU_FIELDS = tuple(Gpu.__dataclass_fields__)
 _HEALTH_FIELDS = tuple(SourceHealth.__dataclass_fields__)
+_MIG_COLUMN = _GPU_FIELDS.index("mig")
 
 
 def _node(node: Node) -> dict[str, Any]:
@@ -48,17 +58,37 @@ def _job(job: Job) -> dict[str, Any]:
     }
 
 
+def _health(health: SourceHealth) -> dict[str, Any]:
+    fields = {f: getattr(health, f) for f in _HEALTH_FIELDS}
+    fields["failing_targets"] = dict(health.failing_targets)
+    return fields
+
+
+def _gpu(gpu: Gpu) -> list[Any]:
+    row = [getattr(gpu, f) for f in _GPU_FIELDS]
+    row[_MIG_COLUMN] = [
+        [m.instance_id, m.profile, m.utilization_pct, m.memory_used_mib] for m in gpu.mig
+    ]
+    return row
+
+
+def _gpu_from(row: list[Any]) -> Gpu:
+    row = list(row)
+    row[_MIG_COLUMN] = tuple(MigInstance(*m) for m in row[_MIG_COLUMN])
+    return Gpu(*row)
+
+
 def encode(snapshot: ClusterSnapshot) -> dict[str, Any]:
     return {
         "taken_at": snapshot.taken_at,
         "cluster_name": snapshot.cluster_name,
         "demo": snapshot.demo,
         "slurm_version": snapshot.slurm_version,
-        "health": {
-            name: {f: getattr(h, f) for f in _HEALTH_FIELDS} for name, h in snapshot.health.items()
-        },
+        "gpus_taken_at": snapshot.gpus_taken_at,
+        "gpus_stale": snapshot.gpus_stale,
+        "health": {name: _health(h) for name, h in snapshot.health.items()},
         "nodes": [_node(n) for n in snapshot.nodes],
-        "gpus": [[getattr(g, f) for f in _GPU_FIELDS] for g in snapshot.gpus],
+        "gpus": [_gpu(g) for g in snapshot.gpus],
         "jobs": [_job(j) for j in snapshot.jobs],
     }
 
@@ -89,8 +119,11 @@ def decode(data: dict[str, Any]) -> ClusterSnapshot:
         )
         for j in data["jobs"]
     )
-    gpus = tuple(Gpu(*row) for row in data["gpus"])
-    health = {name: SourceHealth(**h) for name, h in data["health"].items()}
+    gpus = tuple(_gpu_from(row) for row in data["gpus"])
+    health = {
+        name: SourceHealth(**{**h, "failing_targets": MappingProxyType(h["failing_targets"])})
+        for name, h in data["health"].items()
+    }
     return ClusterSnapshot(
         taken_at=float(data["taken_at"]),
         nodes=nodes,
@@ -100,4 +133,6 @@ def decode(data: dict[str, Any]) -> ClusterSnapshot:
         cluster_name=str(data["cluster_name"]),
         demo=bool(data["demo"]),
         slurm_version=str(data["slurm_version"]),
+        gpus_taken_at=data["gpus_taken_at"],
+        gpus_stale=bool(data["gpus_stale"]),
     )

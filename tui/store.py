@@ -16,6 +16,7 @@ import asyncio
 import json
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -204,6 +205,14 @@ def _connect_target(path: Path, readonly: bool) -> tuple[Path, str, bool]:
     return path, str(path), False
 
 
+async def _worker_stopped(connection: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open: it answers on this
+    event loop, and would print "Event loop is closed" tracebacks after the loop ends."""
+    worker = getattr(connection, "_thread", None)
+    if isinstance(worker, threading.Thread) and worker.is_alive():
+        await asyncio.to_thread(worker.join, 5.0)
+
+
 class Store:
     """Async access to the history database. Create with `await Store.open(path)`."""
 
@@ -246,9 +255,11 @@ class Store:
     ) -> Store:
         """Open (read-write: create and migrate) the database at `path`, or raise StoreError."""
         path, target, uri = _connect_target(Path(path), readonly)
+        connection = aiosqlite.connect(target, uri=uri, isolation_level=None)
         try:
-            db = await aiosqlite.connect(target, uri=uri, isolation_level=None)
+            db = await connection
         except sqlite3.Error as error:
+            await _worker_stopped(connection)
             raise _store_error(path, error, busy_timeout_s) from None
         store = cls(
             db,

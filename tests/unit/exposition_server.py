@@ -19,6 +19,14 @@ class Reply:
     delay_s: float = 0.0
     # Announce this many more bytes than are sent, then close: a truncated body.
     short_by: int = 0
+    # Send the body a few bytes at a time, this long apart: an exporter that trickles.
+    trickle_s: float = 0.0
+
+
+class _Server(ThreadingHTTPServer):
+    # Room for a whole fleet's connections at once (the default backlog is 5: the 6th
+    # concurrent connect then waits a SYN retry, about a second, and looks like a hang).
+    request_queue_size = 256
 
 
 @dataclass
@@ -63,8 +71,14 @@ def serve(routes: dict[str, Reply | Callable[[str], Reply]]) -> Iterator[Loopbac
                 self.send_header("Connection", "close")
             self.end_headers()
             try:
-                self.wfile.write(body)
-                self.wfile.flush()
+                if reply.trickle_s:
+                    for start in range(0, len(body), 16):
+                        self.wfile.write(body[start : start + 16])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle_s)
+                else:
+                    self.wfile.write(body)
+                    self.wfile.flush()
             except OSError:
                 return
             if reply.short_by:
@@ -73,7 +87,7 @@ def serve(routes: dict[str, Reply | Callable[[str], Reply]]) -> Iterator[Loopbac
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -323,3 +323,23 @@ async def test_health_reports_online_model_or_a_one_line_reason(serve: Any) -> N
     assert not health.ok and "cannot reach model server" in (health.last_error or "")
     for client in (good, wrong, gone):
         await client.aclose()
+
+
+async def test_a_tool_error_quoting_a_huge_argument_is_capped(serve: Any) -> None:
+    huge = "gpu-" + "x" * 1_000_000
+    server = serve([tool_reply(Call("node_detail", {"name": huge}, id="big")), text_reply("ok")])
+    config = LoopConfig(max_result_chars=2000)
+    events = await collect(session_for(server, config=config), "q")
+    finished = next(e for e in events if isinstance(e, ToolCallFinished))
+    assert finished.error and len(finished.error) <= 500
+    sent_back = tool_messages(server.requests[1])[0]["content"]
+    assert len(sent_back) <= 2000 and "error" in sent_back
+
+
+async def test_keep_alive_comments_do_not_extend_the_timeout(serve: Any) -> None:
+    server = serve([Reply(({"content": "thinking"},), stall_after=1, keep_alive_s=0.1)])
+    session = session_for(server, timeout_s=1.0)
+    events = await asyncio.wait_for(collect(session, "q"), timeout=20)
+    failure = events[-1]
+    assert isinstance(failure, Failed)
+    assert "no data for 1 s" in failure.error and "\n" not in failure.error

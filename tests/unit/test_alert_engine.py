@@ -310,3 +310,27 @@ def test_active_is_sorted_by_severity() -> None:
     severities = [a.severity for a in engine.active]
     assert severities == sorted(severities, key=lambda s: -s.rank)
     assert isinstance(engine.active[0], Alert)
+
+
+def test_stale_gpu_readings_neither_raise_nor_clear_gpu_alerts() -> None:
+    hot = Rule("hot", Watch.GPU_TEMPERATURE, Comparator.GTE, 90, severity=Severity.CRITICAL)
+    idle = Rule("idle", Watch.GPU_UTILIZATION, Comparator.LTE, 5)
+    engine = AlertEngine([hot, idle], keep_firing_s=60)
+    fresh_hot = snap(T0, gpus=(gpu(temperature_c=95.0),))
+    assert states_over(engine, [(T0, fresh_hot)]) == ["hot gpu-01/gpu0 firing"]
+    # The GPU source fails: the last readings (hot) and later stale ones (cool, idle) hold.
+    stale = [
+        (
+            T0 + i * 30,
+            replace(
+                snap(T0 + i * 30, gpus=(gpu(temperature_c=40.0, utilization_pct=0.0),)),
+                gpus_stale=True,
+            ),
+        )
+        for i in range(1, 8)
+    ]
+    assert states_over(engine, stale) == []
+    assert [(a.rule, a.state) for a in engine.active] == [("hot", AlertState.FIRING)]
+    # Fresh readings again: the rules evaluate as usual.
+    fresh = snap(T0 + 300, gpus=(gpu(temperature_c=40.0, utilization_pct=0.0),))
+    assert states_over(engine, [(T0 + 300, fresh)]) == ["idle gpu-01/gpu0 firing"]

@@ -230,6 +230,17 @@ def test_corrupt_history_database_is_one_line_and_left_untouched(tmp_path: Path)
     assert store.read_bytes() == before
 
 
+def test_history_database_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    env = dict(os.environ, CLUSTERDASH_STORE_PATH=str(folder), CLUSTERDASH_CLUSTER_NAME="lab")
+    result = run_cli("collect", "--config", str(_gpu_only_config(tmp_path)), env=env)
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"clusterdash: history database {folder}: unable to open database file\n"
+    )
+
+
 def test_ask_streams_an_answer_that_saw_the_recorded_alerts(tmp_path: Path) -> None:
     import asyncio
 

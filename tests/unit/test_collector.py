@@ -136,9 +136,12 @@ async def test_run_never_overlaps_polls_and_publishes_to_subscribers() -> None:
         options=CollectorOptions(gpu_interval_s=0.001, slurm_interval_s=0.001),
     )
     seen: list[ClusterSnapshot] = []
+    enough = asyncio.Event()
 
     async def subscriber(snapshot: ClusterSnapshot) -> None:
         seen.append(snapshot)
+        if gpus.calls >= 3 and len(seen) >= 3:
+            enough.set()
 
     def broken(snapshot: ClusterSnapshot) -> None:
         raise RuntimeError("boom")
@@ -146,7 +149,8 @@ async def test_run_never_overlaps_polls_and_publishes_to_subscribers() -> None:
     collector.subscribe(broken)
     collector.subscribe(subscriber)
     task = asyncio.create_task(collector.run())
-    await asyncio.sleep(0.2)
+    async with asyncio.timeout(30):
+        await enough.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

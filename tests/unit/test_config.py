@@ -106,3 +106,12 @@ def test_durations(text: str | int, seconds: float) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_a_price_that_is_not_a_finite_number_names_the_key(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path / "c.toml", f"[cluster]\ngpu_hourly_price = {value}\n")
+    with pytest.raises(ConfigError, match=r"cluster\.gpu_hourly_price.*finite"):
+        load_settings(path, environ={})
+    with pytest.raises(ConfigError, match=r"CLUSTERDASH_CLUSTER_GPU_HOURLY_PRICE.*finite"):
+        load_settings(environ={"CLUSTERDASH_CLUSTER_GPU_HOURLY_PRICE": value})

@@ -194,7 +194,7 @@ async def test_slow_exporter_times_out_without_holding_up_the_others() -> None:
     assert {g.node for g in reading.gpus} == {"fast"}
 
 
-async def test_concurrency_is_bounded_and_queueing_does_not_count_as_timeout() -> None:
+async def test_concurrency_is_bounded() -> None:
     in_flight = {"now": 0, "most": 0}
     lock = threading.Lock()
 
@@ -209,7 +209,7 @@ async def test_concurrency_is_bounded_and_queueing_does_not_count_as_timeout() -
 
     with serve({"/metrics": slow}) as server:
         targets = [(f"gpu-{i}", server.url(f"/metrics?n={i}")) for i in range(6)]
-        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.5)
+        source = ExporterGpuSource(targets, concurrency=2, timeout_s=30)
         try:
             reading = await source.fetch()
         finally:
@@ -256,3 +256,75 @@ async def test_explicit_url_target_takes_node_from_hostname_label() -> None:
         finally:
             await source.aclose()
     assert [g.node for g in reading.gpus] == ["gpu-07"]
+
+
+async def test_deadline_covers_targets_still_queued_behind_hanging_ones() -> None:
+    release = threading.Event()
+
+    def hang(request: str) -> Reply:
+        release.wait(30)
+        return Reply(fixture("seed-exporter.prom"))
+
+    routes = {"/hang": hang, "/fast": Reply(fixture("seed-exporter.prom"))}
+    with serve(routes) as server:
+        targets = [
+            ("fast-0", server.url("/fast")),
+            ("hang-1", server.url("/hang")),
+            ("hang-2", server.url("/hang")),
+            ("fast-1", server.url("/fast")),
+        ]
+        # The deadline comes before the hanging scrapes give their slots up (SLOT_LEASE_S).
+        source = ExporterGpuSource(targets, concurrency=2, timeout_s=0.3)
+        try:
+            reading = await source.fetch()
+        finally:
+            release.set()
+            await source.aclose()
+    assert reading.errors == {
+        "hang-1": "timeout after 0.3s",
+        "hang-2": "timeout after 0.3s",
+        "fast-1": "timeout after 0.3s (still queued)",
+    }
+    assert {gpu.node for gpu in reading.gpus} == {"fast-0"}
+
+
+async def test_hanging_exporters_give_their_slots_up_to_the_answering_ones() -> None:
+    release = threading.Event()
+
+    def hang(request: str) -> Reply:
+        release.wait(30)
+        return Reply(fixture("seed-exporter.prom"))
+
+    routes = {"/hang": hang, "/fast": Reply(fixture("seed-exporter.prom"))}
+    with serve(routes) as server:
+        hanging = [(f"hang-{i}", server.url("/hang")) for i in range(4)]
+        answering = [(f"fast-{i}", server.url("/fast")) for i in range(6)]
+        source = ExporterGpuSource(hanging + answering, concurrency=2, timeout_s=3.0)
+        try:
+            reading = await source.fetch()
+        finally:
+            release.set()
+            await source.aclose()
+    assert reading.errors == {f"hang-{i}": "timeout after 3s" for i in range(4)}
+    assert {gpu.node for gpu in reading.gpus} == {f"fast-{i}" for i in range(6)}
+
+
+def test_mig_slices_show_under_their_gpu_with_utilization_from_engine_activity() -> None:
+    gpus = gpus_from_samples(parse_samples(fixture("dcgm-exporter-mig.prom")), node="a100-mig")
+    assert len(gpus) == 1
+    gpu = gpus[0]
+    assert [(m.instance_id, m.profile, m.utilization_pct, m.memory_used_mib) for m in gpu.mig] == [
+        ("1", "3g.20gb", 80.0, 10000.0),
+        ("2", "4g.20gb", 0.0, 0.0),
+    ]
+    # 3 of 7 compute slices at 80 %, 4 idle: the GPU is about a third busy, not unknown.
+    assert gpu.utilization_pct == pytest.approx(80.0 * 3 / 7)
+    assert gpu.memory_used_mib == 10000.0
+    assert (gpu.temperature_c, gpu.power_w) == (47.0, 180.5)
+
+
+def test_profiling_only_gpu_takes_utilization_from_engine_activity() -> None:
+    page = 'DCGM_FI_PROF_GR_ENGINE_ACTIVE{gpu="0"} 0.25\nDCGM_FI_DEV_GPU_TEMP{gpu="0"} 40\n'
+    assert [g.utilization_pct for g in gpus_from_samples(parse_samples(page), node="n")] == [25.0]
+    both = page + 'DCGM_FI_DEV_GPU_UTIL{gpu="0"} 60\n'
+    assert [g.utilization_pct for g in gpus_from_samples(parse_samples(both), node="n")] == [60.0]

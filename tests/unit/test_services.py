@@ -82,3 +82,25 @@ async def test_agent_endpoint_health_shows_as_a_source(tmp_path: Path) -> None:
     finally:
         await services.aclose()
     assert not health.ok and health.last_error
+
+
+async def test_prometheus_timeout_is_not_capped_by_the_exporter_timeout(tmp_path: Path) -> None:
+    from tests.unit.exposition_server import Reply, serve
+    from tests.unit.test_prometheus_source import INSTANT
+    from tui.config import Duration
+
+    slow = Reply(INSTANT.body, content_type=INSTANT.content_type, delay_s=1.5)
+    with serve({"/api/v1/query": slow}) as server:
+        base = demo_settings(tmp_path)
+        settings = replace(
+            base,
+            gpu=replace(base.gpu, source="prometheus", timeout=Duration(1.0)),
+            prometheus=replace(base.prometheus, url=server.url(""), timeout=Duration(5.0)),
+        )
+        services = await build_services(settings, "slurm", with_store=False)
+        try:
+            snapshot = await services.collector.collect_once()
+        finally:
+            await services.aclose()
+    assert snapshot.health["prometheus"].ok, snapshot.health["prometheus"].last_error
+    assert {g.key for g in snapshot.gpus} == {("gpu-01", 0), ("gpu-02", 1), ("gpu-03", 0)}

@@ -150,10 +150,21 @@ class AgentClient:
             model=self.model, messages=[], stream=True, extra_body={"messages": messages, **params}
         ) as response:
             done = False
+            # Keep-alive comments reset the read timeout, not this one: the stream must carry
+            # data at least every timeout_s.
+            last_data = time.monotonic()
             async for line in response.iter_lines():
                 # After [DONE], read on to the end so the connection can be kept alive.
-                if done or not line.startswith("data:"):
+                if done:
                     continue
+                if not line.startswith("data:"):
+                    if time.monotonic() - last_data > self.settings.timeout_s:
+                        raise ModelStreamError(
+                            f"model server at {self.settings.base_url} timed out (no data for "
+                            f"{self.settings.timeout_s:g} s, only keep-alive comments)"
+                        )
+                    continue
+                last_data = time.monotonic()
                 data = line[5:].strip()
                 if data == "[DONE]":
                     done = True

@@ -43,6 +43,8 @@ from tui.sources.base import one_line
 
 DEFAULT_MAX_STEPS = 12
 PREVIEW_CHARS = 120
+# A tool error is one line an operator and the model read, never a page (it may quote input).
+MAX_TOOL_ERROR_CHARS = 500
 READONLY_ANSWER = "actions are disabled: read-only mode"
 DESCRIBE_ONLY_ANSWER = "not run: actions are only described here"
 REJECTED_ANSWER = "rejected by the operator: not run"
@@ -312,13 +314,19 @@ class AgentSession:
                 assert spec.func is not None
                 data = await spec.func(self.context, **arguments)
         except ToolError as error:
-            message = str(error)
-            return _ToolOutcome(_serialise({"error": message}), message)
+            # Errors may quote the arguments: capped like any result.
+            message = one_line(error, MAX_TOOL_ERROR_CHARS)
+            return self._error_outcome(message)
         except Exception as error:
             logger.exception("tool {} failed", call.name)
-            message = f"{call.name} failed: {one_line(error)}"
-            return _ToolOutcome(_serialise({"error": message}), message)
+            message = f"{call.name} failed: {one_line(error, MAX_TOOL_ERROR_CHARS)}"
+            return self._error_outcome(message)
         return _ToolOutcome(cap_result(_serialise(data), self.config.max_result_chars), None)
+
+    def _error_outcome(self, message: str) -> _ToolOutcome:
+        return _ToolOutcome(
+            cap_result(_serialise({"error": message}), self.config.max_result_chars), message
+        )
 
     async def _propose(
         self, call: AssembledCall, arguments: dict[str, Any], emit: Emit

@@ -316,6 +316,10 @@ class AlertEngine:
         for rule in self.rules:
             if not rule.enabled:
                 continue
+            if snapshot.gpus_stale and rule.watch.target_kind == "gpu":
+                # Stale readings neither raise, advance nor clear a GPU alert: it holds.
+                seen.update(key for key in self._active if key[0] == rule.name)
+                continue
             for condition in self.finder.conditions(rule, snapshot):
                 key = (rule.name, condition.target)
                 seen.add(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -138,23 +139,50 @@ class RuleError(ValueError):
     """An invalid rule; the message says which field and why, in one line."""
 
 
+# Watches whose rules compare a reading with a threshold: without one they would fire on
+# every target (a GPU at 0 C is ">= 0").
+THRESHOLD_WATCHES = frozenset(
+    {
+        Watch.GPU_UTILIZATION,
+        Watch.GPU_MEMORY_PCT,
+        Watch.GPU_TEMPERATURE,
+        Watch.GPU_POWER,
+        Watch.GPU_ECC,
+        Watch.GPU_ALLOCATED_IDLE,
+        Watch.JOB_PENDING,
+    }
+)
+
+
 def validate_rule(rule: Rule) -> None:
+    """Raise RuleError with the rule's first problem."""
+    problems = rule_problems(rule)
+    if problems:
+        raise RuleError(problems[0])
+
+
+def rule_problems(rule: Rule) -> list[str]:
+    """Every problem of the rule, one line each; empty when it is valid."""
+    problems = []
     if not rule.name or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", rule.name):
-        raise RuleError("name must be 1-64 characters of letters, digits, _ . : -")
-    if rule.for_s < 0:
-        raise RuleError("for must not be negative")
+        problems.append("name must be 1-64 characters of letters, digits, _ . : -")
+    if not math.isfinite(rule.for_s) or rule.for_s < 0:
+        problems.append("for must be a duration, not negative")
+    if not math.isfinite(rule.threshold):
+        problems.append("threshold must be a finite number")
     if rule.watch is Watch.NODE_STATE:
         if not rule.states:
-            raise RuleError("node_state rules need states (e.g. ['down', 'drained'])")
+            problems.append("node_state rules need states (e.g. ['down', 'drained'])")
         unknown = sorted(rule.states - NODE_STATES)
         if unknown:
-            raise RuleError(f"unknown node state {unknown[0]!r}")
+            problems.append(f"unknown node state {unknown[0]!r}")
     if rule.watch in (Watch.GPU_UTILIZATION, Watch.GPU_MEMORY_PCT, Watch.GPU_ALLOCATED_IDLE) and (
         not 0 <= rule.threshold <= 100
     ):
-        raise RuleError("threshold must be a percentage between 0 and 100")
+        problems.append("threshold must be a percentage between 0 and 100")
     if rule.scope.nodes:
         try:
             rule.scope.compiled_nodes()
         except re.error as error:
-            raise RuleError(f"nodes regex is invalid: {error}") from None
+            problems.append(f"nodes regex is invalid: {error}")
+    return problems

@@ -18,18 +18,30 @@ description = "runbook: https://wiki/ops/hot-gpu"
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
 from tui.alerts.builtin import BUILTIN_RULES
-from tui.alerts.rules import Comparator, Rule, RuleError, Scope, Severity, Watch, validate_rule
+from tui.alerts.rules import (
+    THRESHOLD_WATCHES,
+    Comparator,
+    Rule,
+    RuleError,
+    Scope,
+    Severity,
+    Watch,
+    rule_problems,
+)
 from tui.durations import parse_duration
+from tui.sources.base import one_line
 
 # A rule table's keys, in the order a form shows them.
 RULE_KEYS: tuple[str, ...] = (
@@ -79,63 +91,113 @@ def _rule_lines(text: str) -> list[int]:
     ]
 
 
+def _builtin_lines(text: str) -> dict[str, int]:
+    """Built-in rule name -> the line switching it in the [builtin] table."""
+    lines: dict[str, int] = {}
+    inside = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped.replace(" ", "") == "[builtin]"
+        elif inside and (match := _KEY_LINE.match(stripped)):
+            lines.setdefault(match.group(1) or match.group(2), number)
+    return lines
+
+
+_KEY_LINE = re.compile(r"""(?:"([^"]*)"|([A-Za-z0-9_-]+))\s*=""")
+
+
 def rule_from_table(table: dict[str, Any]) -> Rule:
-    unknown = sorted(set(table) - set(RULE_KEYS))
-    if unknown:
-        raise RuleError(f"unknown key {unknown[0]!r}")
-    try:
-        watch = Watch(table.get("watch", ""))
-    except ValueError:
-        choices = ", ".join(w.value for w in Watch)
-        raise RuleError(f"watch must be one of {choices}") from None
-    try:
-        comparator = Comparator(table.get("comparator", "gte"))
-    except ValueError:
-        raise RuleError("comparator must be gt, gte, lt, lte, eq or ne") from None
-    try:
-        severity = Severity(table.get("severity", "warning"))
-    except ValueError:
-        raise RuleError("severity must be info, warning or critical") from None
-    threshold = table.get("threshold", 0)
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise RuleError("threshold must be a number")
+    """The rule a [[rule]] table describes; RuleError with its first problem."""
+    rule, problems = rule_and_problems(table)
+    if rule is None or problems:
+        raise RuleError(problems[0])
+    return rule
+
+
+def rule_and_problems(table: Any) -> tuple[Rule | None, list[str]]:
+    """The rule a [[rule]] table describes, and every problem it has (one line each)."""
+    if not isinstance(table, dict):
+        return None, ["a rule must be a table"]
+    problems = [f"unknown key {key!r}" for key in sorted(set(table) - set(RULE_KEYS))]
+    watch = _choice(Watch, table.get("watch", ""), problems, "watch must be one of {}")
+    comparator = _choice(
+        Comparator,
+        table.get("comparator", "gte"),
+        problems,
+        "comparator must be gt, gte, lt, lte, eq or ne",
+    )
+    severity = _choice(
+        Severity,
+        table.get("severity", "warning"),
+        problems,
+        "severity must be info, warning or critical",
+    )
+    threshold = table.get("threshold")
+    if threshold is None:
+        if watch in THRESHOLD_WATCHES:
+            problems.append(f"{watch} rules need a threshold")
+        threshold = 0
+    elif isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        problems.append("threshold must be a number")
+        threshold = 0
+    elif not math.isfinite(threshold):
+        problems.append("threshold must be a finite number")
+        threshold = 0
     try:
         for_s = parse_duration(table.get("for", 0))
     except ValueError as error:
-        raise RuleError(f"for: {error}") from None
+        problems.append(f"for: {error}")
+        for_s = 0.0
     states = table.get("states", [])
     xids = table.get("xids", [])
     if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
-        raise RuleError("states must be a list of strings")
+        problems.append("states must be a list of strings")
+        states = []
     if not isinstance(xids, list) or not all(
         isinstance(x, int) and not isinstance(x, bool) for x in xids
     ):
-        raise RuleError("xids must be a list of integers")
+        problems.append("xids must be a list of integers")
+        xids = []
+    text = {}
     for key in ("name", "nodes", "partition", "gpu_model", "description"):
-        if not isinstance(table.get(key, ""), str):
-            raise RuleError(f"{key} must be a string")
+        value = table.get(key, "")
+        if not isinstance(value, str):
+            problems.append(f"{key} must be a string")
+            value = ""
+        text[key] = value
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise RuleError("enabled must be true or false")
+        problems.append("enabled must be true or false")
+        enabled = True
+    if watch is None or comparator is None or severity is None:
+        return None, problems
     rule = Rule(
-        name=table.get("name", ""),
+        name=text["name"],
         watch=watch,
         comparator=comparator,
         threshold=float(threshold),
         for_s=for_s,
         severity=severity,
-        scope=Scope(
-            nodes=table.get("nodes", ""),
-            partition=table.get("partition", ""),
-            gpu_model=table.get("gpu_model", ""),
-        ),
+        scope=Scope(nodes=text["nodes"], partition=text["partition"], gpu_model=text["gpu_model"]),
         enabled=enabled,
-        description=table.get("description", ""),
+        description=text["description"],
         states=frozenset(s.lower() for s in states),
         xids=frozenset(xids),
     )
-    validate_rule(rule)
-    return rule
+    problems.extend(p for p in rule_problems(rule) if p not in problems)
+    return rule, problems
+
+
+E = TypeVar("E", Watch, Comparator, Severity)
+
+
+def _choice(kind: type[E], value: Any, problems: list[str], message: str) -> E | None:
+    try:
+        return kind(value)
+    except ValueError:
+        problems.append(message.format(", ".join(member.value for member in kind)))
+        return None
 
 
 def rule_to_table(rule: Rule) -> dict[str, Any]:
@@ -175,11 +237,13 @@ def parse_rules(text: str) -> RuleSet:
     if not isinstance(builtin_table, dict):
         problems.append(RuleProblem(None, "", "[builtin] must be a table of name = true/false"))
         builtin_table = {}
+    builtin_lines = _builtin_lines(text)
     for name, on in builtin_table.items():
+        line = builtin_lines.get(name)
         if name not in builtin_names:
-            problems.append(RuleProblem(None, name, "no such built-in rule"))
+            problems.append(RuleProblem(line, name, "no such built-in rule"))
         elif not isinstance(on, bool):
-            problems.append(RuleProblem(None, name, "built-in switch must be true or false"))
+            problems.append(RuleProblem(line, name, "built-in switch must be true or false"))
         elif not on:
             disabled.add(name)
     tables = raw.get("rule", [])
@@ -192,10 +256,9 @@ def parse_rules(text: str) -> RuleSet:
     for position, table in enumerate(tables):
         line = lines[position] if position < len(lines) else None
         name = str(table.get("name", "")) if isinstance(table, dict) else ""
-        try:
-            rule = rule_from_table(table)
-        except RuleError as error:
-            problems.append(RuleProblem(line, name, str(error)))
+        rule, rule_errors = rule_and_problems(table)
+        problems.extend(RuleProblem(line, name, message) for message in rule_errors)
+        if rule is None or rule_errors:
             continue
         if rule.name in seen or rule.name in builtin_names:
             problems.append(RuleProblem(line, name, "duplicate rule name"))
@@ -209,7 +272,12 @@ def load_rules(path: Path | None, *, builtin: bool = True) -> tuple[list[Rule], 
     """Built-in rules (minus those switched off) plus the file's; problems are returned."""
     rule_set = RuleSet((), frozenset(), ())
     if path is not None and path.exists():
-        rule_set = parse_rules(path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            problem = RuleProblem(None, "", f"cannot read the rules file: {one_line(error)}")
+            return [], RuleSet((), frozenset(), (problem,))
+        rule_set = parse_rules(text)
     rules = [
         replace(r, enabled=r.name not in rule_set.disabled_builtins)
         for r in (BUILTIN_RULES if builtin else ())

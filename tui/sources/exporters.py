@@ -21,6 +21,7 @@ import math
 import resource
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ import httpx
 from loguru import logger
 
 from tui.actions import NODE_NAME_RE
-from tui.model import Gpu
+from tui.model import Gpu, MigInstance
 from tui.sources.base import GpuReading, SourceError, one_line
 from tui.sources.promtext import (
     METRIC_NAME_RE,
@@ -44,6 +45,9 @@ from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
 DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_CONCURRENCY = 64
+# How long one scrape may hold a concurrency slot before waiting outside it. An 8-GPU page
+# (30-60 KiB) arrives in well under 0.1 s from a healthy exporter.
+SLOT_LEASE_S = 0.5
 ACCEPT_HEADERS = {"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"}
 # An 8-GPU dcgm-exporter page is 30-60 KiB; anything this big is a misconfigured target.
 MAX_BODY_BYTES = 32 * 2**20
@@ -77,6 +81,8 @@ GPU_LOST_ERROR = "GPU lost: fell off the bus"
 DCGM_FIELDS: Mapping[str, str] = {
     "DCGM_EXP_GPU_LOST": "_lost",
     "DCGM_FI_DEV_GPU_UTIL": "utilization_pct",
+    # Profiling field, a ratio: the utilization of MIG slices and profiling-only setups.
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "_gr_active",
     "DCGM_FI_DEV_FB_USED": "memory_used_mib",
     "DCGM_FI_DEV_FB_TOTAL": "memory_total_mib",
     "DCGM_FI_DEV_FB_FREE": "_fb_free",
@@ -88,6 +94,10 @@ DCGM_FIELDS: Mapping[str, str] = {
     "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": "ecc_uncorrectable",
     "DCGM_FI_DEV_ROW_REMAP_FAILURE": "remapped_row_failures",
 }
+
+# What a MIG slice reports for itself; the rest (temperature, power, errors) is the GPU's,
+# whichever slice's series carries it.
+MIG_FIELDS = frozenset({"utilization_pct", "_gr_active", "memory_used_mib"})
 
 # nvidia_smi family -> (Gpu field, factor to the model's unit).
 NVIDIA_SMI_FIELDS: Mapping[str, tuple[str, float]] = {
@@ -106,14 +116,23 @@ NODE_LABELS = ("Hostname", "hostname")
 
 
 def finite(value: float) -> float | None:
-    return None if math.isnan(value) or math.isinf(value) else value
+    """A reading, or None for NaN, infinities and negatives: no GPU reading is below zero."""
+    return None if math.isnan(value) or math.isinf(value) or value < 0 else value
 
 
 def dcgm_value(value: float) -> float | None:
-    """A dcgm reading, or None for NaN, infinities and dcgm's blank sentinels."""
-    if math.isnan(value) or math.isinf(value) or abs(value) >= DCGM_INT32_BLANK:
+    """A dcgm reading, or None for NaN, infinities, negatives and dcgm's blank sentinels."""
+    if math.isnan(value) or value < 0 or value >= DCGM_INT32_BLANK:
         return None
     return value
+
+
+def gpu_index(label: str | None) -> int | None:
+    """The GPU index an exporter's `gpu`/`index` label names; None unless plain ASCII digits
+    (a Unicode digit such as "²" passes str.isdigit() but not int())."""
+    if label is None or not label.isascii() or not label.isdigit() or len(label) > 6:
+        return None
+    return int(label)
 
 
 def node_from_labels(labels: Mapping[str, str]) -> str:
@@ -144,6 +163,8 @@ class _GpuDraft:
     job_id: str | None = None
     values: dict[str, float | None] = field(default_factory=dict)
     xid_seen_at: float = -math.inf
+    # MIG slices: GPU instance id -> (profile, readings).
+    mig: dict[str, tuple[str, dict[str, float | None]]] = field(default_factory=dict)
 
     def identity(self, labels: Mapping[str, str]) -> None:
         self.uuid = self.uuid or labels.get("UUID") or labels.get("uuid", "")
@@ -157,6 +178,23 @@ class _GpuDraft:
         free = values.pop("_fb_free", None)
         reserved = values.pop("_fb_reserved", None)
         lost = values.pop("_lost", None)
+        gr_active = values.pop("_gr_active", None)
+        mig = tuple(
+            MigInstance(
+                instance_id,
+                profile,
+                _utilization(readings),
+                readings.get("memory_used_mib"),
+            )
+            for instance_id, (profile, readings) in sorted(self.mig.items())
+        )
+        if values.get("utilization_pct") is None:
+            values["utilization_pct"] = (
+                min(100.0, gr_active * 100.0) if gr_active is not None else _mig_utilization(mig)
+            )
+        if values.get("memory_used_mib") is None and mig:
+            used_parts = [m.memory_used_mib for m in mig if m.memory_used_mib is not None]
+            values["memory_used_mib"] = sum(used_parts) if used_parts else None
         used = values.get("memory_used_mib")
         if values.get("memory_total_mib") is None and used is not None and free is not None:
             values["memory_total_mib"] = used + free + (reserved or 0.0)
@@ -172,15 +210,49 @@ class _GpuDraft:
             pci_bus_id=self.pci_bus_id,
             job_id=self.job_id,
             error=GPU_LOST_ERROR if lost else None,
+            mig=mig,
             **fields,
         )
+
+
+def _utilization(readings: Mapping[str, float | None]) -> float | None:
+    util = readings.get("utilization_pct")
+    if util is not None:
+        return util
+    active = readings.get("_gr_active")
+    return None if active is None else min(100.0, active * 100.0)
+
+
+def _mig_utilization(mig: Sequence[MigInstance]) -> float | None:
+    """A partitioned GPU's utilization: its slices' utilization weighted by their compute
+    share ("3g.40gb" counts 3); None when no slice reports one."""
+    weighted = total = 0.0
+    for instance in mig:
+        if instance.utilization_pct is None:
+            continue
+        head = instance.profile.partition("g.")[0]
+        weight = float(head) if head.isascii() and head.isdigit() and head != "0" else 1.0
+        weighted += weight * instance.utilization_pct
+        total += weight
+    return weighted / total if total else None
 
 
 NodeOf = Callable[[Mapping[str, str]], str]
 
 
+@dataclass
+class PageStats:
+    """What a page held that was not used: series naming a reading already read (a repeated
+    series, or gpu="01" next to gpu="1"; the last one counts)."""
+
+    duplicate_series: int = 0
+
+
 def gpus_from_samples(
-    samples: Iterable[Sample], node: str | None = None, node_of: NodeOf = node_from_labels
+    samples: Iterable[Sample],
+    node: str | None = None,
+    node_of: NodeOf = node_from_labels,
+    stats: PageStats | None = None,
 ) -> list[Gpu]:
     """GPUs described by exporter samples, sorted by (node, index).
 
@@ -195,15 +267,22 @@ def gpus_from_samples(
         labels = sample.labels
         if name.startswith("DCGM_"):
             target = DCGM_FIELDS.get(name)
-            gpu_label = labels.get("gpu")
-            if target is None or gpu_label is None or not gpu_label.isdigit():
+            index = gpu_index(labels.get("gpu"))
+            if target is None or index is None:
                 continue
             owner = node if node is not None else node_of(labels)
-            key = (owner, int(gpu_label))
+            key = (owner, index)
             draft = dcgm.get(key)
             if draft is None:
                 draft = dcgm[key] = _GpuDraft(owner, index=key[1])
             draft.identity(labels)
+            instance = labels.get("GPU_I_ID")
+            if instance and target in MIG_FIELDS:
+                _, readings = draft.mig.setdefault(instance, (labels.get("GPU_I_PROFILE", ""), {}))
+                readings[target] = dcgm_value(sample.value)
+                continue
+            if stats is not None and target in draft.values:
+                stats.duplicate_series += 1
             draft.values[target] = dcgm_value(sample.value)
         elif name.startswith("nvidia_smi_") and "uuid" in labels:
             owner = node if node is not None else node_of(labels)
@@ -214,13 +293,25 @@ def gpus_from_samples(
             _apply_nvidia_smi(draft, name, labels, sample.value)
     gpus = [draft.build(index) for (_, index), draft in dcgm.items()]
     gpus.extend(_number_smi_gpus(smi.values()))
-    gpus.sort(key=lambda gpu: (gpu.node, gpu.index))
-    return gpus
+    return _one_per_key(gpus)
+
+
+def _one_per_key(gpus: list[Gpu]) -> list[Gpu]:
+    """Sorted by (node, index), the first of GPUs that share one (a page mixing dialects, or
+    two nvidia_smi GPUs claiming one index) kept: a GPU is never listed twice."""
+    seen: set[tuple[str, int]] = set()
+    kept = []
+    for gpu in gpus:
+        if gpu.key not in seen:
+            seen.add(gpu.key)
+            kept.append(gpu)
+    kept.sort(key=lambda gpu: (gpu.node, gpu.index))
+    return kept
 
 
 # A page containing any of these goes through the general parser: the fast path would have
-# to know escapes, CRLF, the OpenMetrics end marker or the nvidia_smi dialect.
-_FAST_PATH_GIVE_UP = ("\\", "\r", "# EOF", "nvidia_smi_")
+# to know escapes, CRLF, the OpenMetrics end marker, the nvidia_smi dialect or MIG slices.
+_FAST_PATH_GIVE_UP = ("\\", "\r", "# EOF", "nvidia_smi_", "GPU_I_ID")
 # Text read between yields to the event loop: about 4 ms of work.
 FAST_PATH_CHUNK_CHARS = 1_000_000
 
@@ -265,12 +356,7 @@ class DcgmLineCache:
             labels = parse_label_block(block)
             if labels is None:
                 return None
-            gpu_label = labels.get("gpu")
-            try:
-                index = int(gpu_label) if gpu_label is not None and gpu_label.isdigit() else None
-            except ValueError:  # a Unicode digit int() does not read, e.g. "²"
-                return None
-            self.blocks[block] = (labels, index)
+            self.blocks[block] = (labels, gpu_index(labels.get("gpu")))
         meaning = (DCGM_FIELDS.get(head[:brace]), block)
         self.heads[head] = meaning
         return meaning
@@ -291,7 +377,7 @@ class DcgmFastPath:
     nothing was found: the caller then runs the general parser, which also words errors.
     """
 
-    __slots__ = ("_by_block", "_drafts", "cache", "node", "node_of")
+    __slots__ = ("_by_block", "_drafts", "cache", "node", "node_of", "stats")
 
     def __init__(
         self, cache: DcgmLineCache, node: str | None = None, node_of: NodeOf = node_from_labels
@@ -299,6 +385,7 @@ class DcgmFastPath:
         self.cache = cache
         self.node = node
         self.node_of = node_of
+        self.stats = PageStats()
         self._drafts: dict[tuple[str, int], _GpuDraft] = {}
         # Label block of a GPU field's line -> its GPU's draft (_NO_DRAFT: no GPU index).
         self._by_block: dict[str, _GpuDraft] = {}
@@ -334,8 +421,11 @@ class DcgmFastPath:
             if draft is None:
                 draft = self._draft_for(block)
             if draft is not _NO_DRAFT:
-                # dcgm_value inlined (74k calls a cycle): NaN, infinities, blank sentinels.
-                draft.values[target] = None if number != number or abs(number) >= blank else number
+                values = draft.values
+                if target in values:
+                    self.stats.duplicate_series += 1
+                # dcgm_value inlined (74k calls a cycle): NaN, infinities, negatives, blanks.
+                values[target] = None if not 0 <= number < blank else number
         return True
 
     def gpus(self) -> list[Gpu] | None:
@@ -367,18 +457,19 @@ def _apply_nvidia_smi(draft: _GpuDraft, name: str, labels: Mapping[str, str], va
     elif name == "nvidia_smi_gpu_info":
         draft.model = labels.get("name", draft.model)
         draft.pci_bus_id = labels.get("pci_bus_id", draft.pci_bus_id)
-        if labels.get("index", "").isdigit():
-            draft.index = int(labels["index"])
-    elif name == "nvidia_smi_index" and finite(value) is not None:
+        index = gpu_index(labels.get("index"))
+        if index is not None:
+            draft.index = index
+    elif name == "nvidia_smi_index" and finite(value) is not None and value < 2**20:
         draft.index = int(value)
     elif (
         name == "nvidia_smi_xid_last_timestamp_seconds"
-        and labels.get("xid", "").isdigit()
+        and (xid := gpu_index(labels.get("xid"))) is not None
         and value > draft.xid_seen_at
     ):
         # The most recent XID event is the one with the latest timestamp.
         draft.xid_seen_at = value
-        draft.values["last_xid"] = float(labels["xid"])
+        draft.values["last_xid"] = float(xid)
 
 
 def _number_smi_gpus(drafts: Iterable[_GpuDraft]) -> list[Gpu]:
@@ -469,14 +560,33 @@ def _causes(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _node_or_host(url: str) -> NodeOf:
-    """For an explicit URL target: the node from the labels, else the URL's host."""
-    fallback = host_of(url)
+def _node_or(fallback: str) -> NodeOf:
+    """For an explicit URL target: the node from the labels, else `fallback`."""
 
     def node_of(labels: Mapping[str, str]) -> str:
         return node_from_labels(labels) or fallback
 
     return node_of
+
+
+def _fallback_nodes(targets: Sequence[ScrapeTarget]) -> dict[int, str]:
+    """Position -> the node an explicit URL target's GPUs take when its page has no Hostname
+    label: the URL's host, else host:port, else the whole URL less its scheme, whichever
+    first tells it apart from the other targets (each target keeps its own GPUs)."""
+    names: dict[int, list[str]] = {}
+    for i, target in enumerate(targets):
+        if not target.node:
+            parts = urlsplit(target.url) if "//" in target.url else None
+            whole = target.url.split("://", 1)[-1]
+            names[i] = [host_of(target.url), parts.netloc if parts else whole, whole]
+    fallbacks: dict[int, str] = {}
+    for level in range(3):
+        counts = Counter(choices[level] for choices in names.values())
+        for i, choices in list(names.items()):
+            if counts[choices[level]] == 1 or level == 2:
+                fallbacks[i] = choices[level]
+                del names[i]
+    return fallbacks
 
 
 class ExporterGpuSource:
@@ -517,6 +627,7 @@ class ExporterGpuSource:
         )
         self._own_client = False
         self._line_cache = DcgmLineCache()
+        self._warned: set[str] = set()
 
     def set_nodes(self, nodes: Iterable[str]) -> None:
         """The Slurm node names to scrape when no explicit targets were given."""
@@ -529,20 +640,59 @@ class ExporterGpuSource:
         return [as_target(spec) for spec in specs]
 
     async def fetch(self) -> GpuReading:
+        """One cycle over every target, over by `timeout_s` whatever the exporters do.
+
+        `timeout_s` is the deadline for the whole cycle: a target still queued or running
+        then fails with a timeout, and every answer that arrived before it is kept."""
         targets = self.targets()
         if not targets:
             return GpuReading(gpus=())
         self._line_cache.new_cycle()
         if self._scraper is not None:
             self._scraper.max_idle = keepalive_pool_size(len(targets), self._concurrency)
-        results = await asyncio.gather(*(self._scrape(target) for target in targets))
+        fallbacks = _fallback_nodes(targets)
+        started: set[int] = set()
+        tasks = [
+            asyncio.create_task(self._scrape(target, fallbacks.get(i, ""), started, i))
+            for i, target in enumerate(targets)
+        ]
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=self.timeout_s)
+        finally:
+            for task in tasks:
+                task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        results: list[list[Gpu] | str] = []
+        for i, task in enumerate(tasks):
+            if task in pending:
+                where = "" if i in started else " (still queued)"
+                results.append(f"timeout after {self.timeout_s:g}s{where}")
+            else:
+                results.append(task.result())
+        return self._reading(targets, results)
+
+    def _reading(self, targets: list[ScrapeTarget], results: list[list[Gpu] | str]) -> GpuReading:
         gpus: list[Gpu] = []
         errors: dict[str, str] = {}
+        seen: set[tuple[str, int]] = set()
+        duplicates = 0
         for target, result in zip(targets, results, strict=True):
             if isinstance(result, str):
                 errors[target.key] = result
-            else:
-                gpus.extend(result)
+                continue
+            for gpu in result:
+                if gpu.key in seen:
+                    duplicates += 1
+                    continue
+                seen.add(gpu.key)
+                gpus.append(gpu)
+        if duplicates:
+            self._warn_once(
+                "duplicate-gpus",
+                f"{duplicates} GPU(s) reported by more than one target were dropped "
+                "(two exporters naming the same Hostname?)",
+            )
         if len(errors) == len(targets):
             first_key, first_error = next(iter(errors.items()))
             count = len(targets)
@@ -550,47 +700,106 @@ class ExporterGpuSource:
             raise SourceError(f"{noun} failed; {first_key}: {first_error}")
         return GpuReading(gpus=tuple(gpus), errors=errors)
 
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            logger.warning(message)
+
     async def scrape_one(self, target: ScrapeTarget) -> list[Gpu]:
         """One target's GPUs; raises SourceError with a one-line reason."""
-        result = await self._scrape(target)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                result = await self._scrape(target, _fallback_nodes([target]).get(0, ""))
+        except TimeoutError:
+            result = f"timeout after {self.timeout_s:g}s"
         if isinstance(result, str):
             raise SourceError(f"{target.key}: {result}")
         return result
 
-    async def _scrape(self, target: ScrapeTarget) -> list[Gpu] | str:
+    async def _scrape(
+        self,
+        target: ScrapeTarget,
+        fallback_node: str,
+        started_ids: set[int] | None = None,
+        task_id: int = 0,
+    ) -> list[Gpu] | str:
+        """This target's GPUs, or one line saying why not. The caller bounds the time."""
         started = time.monotonic()
         try:
-            # The timeout starts once a slot is free: queueing behind other targets is not
-            # this exporter's slowness.
-            async with self._semaphore:
-                async with asyncio.timeout(self.timeout_s):
-                    text = await self._get_text(target.url)
-            node_of = node_from_labels if target.node else _node_or_host(target.url)
-            gpus = await self._gpus_fast(text, target.node or None, node_of)
-            if gpus is not None:
-                logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
-                return gpus
-            samples = await parse_samples_async(text)
-        except ParseError as error:
-            return f"not Prometheus text: {error}"
+            text = await self._get_text_in_slot(target.url, started_ids, task_id)
+        except asyncio.CancelledError:
+            raise
         except ScrapeError as error:
             return str(error)
-        except (httpx.HTTPError, TimeoutError) as error:
-            return describe_http_error(error, self.timeout_s)
         except BodyTooLarge as error:
             return f"not a GPU exporter: {error}"
-        gpus = gpus_from_samples(samples, node=target.node or None, node_of=node_of)
+        except Exception as error:  # nothing one target does may fail the others
+            return describe_http_error(error, self.timeout_s)
+        result = await self.gpus_from_page(text, target, fallback_node)
+        logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
+        return result
+
+    async def _get_text_in_slot(self, url: str, started_ids: set[int] | None, task_id: int) -> str:
+        """The page at `url`, fetched in one of the `concurrency` slots. An exporter that has
+        not answered within SLOT_LEASE_S gives its slot up and is waited for outside it: hung
+        exporters must not hold every slot while the answering ones queue to the deadline."""
+        await self._semaphore.acquire()
+        held = True
+        if started_ids is not None:
+            started_ids.add(task_id)
+        fetch = asyncio.ensure_future(self._get_text(url))
+        try:
+            done, _ = await asyncio.wait({fetch}, timeout=SLOT_LEASE_S)
+            if not done:
+                self._semaphore.release()
+                held = False
+            return await fetch
+        finally:
+            if held:
+                self._semaphore.release()
+            if not fetch.done():
+                fetch.cancel()
+
+    async def gpus_from_page(
+        self, text: str, target: ScrapeTarget, fallback_node: str = ""
+    ) -> list[Gpu] | str:
+        """The GPUs on one exporter page, or one line saying why there are none. Never raises
+        (but for cancellation): whatever one page holds is that target's problem only."""
+        fallback = fallback_node or host_of(target.url)
+        node_of = node_from_labels if target.node else _node_or(fallback)
+        stats = PageStats()
+        try:
+            gpus = await self._gpus_fast(text, target.node or None, node_of, stats)
+            if gpus is None:
+                stats = PageStats()
+                samples = await parse_samples_async(text)
+                gpus = gpus_from_samples(samples, target.node or None, node_of, stats)
+        except asyncio.CancelledError:
+            raise
+        except ParseError as error:
+            return f"not Prometheus text: {error}"
+        except Exception as error:
+            logger.opt(exception=error).debug("page of {} not understood", target.key)
+            return f"page not understood: {type(error).__name__}: {one_line(error)}"
         if not gpus:
             return f"no GPU metrics in {len(samples)} samples (not a dcgm or nvidia_smi exporter?)"
-        logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
+        if stats.duplicate_series:
+            self._warn_once(
+                f"duplicates {target.key}",
+                f"exporter {target.key}: {stats.duplicate_series} series repeat a reading "
+                '(a series twice, or gpu="01" next to gpu="1"); the last one counts',
+            )
         return gpus
 
-    async def _gpus_fast(self, text: str, node: str | None, node_of: NodeOf) -> list[Gpu] | None:
+    async def _gpus_fast(
+        self, text: str, node: str | None, node_of: NodeOf, stats: PageStats
+    ) -> list[Gpu] | None:
         """DcgmFastPath over `text`, yielding to the event loop between big chunks; None when
         the general parser must decide."""
         if not DcgmFastPath.accepts(text):
             return None
         fast = DcgmFastPath(self._line_cache, node, node_of)
+        fast.stats = stats
         start = 0
         while start < len(text):
             end = text.find("\n", start + FAST_PATH_CHUNK_CHARS)
