@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import need_binaries
+from tests.ports import free_port
 from tests.unit.exposition_server import Reply, serve
 
 pytestmark = pytest.mark.integration
@@ -64,12 +64,6 @@ OPT_IN = frozenset({"DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "DCGM_FI_DEV_ECC_DBE_VOL_TO
 # This project's exporter's own series (no dcgm-exporter equivalent).
 OWN_EXTENSIONS = frozenset({"DCGM_EXP_GPU_LOST"})
 METRIC = re.compile(r"\b(DCGM_[A-Z0-9_]+|slurm_[a-z_]+)\b")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def api(base: str, path: str, **params: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ exporter (fake NVML) and answers every Grafana dashboard query."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -23,16 +22,11 @@ from containers.gpu_exporter.nvml_reader import NvmlReader
 from containers.gpu_exporter.server import ExporterServer
 from tests.conftest import need_binaries
 from tests.fixtures.containers.fake_nvml import FakeNvml, eight_gpus
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def api(base: str, path: str, **params: str) -> dict[str, Any]:

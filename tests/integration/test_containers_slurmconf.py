@@ -25,17 +25,12 @@ import pytest
 from containers.gpu_exporter.slurm_jobs import SlurmJobMap
 from containers.slurm.render_config import render
 from tests.conftest import need, need_binaries
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 WORKER = "cdw1"
 GPUS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import need, need_binaries
 from tests.integration.scratch_root import ScratchRoot
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +29,6 @@ HEAD_SERVICES = (
     "python-vllm_logs.log_server",
     "clusterdash",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ report what direct scraping reports, and serve history from query_range."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need_binaries
+from tests.ports import free_port
 from tests.unit.exposition_server import LoopbackServer, Reply, serve
 from tui.sim import SimCluster, SimExporterServer
 from tui.sources.base import SourceError
@@ -50,12 +50,6 @@ def dcgm_payload(node_number: int, node: str) -> str:
             )
             lines.append(f"{name}{{{labels}}} {value(gpu)}")
     return "\n".join(lines) + "\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import socket
 
 from tests.agent_cluster import NOW, sample_snapshot
 from tests.agent_server import ScriptedServer, text_reply
+from tests.ports import free_port
 from tui.agent.cli_ask import ask_main
 from tui.agent.client import DEFAULT_BASE_URL, ClientSettings, check_health
 from tui.agent.setup import client_settings
@@ -33,12 +33,6 @@ def test_settings_from_the_config_file_and_environment() -> None:
     built = client_settings(settings, environ=env)
     assert built.base_url == "http://head:8000/v1" and built.configured
     assert settings.agent.max_steps == 5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_check_health_names_the_model() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.collect_process import Collect, wait_until
+from tests.ports import free_port
 from tests.unit.exposition_server import Reply, serve
 from tui.collect_client import RemoteCollector, request, serving_socket
 from tui.config import load_settings
@@ -275,8 +276,6 @@ async def test_an_ack_and_a_silence_in_one_viewer_reach_the_other(env: dict[str,
 
 def test_loopback_http_serves_the_snapshot_and_a_stream(env: dict[str, str]) -> None:
     import httpx
-
-    from tests.bench.sim_process import free_port
 
     port = free_port()
     env["CLUSTERDASH_COLLECTOR_HTTP_PORT"] = str(port)
