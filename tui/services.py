@@ -263,12 +263,8 @@ def agent_health_probe(settings: Settings) -> Callable[[], Awaitable[SourceHealt
 
     async def probe() -> SourceHealth:
         # openai takes ~0.8 s to import: never on the UI loop, never before it is needed.
-        client = await asyncio.to_thread(importlib.import_module, "tui.agent.client")
-        return await client.check_health(
-            client.ClientSettings.from_config(
-                settings.agent.base_url, settings.agent.model, settings.agent.timeout
-            )
-        )
+        setup = await asyncio.to_thread(importlib.import_module, "tui.agent.setup")
+        return await setup.endpoint_health(settings)
 
     return probe
 

@@ -20,7 +20,7 @@ from tests.bench.report import bench
 from tui.agent.client import AgentClient, ClientSettings
 from tui.agent.events import AgentEvent, Finished, StepStarted
 from tui.agent.loop import AgentSession, LoopConfig
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
 
 MAX_OVERHEAD_MS = 5.0
 QUESTIONS = 6

@@ -18,7 +18,8 @@ from tui.agent.client import AgentClient, ClientSettings
 from tui.agent.events import ActionDecided, ActionProposed, AgentEvent, Finished
 from tui.agent.history import store_audit
 from tui.agent.loop import AgentSession, DecisionCallback, confirm_then_run
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
+from tui.agent.tool_registry import ACTION_TOOLS
 from tui.store import Store
 
 DRAIN = Call("drain_node", {"node": "gpu-04", "reason": "GPU 5 at 91 C"}, id="d1")
@@ -115,7 +116,7 @@ async def test_readonly_hides_action_tools_and_refuses_them(server: ScriptedServ
 
     events = await run(server, confirm_then_run(approve, runner), readonly=True)
     offered = {tool["function"]["name"] for tool in server.requests[0]["tools"]}
-    assert not offered & {"drain_node", "resume_node", "cancel_job", "requeue_job"}
+    assert offered and not offered & {spec.name for spec in ACTION_TOOLS}
     assert outcome_sent_back(server) == {"error": "actions are disabled: read-only mode"}
     assert runner.ran == [] and not any(isinstance(e, ActionProposed) for e in events)
 

@@ -10,7 +10,7 @@ from tests.ports import free_port
 from tui.agent.cli_ask import ask_main
 from tui.agent.client import DEFAULT_BASE_URL, ClientSettings, check_health
 from tui.agent.setup import client_settings
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
 from tui.config import load_settings
 
 

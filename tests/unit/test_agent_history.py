@@ -9,7 +9,7 @@ from tests.agent_server import Call, ScriptedServer, text_reply, tool_reply
 from tui.agent.client import AgentClient, ClientSettings
 from tui.agent.history import ChatHistory
 from tui.agent.loop import AgentSession
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
 from tui.store import Store
 
 

@@ -33,7 +33,7 @@ from tui.agent.events import (
     ToolCallStarted,
 )
 from tui.agent.loop import CANCELLED_NOTE, FINAL_STEP_NOTE, AgentSession, LoopConfig
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
 from tui.sources.base import GpuSeries
 
 

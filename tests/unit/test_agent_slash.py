@@ -6,7 +6,7 @@ import pytest
 
 from tests.agent_cluster import NOW, sample_snapshot
 from tui.agent.slash import ONE_LINE_HELP, is_slash, run_slash
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
 
 
 def ctx() -> ToolContext:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import Field
 
 from tests.agent_cluster import NOW, AlertsBoard, sample_snapshot
 from tests.agent_server import ScriptedServer
+from tui.actions import Action, ActionKind
 from tui.agent import tools
 from tui.agent.prompts import system_prompt, thermals_for
 from tui.agent.reasons import explain_reason
-from tui.agent.tools import ToolContext, ToolError, check_arguments, offered_tools
+from tui.agent.tool_context import ToolContext, ToolError
+from tui.agent.tool_registry import ALL_TOOLS, check_arguments, declare, offered_tools
 from tui.store import Store
 
 
@@ -169,12 +172,71 @@ def test_readonly_offers_no_action_tools_and_schemas_are_openai_format() -> None
 
 
 def test_arguments_are_checked_against_the_schema() -> None:
-    spec = tools.ALL_TOOLS["list_nodes"]
+    spec = ALL_TOOLS["list_nodes"]
     assert check_arguments(spec, {"limit": "5", "state": None}) == {"limit": 5}
     with pytest.raises(ToolError, match="argument limit must be of type integer"):
         check_arguments(spec, {"limit": "many"})
+    with pytest.raises(ToolError, match="argument limit must be of type integer, got True"):
+        check_arguments(spec, {"limit": True})
+    with pytest.raises(ToolError, match=r"unknown argument\(s\) color; accepted: state, partition"):
+        check_arguments(spec, {"color": "red"})
     with pytest.raises(ToolError, match="missing required argument"):
-        check_arguments(tools.ALL_TOOLS["node_detail"], {})
+        check_arguments(ALL_TOOLS["node_detail"], {})
+    with pytest.raises(ToolError, match="metric must be one of utilization_pct, memory_used_mib"):
+        check_arguments(ALL_TOOLS["gpu_history"], {"node": "gpu-01", "metric": "fan"})
+    assert check_arguments(ALL_TOOLS["cancel_job"], {"job_id": 42}) == {"job_id": "42"}
+
+
+async def example_tool(
+    ctx: ToolContext,
+    node: Annotated[str, Field(description="node name")],
+    hours: int = 1,
+    verbose: bool | None = None,
+) -> dict[str, Any]:
+    """Says what a declaration turns into.
+
+    Only the first paragraph is the description.
+    """
+    return {"node": node, "hours": hours, "verbose": verbose}
+
+
+async def test_a_declaration_is_the_schema_the_check_and_the_call() -> None:
+    spec = declare(example_tool)
+    assert spec.schema()["function"] == {
+        "name": "example_tool",
+        "description": "Says what a declaration turns into.",
+        "parameters": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "node": {"type": "string", "description": "node name"},
+                "hours": {"type": "integer", "default": 1},
+                "verbose": {"type": "boolean"},
+            },
+            "required": ["node"],
+        },
+    }
+    arguments = check_arguments(spec, {"node": "gpu-01", "hours": "3"})
+    assert await spec.run(ctx(), arguments) == {"node": "gpu-01", "hours": 3, "verbose": None}
+    with pytest.raises(ToolError, match="example_tool: argument verbose must be of type boolean"):
+        check_arguments(spec, {"node": "gpu-01", "verbose": "maybe"})
+
+
+def test_action_tools_build_the_action_they_propose() -> None:
+    names = [spec.name for spec in offered_tools(readonly=False) if spec.action]
+    assert names == [
+        "drain_node",
+        "resume_node",
+        "cancel_job",
+        "requeue_job",
+        "hold_job",
+        "release_job",
+    ]
+    drain = ALL_TOOLS["drain_node"]
+    action = drain.propose(check_arguments(drain, {"node": "gpu-02", "reason": " bad fan "}))
+    assert action == Action(ActionKind.DRAIN, ("gpu-02",), "bad fan")
+    with pytest.raises(ToolError, match="invalid job id"):
+        ALL_TOOLS["hold_job"].propose({"job_id": "42;rm"})
 
 
 def test_system_prompt_states_the_clusters_facts() -> None:

@@ -226,7 +226,8 @@ async def test_client_error_is_not_retried(webhook_server: tuple[str, type[Recor
 
 
 async def test_overview_feeds_the_assistant_tool(tmp_path: Path) -> None:
-    from tui.agent.tools import ToolContext, alerts
+    from tui.agent.tool_context import ToolContext
+    from tui.agent.tools import alerts
 
     clock = Clock()
     service = await service_at(tmp_path / "h.sqlite3", clock, [HOT])

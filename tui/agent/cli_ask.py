@@ -13,7 +13,7 @@ from tui.agent.client import HOW_TO_CONFIGURE, AgentClient, ClientSettings
 from tui.agent.events import ActionProposed, Failed, Finished, TextDelta, ToolCallStarted
 from tui.agent.loop import AgentSession, LoopConfig
 from tui.agent.setup import client_settings, tool_context
-from tui.agent.tools import ToolContext
+from tui.agent.tool_context import ToolContext
 from tui.alerts.persistence import AlertRepository
 from tui.alerts.service import stored_overview
 from tui.config import Settings

@@ -16,7 +16,7 @@ from typing import Any
 import openai
 from loguru import logger
 
-from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
+from tui.actions import Action, ActionError, ActionResult, ActionRunner
 from tui.agent.budget import (
     DEFAULT_CONTEXT_BUDGET_TOKENS,
     DEFAULT_MAX_RESULT_CHARS,
@@ -38,7 +38,9 @@ from tui.agent.events import (
 )
 from tui.agent.prompts import system_prompt
 from tui.agent.stream import AssembledCall, ToolCallAssembler, delta_reasoning
-from tui.agent.tools import ALL_TOOLS, ToolContext, ToolError, check_arguments, offered_tools
+from tui.agent.tool_context import ToolContext, ToolError
+from tui.agent.tool_helpers import check_targets_exist
+from tui.agent.tool_registry import ALL_TOOLS, check_arguments, offered_tools
 from tui.sources.base import one_line
 
 DEFAULT_MAX_STEPS = 12
@@ -61,13 +63,6 @@ DecisionCallback = Callable[[Action], Awaitable[ActionResult | None]]
 AuditCallback = Callable[[Action, ActionResult], Awaitable[None]]
 MessageRecorder = Callable[[dict[str, Any]], Awaitable[None]]
 Emit = Callable[[AgentEvent], None]
-
-_ACTION_KINDS = {
-    "drain_node": ActionKind.DRAIN,
-    "resume_node": ActionKind.RESUME,
-    "cancel_job": ActionKind.CANCEL,
-    "requeue_job": ActionKind.REQUEUE,
-}
 
 
 @dataclass(frozen=True)
@@ -309,10 +304,9 @@ class AgentSession:
                 raise ToolError("arguments must be a JSON object")
             arguments = check_arguments(spec, raw)
             if spec.action:
-                data: Any = await self._propose(call, arguments, emit)
+                data: Any = await self._propose(call, spec.propose(arguments), emit)
             else:
-                assert spec.func is not None
-                data = await spec.func(self.context, **arguments)
+                data = await spec.run(self.context, arguments)
         except ToolError as error:
             # Errors may quote the arguments: capped like any result.
             message = one_line(error, MAX_TOOL_ERROR_CHARS)
@@ -328,17 +322,8 @@ class AgentSession:
             cap_result(_serialise({"error": message}), self.config.max_result_chars), message
         )
 
-    async def _propose(
-        self, call: AssembledCall, arguments: dict[str, Any], emit: Emit
-    ) -> dict[str, Any]:
-        kind = _ACTION_KINDS[call.name]
-        target = str(arguments.get("node") or arguments.get("job_id") or "").strip()
-        action = Action(kind, (target,), str(arguments.get("reason", "")).strip())
-        try:
-            action.validate()
-        except ActionError as error:
-            raise ToolError(one_line(error)) from None
-        self._check_target_exists(action)
+    async def _propose(self, call: AssembledCall, action: Action, emit: Emit) -> dict[str, Any]:
+        check_targets_exist(self.context.snapshot(), action)
         emit(ActionProposed(action, call.id))
         result: ActionResult | None = None
         if self.decide is None:
@@ -352,16 +337,6 @@ class AgentSession:
                 await self._audit(action, result)
         emit(ActionDecided(action, call.id, result, message))
         return {"action": action.describe(), "outcome": message}
-
-    def _check_target_exists(self, action: Action) -> None:
-        snap = self.context.snapshot()
-        if snap is None:
-            return
-        known = snap.node_by_name if action.kind.targets_nodes else snap.job_by_id
-        missing = [t for t in action.targets if t not in known]
-        if missing:
-            noun = "node" if action.kind.targets_nodes else "job"
-            raise ToolError(f"no {noun} {', '.join(missing)} in the cluster; nothing proposed")
 
     async def _audit(self, action: Action, result: ActionResult) -> None:
         if self.audit is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from tui.agent.tool_registry import ACTION_TOOLS
 from tui.model import ClusterSnapshot
 
 
@@ -35,8 +36,9 @@ cluster. Operators ask about nodes, GPUs, jobs, alerts and the model server.
 - If a tool result was cut, narrow the query (filters, a name, a smaller range).
 - Repeating an identical tool call returns the same result; do not loop."""
 
+_ACTION_NAMES = [spec.name for spec in ACTION_TOOLS]
 ACTIONS_ALLOWED = (
-    "- You may PROPOSE drain_node, resume_node, cancel_job or requeue_job when it clearly "
+    f"- You may PROPOSE {', '.join(_ACTION_NAMES[:-1])} or {_ACTION_NAMES[-1]} when it clearly "
     "helps; nothing runs unless the operator confirms. Report the outcome you get back."
 )
 ACTIONS_DISABLED = (

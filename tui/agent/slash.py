@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.agent import tools
-from tui.agent.tools import ToolContext, ToolError
+from tui.agent.tool_context import ToolContext, ToolError
 
 USAGE: dict[str, str] = {
     "nodes": "/nodes [state]",

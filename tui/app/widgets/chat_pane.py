@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     # The model client pulls in openai (~0.8 s of imports): loaded after the first paint.
     from tui.agent.history import ChatHistory, Conversation
     from tui.agent.loop import AgentSession
-    from tui.agent.tools import ToolContext
+    from tui.agent.tool_context import ToolContext
 
 HOW_TO_CONFIGURE = (
     "no model endpoint: set [agent] base_url (and model) in config.toml or "
