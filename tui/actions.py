@@ -7,6 +7,8 @@ and the simulator both execute Actions through the ActionRunner protocol.
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -111,3 +113,11 @@ class ActionResult:
 
 class ActionRunner(Protocol):
     async def run_action(self, action: Action) -> ActionResult: ...
+
+
+def current_user() -> str:
+    """Who runs actions from this process (Slurm's permissions apply), for the audit log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"

@@ -1,4 +1,5 @@
-"""Command line: the TUI, and the headless commands (collect, snapshot, sim, ask, rules, serve).
+"""Command line: the TUI, and the headless commands (collect, snapshot, sim, ask, rules, serve,
+mcp).
 
 Every failure a user can cause ends in one line on stderr and a non-zero exit:
 2 for bad input (config, arguments), 1 for a failure at run time.
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     rules_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     check = rules_commands.add_parser("check", help="validate a rules file")
     check.add_argument("file", type=Path)
+    mcp = sub("mcp", "serve the assistant's tools to MCP clients (AI agents) on stdio")
+    mcp.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="offer drain/resume/cancel/requeue/hold/release, each confirmed by the operator",
+    )
     serve = sub("serve", "serve the dashboard to a browser (textual-serve)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
@@ -141,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"clusterdash: {error}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(settings, to_stderr=command in ("collect", "sim"))
+    configure_logging(settings, to_stderr=command in ("collect", "sim", "mcp"))
     try:
         return _dispatch(command, args, settings)
     except (ConfigError, ValueError) as error:
@@ -184,6 +191,14 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
         from tui.alerts.rules_file import check_rules_command
 
         return check_rules_command(args.file)
+    if command == "mcp":
+        if args.allow_actions and settings.readonly:
+            raise ValueError("--readonly forbids --allow-actions")
+        from tui.mcp_server.command import serve_stdio
+
+        # Simulated data only when asked for: a real cluster that does not answer is shown failing.
+        mode = "demo" if demo_flag or settings.gpu.source == "sim" else "slurm"
+        return asyncio.run(serve_stdio(settings, mode, args.allow_actions))
     if command == "serve":
         from tui.web import serve_command
 

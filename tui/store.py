@@ -46,7 +46,7 @@ DEFAULT_ROLLUP_RETENTION_S = 7 * 86400.0
 # 1-minute rollups are kept this long; 10-minute ones for the rollup retention.
 DEFAULT_MINUTE_RETENTION_S = 86400.0
 DEFAULT_BUSY_TIMEOUT_S = 5.0
-AUDIT_ORIGINS = ("keyboard", "agent", "cli")
+AUDIT_ORIGINS = ("keyboard", "agent", "cli", "mcp")
 
 _MINUTE = 60
 _TEN_MINUTES = 600

@@ -201,6 +201,27 @@ INSERT OR REPLACE INTO store_meta (key, value)
 SELECT 'rolled_10m_until', (MAX(minute) / 600) * 600 FROM gpu_rollups_1m HAVING COUNT(*) > 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Actions taken through `clusterdash mcp` are audited with origin 'mcp'. SQLite cannot change
+# a CHECK constraint in place: the table is rebuilt with the same columns and rows.
+_V3 = """
+CREATE TABLE audit_log_v2 (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    user TEXT NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('keyboard', 'agent', 'cli', 'mcp')),
+    action TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    ok INTEGER NOT NULL,
+    message TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO audit_log_v2 (id, ts, user, origin, action, targets, reason, ok, message)
+    SELECT id, ts, user, origin, action, targets, reason, ok, message FROM audit_log;
+DROP TABLE audit_log;
+ALTER TABLE audit_log_v2 RENAME TO audit_log;
+CREATE INDEX audit_log_by_ts ON audit_log (ts);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 SCHEMA_VERSION = len(MIGRATIONS)

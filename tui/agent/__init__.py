@@ -1,7 +1,7 @@
 """The cluster assistant: a streaming tool-calling loop over any OpenAI-compatible server.
 
 Hosts (the chat pane, `clusterdash ask`, `clusterdash mcp`) use:
-- setup.tool_context(settings, snapshot, history, alerts) -> tool_context.ToolContext
+- tool_context.ToolContext.from_settings(settings, snapshot, history, alerts): what tools read
 - setup.make_session(settings, context, decide=..., store=..., conversation=...) -> AgentSession
   (None when no model endpoint is configured)
 - loop.AgentSession.ask(question): async iterator of events.AgentEvent (last: Finished/Failed);

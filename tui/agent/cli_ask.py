@@ -12,7 +12,7 @@ from tui.actions import Action
 from tui.agent.client import HOW_TO_CONFIGURE, AgentClient, ClientSettings
 from tui.agent.events import ActionProposed, Failed, Finished, TextDelta, ToolCallStarted
 from tui.agent.loop import AgentSession, LoopConfig
-from tui.agent.setup import client_settings, tool_context
+from tui.agent.setup import client_settings
 from tui.agent.tool_context import ToolContext
 from tui.alerts.persistence import AlertRepository
 from tui.alerts.service import stored_overview
@@ -99,7 +99,7 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
             history = history or store
             repository = AlertRepository(store)
             alerts = partial(stored_overview, repository)
-        context = tool_context(settings, lambda: snapshot, history, alerts)
+        context = ToolContext.from_settings(settings, lambda: snapshot, history, alerts)
         config = LoopConfig(max_steps=settings.agent.max_steps)
         return await ask_main(
             question, context, client_settings(settings), sys.stdout, config=config

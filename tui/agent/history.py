@@ -5,12 +5,11 @@ Also the audit callback that records the agent's executed actions with origin "a
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tui.actions import Action, ActionResult
+from tui.actions import Action, ActionResult, current_user
 from tui.agent.loop import AuditCallback
 from tui.store import ChatConversation, ChatMessage, Store
 
@@ -118,7 +117,7 @@ def render_markdown(
 
 def store_audit(store: Store, user: str | None = None) -> AuditCallback:
     """An AuditCallback writing executed agent actions to the store's audit log."""
-    who = user or _current_user()
+    who = user or current_user()
 
     async def audit(action: Action, result: ActionResult) -> None:
         await store.add_audit(
@@ -132,10 +131,3 @@ def store_audit(store: Store, user: str | None = None) -> AuditCallback:
         )
 
     return audit
-
-
-def _current_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

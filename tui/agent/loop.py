@@ -40,7 +40,7 @@ from tui.agent.prompts import system_prompt
 from tui.agent.stream import AssembledCall, ToolCallAssembler, delta_reasoning
 from tui.agent.tool_context import ToolContext, ToolError
 from tui.agent.tool_helpers import check_targets_exist
-from tui.agent.tool_registry import ALL_TOOLS, check_arguments, offered_tools
+from tui.agent.tool_registry import ALL_TOOLS, check_arguments, offered_tools, serialise
 from tui.sources.base import one_line
 
 DEFAULT_MAX_STEPS = 12
@@ -107,12 +107,6 @@ class _StepReply:
 def _preview(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
-
-
-def _serialise(data: Any) -> str:
-    if isinstance(data, str):
-        return data
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _canonical(name: str, arguments: str) -> tuple[str, str]:
@@ -315,11 +309,11 @@ class AgentSession:
             logger.exception("tool {} failed", call.name)
             message = f"{call.name} failed: {one_line(error, MAX_TOOL_ERROR_CHARS)}"
             return self._error_outcome(message)
-        return _ToolOutcome(cap_result(_serialise(data), self.config.max_result_chars), None)
+        return _ToolOutcome(cap_result(serialise(data), self.config.max_result_chars), None)
 
     def _error_outcome(self, message: str) -> _ToolOutcome:
         return _ToolOutcome(
-            cap_result(_serialise({"error": message}), self.config.max_result_chars), message
+            cap_result(serialise({"error": message}), self.config.max_result_chars), message
         )
 
     async def _propose(self, call: AssembledCall, action: Action, emit: Emit) -> dict[str, Any]:

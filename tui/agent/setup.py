@@ -1,18 +1,16 @@
-"""Building the agent's parts from Settings: every host (TUI, CLI, MCP server) calls these."""
+"""Building the assistant from Settings: its model client and its session, for every host."""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from tui.agent.client import AgentClient, ClientSettings, check_health
 from tui.agent.history import Conversation, store_audit
 from tui.agent.loop import AgentSession, DecisionCallback, LoopConfig
-from tui.agent.tool_context import AlertsProvider, ToolContext
+from tui.agent.tool_context import ToolContext
 from tui.config import Settings
-from tui.model import ClusterSnapshot, SourceHealth
-from tui.sources.base import GpuHistory
+from tui.model import SourceHealth
 from tui.store import Store
 
 
@@ -29,27 +27,6 @@ def client_settings(settings: Settings, environ: Mapping[str, str] | None = None
 async def endpoint_health(settings: Settings) -> SourceHealth:
     """GET /models on the configured endpoint, as the "agent" source's health."""
     return await check_health(client_settings(settings))
-
-
-def tool_context(
-    settings: Settings,
-    snapshot: Callable[[], ClusterSnapshot | None],
-    history: GpuHistory | None = None,
-    alerts: AlertsProvider | None = None,
-    *,
-    readonly: bool | None = None,
-    clock: Callable[[], float] = time.time,
-) -> ToolContext:
-    """What the tools read; `readonly` defaults to the settings' own."""
-    return ToolContext(
-        snapshot=snapshot,
-        history=history,
-        alerts=alerts,
-        log_url=settings.agent.log_url,
-        gpu_hourly_price=settings.cluster.gpu_hourly_price,
-        readonly=settings.readonly if readonly is None else readonly,
-        clock=clock,
-    )
 
 
 def make_session(

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import httpx
 
+from tui.config import Settings
 from tui.model import ClusterSnapshot
 from tui.sources.base import GpuHistory
 
@@ -45,6 +46,28 @@ class ToolContext:
     clock: Callable[[], float] = field(default=time.time)
     # Injected for tests or connection reuse; one short-lived client per call otherwise.
     http: httpx.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        snapshot: Callable[[], ClusterSnapshot | None],
+        history: GpuHistory | None = None,
+        alerts: AlertsProvider | None = None,
+        *,
+        readonly: bool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> ToolContext:
+        """What every host's tools read; `readonly` defaults to the settings' own."""
+        return cls(
+            snapshot=snapshot,
+            history=history,
+            alerts=alerts,
+            log_url=settings.agent.log_url,
+            gpu_hourly_price=settings.cluster.gpu_hourly_price,
+            readonly=settings.readonly if readonly is None else readonly,
+            clock=clock,
+        )
 
     def require_snapshot(self) -> ClusterSnapshot:
         snap = self.snapshot()

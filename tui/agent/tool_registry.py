@@ -9,6 +9,7 @@ so the schema and the checks cannot drift apart.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, get_type_hints
@@ -144,6 +145,13 @@ ACTION_TOOLS: tuple[ToolSpec, ...] = tuple(
 )
 
 ALL_TOOLS: Mapping[str, ToolSpec] = {spec.name: spec for spec in READ_TOOLS + ACTION_TOOLS}
+
+
+def serialise(data: Any) -> str:
+    """A tool's result as the model (or an MCP client) reads it: text as is, data as JSON."""
+    if isinstance(data, str):
+        return data
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def offered_tools(readonly: bool) -> list[ToolSpec]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tui.agent.loop import AgentSession, confirm_then_run
-from tui.agent.setup import make_session, tool_context
+from tui.agent.setup import make_session
 from tui.agent.tool_context import ToolContext
 from tui.model import ClusterSnapshot
 
@@ -18,7 +18,7 @@ def build_chat(app: ClusterDashApp) -> tuple[ToolContext, AgentSession | None]:
         return app.snapshot if app.snapshot.nodes else None
 
     alerts = app.alert_service
-    context = tool_context(
+    context = ToolContext.from_settings(
         app.settings,
         snapshot,
         app.history,
