@@ -5,7 +5,7 @@ PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install --quiet
 # `make run` installs what the dashboard runs (and `serve`); the rest installs everything
 # the tests, the benchmarks and provisioning need.
 RUN_EXTRAS := web
-DEV_EXTRAS := test,infra,web,exporter
+DEV_EXTRAS := test,infra,web,exporter,mcp
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 

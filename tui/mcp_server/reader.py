@@ -59,6 +59,13 @@ class ClusterReader:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._first_cycle.wait(), timeout_s)
 
+    async def refresh(self) -> None:
+        """A collection cycle now, so an action's effect shows in the next answer."""
+        try:
+            await self.services.collector.collect_once()
+        except Exception:
+            logger.exception("refresh after an action failed")
+
     def latest(self) -> ClusterSnapshot | None:
         return self.services.collector.latest if self._first_cycle.is_set() else None
 
