@@ -7,6 +7,7 @@ import sys
 
 from tui.agent.tool_context import ToolContext
 from tui.config import Settings
+from tui.gc_tuning import calm_gc
 from tui.mcp_server.reader import open_cluster_reader
 
 EXIT_OK = 0
@@ -35,6 +36,7 @@ async def serve_stdio(settings: Settings, mode: str, allow_actions: bool) -> int
     from tui.mcp_server.server import ClusterMcp
 
     reader = await open_cluster_reader(settings, mode)
+    restore_gc = calm_gc()  # the start-up objects exist: see tui/gc_tuning
     try:
         context = ToolContext.from_settings(
             settings, reader.latest, reader.history, reader.alerts, readonly=not allow_actions
@@ -44,6 +46,7 @@ async def serve_stdio(settings: Settings, mode: str, allow_actions: bool) -> int
             await server.run(read, write, server.create_initialization_options())
     finally:
         await reader.aclose()
+        restore_gc()
     return EXIT_OK
 
 

@@ -41,18 +41,24 @@ class ClusterReader:
     _collecting: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """One full collection cycle now, then every source on its own interval."""
+        """Collect from now on, every source on its own interval (the first cycle at once)."""
+        self.services.collector.subscribe(self._note_first_cycle)
         self._collecting = asyncio.create_task(self._collect(), name="mcp-collect")
 
-    async def _collect(self) -> None:
-        try:
-            await self.services.collector.collect_once()
-        finally:
+    def _note_first_cycle(self, snapshot: ClusterSnapshot) -> None:
+        """The first snapshot in which every source has answered or failed once."""
+        pollers = self.services.collector.pollers()
+        if all(snapshot.health[p.name].last_attempt is not None for p in pollers):
             self._first_cycle.set()
+            self.services.collector.unsubscribe(self._note_first_cycle)
+
+    async def _collect(self) -> None:
         try:
             await self.services.collector.run()
         except Exception:  # the last snapshot stays, its sources' health ages
             logger.exception("collector stopped")
+        finally:
+            self._first_cycle.set()
 
     async def ready(self, timeout_s: float) -> None:
         """Wait (at most timeout_s) for the first collection cycle; tools then answer."""
