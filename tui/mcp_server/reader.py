@@ -37,8 +37,8 @@ class ClusterReader:
     # Read-only: GPU history and alerts recorded by `clusterdash collect`, when it has run.
     recorded: Store | None = None
     live_alerts: AlertService | None = None
-    _first_cycle: asyncio.Event = field(default_factory=asyncio.Event)
-    _collecting: asyncio.Task[None] | None = None
+    _first_cycle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _collecting: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
         """Collect from now on, every source on its own interval (the first cycle at once)."""
