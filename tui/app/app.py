@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import importlib
 import os
 import signal
@@ -26,7 +25,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 import tui
-from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
+from tui.actions import (
+    Action,
+    ActionError,
+    ActionKind,
+    ActionResult,
+    ActionRunner,
+    current_user,
+)
 from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
@@ -536,13 +542,6 @@ def process_age_s() -> float:
             return float(up.read().split()[0]) - started
     except (OSError, ValueError, IndexError):  # no /proc: from when the package was imported
         return time.monotonic() - tui.IMPORTED_AT
-
-
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
 
 
 def screen_names(app: App[Any]) -> list[str]:
