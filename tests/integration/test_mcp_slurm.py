@@ -15,6 +15,7 @@ from tests.integration.slurm_cluster import SlurmCluster
 from tests.mcp_support import mcp_session, payload
 from tui.actions import Action, ActionKind, current_user
 from tui.config import load_settings
+from tui.mode import store_path_for
 from tui.store import Store
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ async def test_an_accepted_action_runs_on_slurm_and_is_audited(slurm: SlurmClust
     assert slurm.node_states()["gpu-03"] == "drained"
     assert slurm.node_reason("gpu-03") == "fan failure on gpu 2"
     assert after["state"] == "drained" and after["reason"] == "fan failure on gpu 2"
-    store = await Store.open(load_settings(None).store_path, readonly=True)
+    store = await Store.open(store_path_for(load_settings(None), "slurm"), readonly=True)
     try:
         [entry] = await store.list_audit()
     finally:

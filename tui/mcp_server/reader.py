@@ -1,29 +1,27 @@
 """Where the MCP server reads the cluster: `open_cluster_reader` is the one place to change.
 
-Today it collects in-process with the same wiring as `clusterdash snapshot` (sources,
-collector) and keeps collecting on the configured intervals while the server runs. GPU
-history and alerts come from what `clusterdash collect` recorded in the history database;
-with no database yet, alerts come from an alert engine of its own (it sends no webhooks).
+Like a dashboard, it attaches to the running `clusterdash collect` when there is one
+(snapshots, history and alerts from the collector; audit rows go to it), else collects
+in-process with the same wiring as the dashboard. Actions always run here, as the user who
+started the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, field
 
 from loguru import logger
 
 from tui.actions import Action, ActionResult, ActionRunner, current_user
 from tui.agent.tool_context import AlertsProvider
-from tui.alerts.persistence import AlertRepository
-from tui.alerts.service import AlertService, stored_overview
 from tui.config import Settings
+from tui.mode import store_path_for
 from tui.model import ClusterSnapshot
-from tui.services import Services, build_alerting, build_services
+from tui.services import Services, attach_or_build
 from tui.sources.base import GpuHistory
-from tui.store import Store, StoreError
+from tui.store import Store
 
 AUDIT_ORIGIN = "mcp"
 
@@ -34,14 +32,11 @@ class ClusterReader:
 
     settings: Settings
     services: Services
-    # Read-only: GPU history and alerts recorded by `clusterdash collect`, when it has run.
-    recorded: Store | None = None
-    live_alerts: AlertService | None = None
     _first_cycle: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _collecting: asyncio.Task[None] | None = field(default=None, init=False)
 
     def start(self) -> None:
-        """Collect from now on, every source on its own interval (the first cycle at once)."""
+        """Collect (or follow the collector) from now on; the first cycle at once."""
         self.services.collector.subscribe(self._note_first_cycle)
         self._collecting = asyncio.create_task(self._collect(), name="mcp-collect")
 
@@ -54,7 +49,7 @@ class ClusterReader:
 
     async def _collect(self) -> None:
         try:
-            await self.services.collector.run()
+            await self.services.run_background()
         except Exception:  # the last snapshot stays, its sources' health ages
             logger.exception("collector stopped")
         finally:
@@ -77,13 +72,12 @@ class ClusterReader:
 
     @property
     def history(self) -> GpuHistory | None:
-        return self.services.history or self.recorded
+        return self.services.history
 
     @property
     def alerts(self) -> AlertsProvider | None:
-        if self.recorded is not None:
-            return partial(stored_overview, AlertRepository(self.recorded))
-        return self.live_alerts.overview if self.live_alerts is not None else None
+        alerts = self.services.alerts
+        return alerts.overview if alerts is not None else None
 
     @property
     def runner(self) -> ActionRunner | None:
@@ -91,48 +85,36 @@ class ClusterReader:
 
     async def audit(self, action: Action, result: ActionResult) -> None:
         """One audit row, origin "mcp", as the user who started the server."""
-        store = await Store.open(self.settings.store_path)
+        row = {
+            "user": current_user(),
+            "origin": AUDIT_ORIGIN,
+            "action": action.kind.value,
+            "targets": list(action.targets),
+            "ok": result.ok,
+            "reason": action.reason,
+            "message": result.message,
+        }
+        store = self.services.store
+        if store is not None and (self.services.writer or self.services.via):
+            await store.add_audit(**row)
+            return
+        # Another process writes the history: one row is still this server's to record.
+        own = await Store.open(store_path_for(self.settings, self.services.mode))
         try:
-            await store.add_audit(
-                user=current_user(),
-                origin=AUDIT_ORIGIN,
-                action=action.kind.value,
-                targets=list(action.targets),
-                ok=result.ok,
-                reason=action.reason,
-                message=result.message,
-            )
+            await own.add_audit(**row)
         finally:
-            await store.close()
+            await own.close()
 
     async def aclose(self) -> None:
         if self._collecting is not None:
             self._collecting.cancel()
             with suppress(asyncio.CancelledError):
                 await self._collecting
-        if self.recorded is not None:
-            await self.recorded.close()
         await self.services.aclose()
 
 
 async def open_cluster_reader(settings: Settings, mode: str) -> ClusterReader:
     """The cluster the MCP tools read, collecting from now on; the caller closes it."""
-    services = await build_services(settings, mode, with_store=False)
-    reader = ClusterReader(settings, services)
-    try:
-        if settings.store_path.exists():
-            try:
-                reader.recorded = await Store.open(settings.store_path, readonly=True)
-            except StoreError as error:
-                logger.warning("recorded history and alerts unavailable: {}", error)
-        if reader.recorded is None:
-            hooks_off = replace(settings.alerts, webhook_url="", alertmanager_url="")
-            reader.live_alerts = await build_alerting(
-                replace(settings, alerts=hooks_off), None, services.cluster_name, services.closers
-            )
-            services.collector.subscribe(reader.live_alerts.on_snapshot)
-    except BaseException:
-        await reader.aclose()
-        raise
+    reader = ClusterReader(settings, await attach_or_build(settings, mode))
     reader.start()
     return reader
