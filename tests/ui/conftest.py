@@ -25,6 +25,7 @@ def make_app(
     holder: dict[str, Any] | None = None,
     settings: Settings | None = None,
     alerts: bool = False,
+    contain_errors: bool = False,
 ) -> ClusterDashApp:
     settings = replace(settings or Settings(), readonly=readonly)
     factory = fake_factory(
@@ -41,6 +42,7 @@ def make_app(
         monotonic=(lambda: 0.0) if not live else time.monotonic,
         live=live,
         state_path=tmp_path / "ui-state.json",
+        contain_errors=contain_errors,
     )
 
 

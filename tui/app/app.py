@@ -111,6 +111,7 @@ class ClusterDashApp(App[int]):
         monotonic: Callable[[], float] = time.monotonic,
         live: bool = True,
         state_path: Path | None = None,
+        contain_errors: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -133,6 +134,8 @@ class ClusterDashApp(App[int]):
         self._restore_gc: Callable[[], None] | None = None
         self.apply_times_ms: list[float] = []
         self.alerts_ui = AlertsController(self)
+        self.contain_errors = contain_errors
+        self.last_ui_error: str | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -192,6 +195,18 @@ class ClusterDashApp(App[int]):
             self.services.collector.unsubscribe(self._on_snapshot)
             self.workers.cancel_group(self, "collector")
             await self.services.aclose()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug in a widget or worker: one line in the status bar and the log, not an exit."""
+        if not self.contain_errors or not self.is_running or self.return_code is not None:
+            super()._handle_exception(error)
+            return
+        logger.opt(exception=error).error("unexpected error in the dashboard")
+        self.last_ui_error = one_line(error)
+        try:
+            self._show_status()
+        except Exception:  # the status bar itself is broken: the log has it
+            logger.exception("cannot show the error in the status bar")
 
     def _install_hangup_handler(self) -> None:
         """The SSH connection dropped: exit cleanly rather than die mid-write."""

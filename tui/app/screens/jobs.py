@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -17,6 +18,7 @@ from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
 from tui.app.filtering import FilterError, RowFilter, parse_filter, sort_rows
 from tui.app.rows import JOB_COLUMNS, job_row
+from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot, Job, JobState
 
 if TYPE_CHECKING:
@@ -72,6 +74,18 @@ class JobDetailScreen(ModalScreen[None]):
             yield Static(job_detail_table(self.job, self.now))
 
 
+class JobsTable(DataTable[Text | str]):
+    """The job rows; keys typed after `/` go to the filter however fast they come."""
+
+    def on_key(self, event: events.Key) -> None:
+        screen = self.screen
+        if not isinstance(screen, JobsScreen):
+            return
+        box = screen.query_one("#jobs-filter", Input)
+        if not route_typeahead(box, event) and is_filter_key(event):
+            show_filter(box, screen.row_filter.text)
+
+
 class JobsScreen(Screen[None]):
     DEFAULT_CSS = """
     JobsScreen #jobs-title { height: 1; background: $boost; }
@@ -96,6 +110,7 @@ class JobsScreen(Screen[None]):
         self.initial_filter = initial_filter
         self.selected: set[str] = set()
         self._order: list[str] = []
+        self._columns_ready = False
 
     @property
     def dash(self) -> ClusterDashApp:
@@ -103,8 +118,7 @@ class JobsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="jobs-title", markup=False)
-        table: DataTable[Text | str] = DataTable(id="jobs-table", cursor_type="row")
-        yield table
+        yield JobsTable(id="jobs-table", cursor_type="row")
         yield Input(
             placeholder="filter: user, state, partition, text, regex, !invert", id="jobs-filter"
         )
@@ -115,12 +129,15 @@ class JobsScreen(Screen[None]):
         table.add_column(" ", key="mark", width=1)
         for key, label in JOB_COLUMNS:
             table.add_column(label, key=key)
+        self._columns_ready = True
         if self.initial_filter:
             self.row_filter = parse_filter(self.initial_filter)
         self.refresh_snapshot(self.dash.snapshot)
         table.focus()
 
     def refresh_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        if not self._columns_ready:
+            return  # a snapshot before on_mount: on_mount shows the latest one
         now = self.dash.now()
         rows = [job_row(job, now) for job in snapshot.jobs]
         rows = [r for r in rows if self.row_filter.matches(r.haystack)]
@@ -154,10 +171,7 @@ class JobsScreen(Screen[None]):
         return self._order[table.cursor_row]
 
     def action_filter(self) -> None:
-        box = self.query_one("#jobs-filter", Input)
-        box.add_class("-shown")
-        box.value = self.row_filter.text
-        box.focus()
+        show_filter(self.query_one("#jobs-filter", Input), self.row_filter.text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,6 +20,7 @@ from tui.app.widgets.gpu_list import GpuList
 from tui.app.widgets.nodes_table import NodesTable
 from tui.app.widgets.status_bar import StatusBar, error_lines, status_text
 from tui.app.widgets.summary import SummaryLine
+from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot
 from tui.summary import ClusterSummary
 
@@ -40,10 +42,10 @@ class NodesPane(NodesTable):
         Binding("escape", "screen.clear", "Clear", show=False),
     ]
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "node_action" and getattr(self.app, "readonly", False):
-            return None  # shown disabled in the footer
-        return True
+    def on_key(self, event: events.Key) -> None:
+        box = self.screen.query_one("#node-filter", Input)
+        if not route_typeahead(box, event) and is_filter_key(event):
+            show_filter(box, self.row_filter.text)
 
     def action_node_action(self, kind: str) -> None:
         self.app.request_action(ActionKind(kind), self.targets())  # type: ignore[attr-defined]
@@ -151,10 +153,7 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
-        box = self.query_one("#node-filter", Input)
-        box.add_class("-shown")
-        box.value = self.query_one(NodesPane).row_filter.text
-        box.focus()
+        show_filter(self.query_one("#node-filter", Input), self.query_one(NodesPane).row_filter.text)
 
     def action_clear(self) -> None:
         nodes = self.query_one(NodesPane)
@@ -217,9 +216,13 @@ class MainScreen(Screen[None]):
             now=now,
             countdown_s=countdown_s,
             busy_frame=busy,
+            ui_error=dash.last_ui_error,
         )
         errors = error_lines(snapshot.health, now)
-        self.query_one(StatusBar).show(line, errors)
+        bars = self.query(StatusBar)
+        if not bars:
+            return  # the app is closing and the screen's widgets are gone
+        bars.first().show(line, errors)
         banner = self.query_one("#banner", Static)
         failing = [h for h in snapshot.health.values() if h.enabled and not h.ok and h.last_error]
         if failing:
