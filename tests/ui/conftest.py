@@ -46,6 +46,18 @@ def make_app(
     )
 
 
+async def dialog_ready(pilot: Any) -> Any:
+    """The confirmation dialog, once it accepts a confirm key (waits on that, not a sleep)."""
+    from tui.app.screens.confirm import ConfirmActionScreen
+
+    for _ in range(250):
+        screen = pilot.app.screen
+        if isinstance(screen, ConfirmActionScreen) and screen.accepts_confirm():
+            return screen
+        await pilot.pause(0.02)
+    raise AssertionError(f"no confirmation dialog became ready: {pilot.app.screen!r}")
+
+
 def notifications(app: ClusterDashApp) -> list[str]:
     return [n.message for n in app._notifications]
 

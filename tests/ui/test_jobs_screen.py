@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import make_app, notifications, static_text
+from tests.ui.conftest import dialog_ready, make_app, notifications, static_text
 from tui.actions import Action, ActionKind
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.jobs import JobDetailScreen, JobsScreen
@@ -40,6 +40,7 @@ async def test_job_actions_confirm_then_run(
         await pilot.press(key)
         assert isinstance(app.screen, ConfirmActionScreen)
         assert command in str(app.screen.query_one("#confirm-commands").render())
+        await dialog_ready(pilot)
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -57,10 +58,13 @@ async def test_cancel_two_selected_jobs_and_see_them_cancelled(
         await pilot.pause()
         await pilot.press("j", "space", "space", "C")
         assert "101, 102" in str(app.screen.query_one("#confirm-targets").render())
+        await dialog_ready(pilot)
         await pilot.press("n")
         assert isinstance(app.screen, JobsScreen)
         assert holder["services"].workload.actions == []
-        await pilot.press("C", "y")
+        await pilot.press("C")
+        await dialog_ready(pilot)
+        await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
         jobs = {j.job_id: j.state for j in holder["services"].workload.jobs}

@@ -13,7 +13,7 @@ import pytest
 from textual import events
 from textual.pilot import Pilot
 
-from tests.ui.conftest import make_app, notifications
+from tests.ui.conftest import dialog_ready, make_app, notifications
 from tui.actions import ActionKind
 from tui.app.app import ClusterDashApp
 from tui.app.screens.confirm import ConfirmActionScreen
@@ -41,16 +41,6 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.5)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def dialog_ready(pilot: Pilot[Any]) -> ConfirmActionScreen:
-    """Wait (on the condition, not a fixed sleep) until the dialog accepts a confirm key."""
-    for _ in range(200):
-        screen = pilot.app.screen
-        if isinstance(screen, ConfirmActionScreen) and screen.accepts_confirm():
-            return screen
-        await pilot.pause(0.02)
-    raise AssertionError(f"no confirmation dialog became ready: {pilot.app.screen!r}")
 
 
 @pytest.mark.parametrize("typed", ["/ready", "/idle", "/gpu-1", "/drain", "/dy"])

@@ -153,7 +153,8 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
-        show_filter(self.query_one("#node-filter", Input), self.query_one(NodesPane).row_filter.text)
+        nodes = self.query_one(NodesPane)
+        show_filter(self.query_one("#node-filter", Input), nodes.row_filter.text)
 
     def action_clear(self) -> None:
         nodes = self.query_one(NodesPane)
