@@ -22,13 +22,14 @@ from typing import Any, Protocol
 import psutil
 from loguru import logger
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.screen import Screen
 
 from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
 from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
+from tui.app.errors import ContainedErrors
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import METRICS, GpuRings
 from tui.app.screens.confirm import ConfirmActionScreen
@@ -89,7 +90,7 @@ async def _default_factory(settings: Settings, mode: str) -> AppServices:
     return await attach_or_build(settings, mode)
 
 
-class ClusterDashApp(App[int]):
+class ClusterDashApp(ContainedErrors, App[int]):
     TITLE = "clusterdash"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ClusterCommands}
@@ -136,6 +137,9 @@ class ClusterDashApp(App[int]):
         self.alerts_ui = AlertsController(self)
         self.contain_errors = contain_errors
         self.last_ui_error: str | None = None
+        # Every action an operator confirmed in a dialog, in order (the soak test checks
+        # that nothing ran that is not here).
+        self.confirmed_actions: list[Action] = []
 
     # ------------------------------------------------------------------ properties
 
@@ -197,16 +201,25 @@ class ClusterDashApp(App[int]):
             await self.services.aclose()
 
     def _handle_exception(self, error: Exception) -> None:
+        """Errors Textual would exit on (workers, timers): shown and logged instead."""
+        if isinstance(error, ScreenStackError) and not self._screen_stack:
+            # Keys still queued while the app closes find no screen: nothing to do.
+            logger.debug("input after the last screen closed: {}", one_line(error))
+            return
+        if not self.contain_error(error):
+            super()._handle_exception(error)
+
+    def contain_error(self, error: Exception) -> bool:
         """A bug in a widget or worker: one line in the status bar and the log, not an exit."""
         if not self.contain_errors or not self.is_running or self.return_code is not None:
-            super()._handle_exception(error)
-            return
+            return False
         logger.opt(exception=error).error("unexpected error in the dashboard")
         self.last_ui_error = one_line(error)
         try:
             self._show_status()
         except Exception:  # the status bar itself is broken: the log has it
             logger.exception("cannot show the error in the status bar")
+        return True
 
     def _install_hangup_handler(self) -> None:
         """The SSH connection dropped: exit cleanly rather than die mid-write."""
@@ -471,6 +484,7 @@ class ClusterDashApp(App[int]):
         if action is None:
             self.notify("cancelled", timeout=2)
             return
+        self.confirmed_actions.append(action)
         self.execute_action(action)
 
     @work(group="actions")
@@ -539,7 +553,10 @@ class ClusterDashApp(App[int]):
             return False
         future: asyncio.Future[Action | None] = asyncio.get_running_loop().create_future()
         self.push_screen(ConfirmActionScreen(action), callback=future.set_result)
-        return await future is not None
+        decided = await future
+        if decided is not None:
+            self.confirmed_actions.append(decided)
+        return decided is not None
 
 
 def process_age_s() -> float:

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.actions import Action, ActionError, ActionKind
+from tui.app.screens.closing import close_screen
 
 SETTLE_S = 0.3
 
@@ -141,9 +142,9 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
             self.ignored_keys += 1  # typed before the operator could see the dialog
             return
         if self._show_commands():
-            self.dismiss(self._current())
+            close_screen(self, self._current())
         else:
             self.query_one("#confirm-reason", Input).focus()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        close_screen(self)

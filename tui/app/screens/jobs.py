@@ -16,8 +16,10 @@ from textual.widgets import DataTable, Footer, Input, Static
 from tui.actions import ActionKind
 from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
+from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter, sort_rows
 from tui.app.rows import JOB_COLUMNS, job_row
+from tui.app.screens.closing import close_screen
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot, Job, JobState
 
@@ -86,7 +88,7 @@ class JobsTable(DataTable[Text | str]):
             show_filter(box, screen.row_filter.text)
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(ContainedErrors, Screen[None]):
     DEFAULT_CSS = """
     JobsScreen #jobs-title { height: 1; background: $boost; }
     JobsScreen DataTable { height: 1fr; }
@@ -184,7 +186,14 @@ class JobsScreen(Screen[None]):
         self.query_one("#jobs-table", DataTable).focus()
         self.refresh_snapshot(self.dash.snapshot)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Keys can arrive before on_mount built the table; only "back" makes sense then.
+        return self._columns_ready or action == "back"
+
     def action_back(self) -> None:
+        if not self._columns_ready:
+            close_screen(self)
+            return
         box = self.query_one("#jobs-filter", Input)
         if box.has_class("-shown"):
             box.remove_class("-shown")
@@ -193,7 +202,7 @@ class JobsScreen(Screen[None]):
             self.row_filter = RowFilter()
             self.refresh_snapshot(self.dash.snapshot)
         else:
-            self.dismiss(None)
+            close_screen(self)
 
     def action_detail(self) -> None:
         job_id = self.current_job_id()

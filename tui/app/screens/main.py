@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tui.actions import ActionKind
+from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, parse_filter
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.app.widgets.chat_pane import ChatPane
@@ -31,7 +32,7 @@ SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
 NARROW_WIDTH = 120
 
 
-class NodesPane(NodesTable):
+class NodesPane(ContainedErrors, NodesTable):
     """The nodes table with its cluster actions."""
 
     BINDINGS = [
@@ -56,7 +57,7 @@ class NodesPane(NodesTable):
             self.app.open_node(node)  # type: ignore[attr-defined]
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ContainedErrors, Screen[None]):
     AUTO_FOCUS = "#nodes"
     BINDINGS = [
         Binding("1", "focus_pane('nodes')", "Nodes", show=False),

@@ -16,6 +16,7 @@ from textual_plotext import PlotextPlot
 
 from tui.actions import ActionKind
 from tui.app import format as fmt
+from tui.app.errors import ContainedErrors
 from tui.model import ClusterSnapshot, Node
 from tui.sources.base import GpuSeries, one_line
 
@@ -84,7 +85,7 @@ def jobs_table(snapshot: ClusterSnapshot, node: str, now: float) -> Table | Text
     return table
 
 
-class NodeDetailScreen(Screen[None]):
+class NodeDetailScreen(ContainedErrors, Screen[None]):
     DEFAULT_CSS = """
     NodeDetailScreen #detail-title { height: 1; background: $boost; }
     NodeDetailScreen Grid { grid-size: 2 2; height: 2fr; min-height: 16; }
