@@ -96,7 +96,8 @@ class ClusterDashApp(ContainedErrors, App[int]):
     COMMANDS = App.COMMANDS | {ClusterCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        Binding("colon", "command_palette", "Palette", show=False),
+        # ctrl+p too: Textual adds its own only when nothing else opens the palette.
+        Binding("colon,ctrl+p", "command_palette", "Palette", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),

@@ -1,0 +1,51 @@
+"""Keys do what the key table (and so the help screen and README) says they do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+
+from tests.ui.conftest import make_app, static_text
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.main import MainScreen, NodesPane
+
+SIZE = (200, 50)
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_ctrl_p_opens_the_command_palette(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+
+
+async def test_escape_in_the_chat_returns_to_the_nodes_table(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await pilot.press("4", "1", "s")  # typed into the chat, not pane switches
+        chat_input = screen.query_one("#chat-input")
+        assert app.focused is chat_input
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.focused is screen.query_one(NodesPane)
+
+
+async def test_help_explains_the_symbols_and_state_colours(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(static_text(s, width=200) for s in app.screen.query("Static"))
+        for symbol in ("●", "◐", "○", "✖", "⚠"):
+            assert symbol in text, symbol
+        assert "allocated to a job but doing nothing" in text
+        assert "drained" in text and "not responding" in text
