@@ -182,12 +182,17 @@ async def test_readonly_blocks_ack_silence_and_lift(tmp_path: Path) -> None:
         messages = [m for _, m, _ in toasts(app)]
         assert "read-only mode: alert acknowledgement is disabled" in messages
         assert "read-only mode: alert silencing is disabled" in messages
-        # The detail still opens (reading is fine); its ack/silence keys are disabled.
+        # The detail still opens (reading is fine); its ack/silence keys say they are disabled.
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, AlertDetailScreen)
+        before = len(toasts(app))
         await pilot.press("a", "s")
         await pilot.pause()
+        assert [m for _, m, _ in toasts(app)][before:] == [
+            "read-only mode: alert acknowledgement is disabled",
+            "read-only mode: alert silencing is disabled",
+        ]
         assert isinstance(app.screen, AlertDetailScreen)
         assert app.alerts_ui.find(DRAINED).ack_by is None
         app.alerts_ui.silence_selected()

@@ -49,3 +49,17 @@ async def test_help_explains_the_symbols_and_state_colours(tmp_path: Path) -> No
             assert symbol in text, symbol
         assert "allocated to a job but doing nothing" in text
         assert "drained" in text and "not responding" in text
+
+
+async def test_an_active_node_filter_is_shown_until_cleared(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        note = screen.query_one("#node-filter-note")
+        assert not note.display
+        await pilot.press("slash", *"gpu-0[1-3]", "enter")
+        assert note.display
+        assert "filter: gpu-0[1-3]  (3 of 12 nodes; esc clears)" in static_text(note)
+        await pilot.press("escape")
+        assert not note.display

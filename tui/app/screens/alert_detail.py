@@ -106,11 +106,6 @@ class AlertDetailScreen(Screen[None]):
         self.reload()
         self.set_interval(REFRESH_S, self.show_alert)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("ack", "silence") and self.dash.readonly:
-            return None  # shown disabled in the footer
-        return True
-
     def reload(self) -> None:
         """The alert as the engine has it now, and its history from the store."""
         self.show_alert()

@@ -238,11 +238,6 @@ class AlertRulesScreen(Screen[None]):
         self.reload()
         table.focus()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("toggle", "new", "edit") and self.dash.readonly:
-            return None  # shown disabled in the footer
-        return True
-
     # ------------------------------------------------------------------ data
 
     def reload(self) -> None:

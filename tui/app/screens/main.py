@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input, Static
 
 from tui.actions import ActionKind
 from tui.app.errors import ContainedErrors
-from tui.app.filtering import FilterError, parse_filter
+from tui.app.filtering import FilterError, RowFilter, parse_filter
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.gpu_list import GpuList
@@ -84,6 +84,7 @@ class MainScreen(ContainedErrors, Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="nodes-pane"):
                 yield NodesPane(id="nodes")
+                yield Static("", id="node-filter-note", markup=False)
                 yield Input(placeholder="filter nodes: text, regex, !invert", id="node-filter")
             with Vertical(id="side"):
                 with VerticalScroll(id="gpus-pane", classes="side-pane"):
@@ -160,7 +161,7 @@ class MainScreen(ContainedErrors, Screen[None]):
     def action_clear(self) -> None:
         nodes = self.query_one(NodesPane)
         if nodes.row_filter.active:
-            nodes.set_filter(parse_filter(""))
+            self._set_node_filter(parse_filter(""))
         elif nodes.selected:
             nodes.clear_selection()
 
@@ -171,19 +172,33 @@ class MainScreen(ContainedErrors, Screen[None]):
             row_filter = parse_filter(event.value)
         except FilterError:
             return  # keep the last good filter while a regex is half typed
-        self.query_one(NodesPane).set_filter(row_filter)
+        self._set_node_filter(row_filter)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "node-filter":
             return
         event.stop()
         try:
-            self.query_one(NodesPane).set_filter(parse_filter(event.value))
+            self._set_node_filter(parse_filter(event.value))
         except FilterError as error:
             self.notify(str(error), severity="error")
             return
         event.input.remove_class("-shown")
         self.query_one(NodesPane).focus()
+
+    def _set_node_filter(self, row_filter: RowFilter) -> None:
+        """Filter the nodes table; while a filter is on, a line under it says so."""
+        self.query_one(NodesPane).set_filter(row_filter)
+        self._show_filter_note()
+
+    def _show_filter_note(self) -> None:
+        nodes = self.query_one(NodesPane)
+        note = self.query_one("#node-filter-note", Static)
+        row_filter = nodes.row_filter
+        if row_filter.active:
+            shown, total = len(nodes.visible_nodes()), len(nodes.rows_by_name)
+            note.update(f" filter: {row_filter.text}  ({shown} of {total} nodes; esc clears)")
+        note.set_class(row_filter.active, "-shown")
 
     def on_key(self, event: object) -> None:
         key = getattr(event, "key", "")
@@ -241,6 +256,8 @@ class MainScreen(ContainedErrors, Screen[None]):
         )
         nodes = self.query_one(NodesPane)
         nodes.apply(snapshot)
+        if nodes.row_filter.active:
+            self._show_filter_note()
         if self.pane_visible("gpus"):
             self.query_one(GpuList).show(
                 snapshot, nodes.current_node(), dash.ui_state.gpu_metric, dash.rings

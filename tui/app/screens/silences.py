@@ -184,11 +184,6 @@ class SilencesScreen(Screen[None]):
         self.set_interval(5.0, self.reload)
         table.focus()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "lift" and self.dash.readonly:
-            return None
-        return True
-
     def reload(self) -> None:
         service = self.dash.alert_service
         now = self.dash.now()
