@@ -63,3 +63,14 @@ async def test_an_active_node_filter_is_shown_until_cleared(tmp_path: Path) -> N
         assert "filter: gpu-0[1-3]  (3 of 12 nodes; esc clears)" in static_text(note)
         await pilot.press("escape")
         assert not note.display
+
+
+async def test_toasts_show_brackets_as_written(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        message = "add rules_file under [alerts] in config.toml; reason [bold]x[/]"
+        app.screen.notify(message)
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.message == message]
+        assert shown and not shown[0].markup

@@ -24,6 +24,7 @@ from loguru import logger
 from textual import work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
@@ -200,6 +201,19 @@ class ClusterDashApp(ContainedErrors, App[int]):
             self.services.collector.unsubscribe(self._on_snapshot)
             self.workers.cancel_group(self, "collector")
             await self.services.aclose()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text: node reasons, rule names, paths and Slurm's errors hold
+        brackets that Rich would read as markup (and drop)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _handle_exception(self, error: Exception) -> None:
         """Errors Textual would exit on (workers, timers): shown and logged instead."""
