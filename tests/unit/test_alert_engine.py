@@ -310,3 +310,17 @@ def test_active_is_sorted_by_severity() -> None:
     severities = [a.severity for a in engine.active]
     assert severities == sorted(severities, key=lambda s: -s.rank)
     assert isinstance(engine.active[0], Alert)
+
+
+def test_node_down_fires_only_when_it_lasts_a_minute() -> None:
+    rule = next(r for r in BUILTIN_RULES if r.name == "node_down")
+    engine = AlertEngine([rule])
+    down = Node("n1", NodeBaseState.IDLE, flags=frozenset({"NOT_RESPONDING"}))
+    engine.evaluate(snap(T0, nodes=(down,)), now=T0)
+    engine.evaluate(snap(T0 + 5, nodes=(Node("n1", NodeBaseState.IDLE),)), now=T0 + 5)
+    assert not [a for a in engine.active if a.state is AlertState.FIRING]
+    engine.evaluate(snap(T0 + 10, nodes=(down,)), now=T0 + 10)
+    engine.evaluate(snap(T0 + 69, nodes=(down,)), now=T0 + 69)
+    assert not [a for a in engine.active if a.state is AlertState.FIRING]
+    engine.evaluate(snap(T0 + 71, nodes=(down,)), now=T0 + 71)
+    assert [a.rule for a in engine.active if a.state is AlertState.FIRING] == ["node_down"]
