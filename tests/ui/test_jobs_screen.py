@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import DataTable
 
 from tests.ui.conftest import dialog_ready, make_app, notifications, static_text
 from tui.actions import Action, ActionKind
@@ -113,3 +114,24 @@ async def test_palette_jumps_to_a_node(tmp_path: Path) -> None:
         await pilot.pause()
         assert type(app.screen).__name__ == "NodeDetailScreen"
         assert app.screen.node == "gpu-07"  # type: ignore[attr-defined]
+
+
+async def test_pending_jobs_show_requested_gpus_and_waiting_time(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("j")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        table = screen.query_one("#jobs-table", DataTable)
+        pending = [j for j in app.snapshot.jobs if j.state is JobState.PENDING]
+        queued = pending[1]  # asked for 16 GPUs, submitted 20 minutes ago
+        row = [str(cell) for cell in table.get_row(queued.job_id)]
+        assert "16 req" in row
+        assert "wait 20:00" in row
+        running = next(j for j in app.snapshot.jobs if j.state is JobState.RUNNING)
+        row = [str(cell) for cell in table.get_row(running.job_id)]
+        assert str(running.gpu_count) in row and not any(c.startswith("wait") for c in row)
+        table.move_cursor(row=screen._order.index(queued.job_id))
+        await pilot.press("enter")
+        assert "16 requested" in static_text(app.screen.query_one("Static"))

@@ -18,7 +18,7 @@ from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
 from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter, sort_rows
-from tui.app.rows import JOB_COLUMNS, job_row
+from tui.app.rows import JOB_COLUMNS, job_gpus, job_row
 from tui.app.screens.closing import close_screen
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot, Job, JobState
@@ -44,7 +44,10 @@ def job_detail_table(job: Job, now: float) -> Table:
     table.add_row("Nodes", ",".join(job.nodes) or "-")
     for node, indices in sorted(job.gpu_indices.items()):
         table.add_row(f"  GPUs on {node}", ",".join(str(i) for i in indices))
-    table.add_row("GPUs", str(job.gpu_count))
+    if job.state is JobState.PENDING:
+        table.add_row("GPUs", f"{job_gpus(job)} requested")
+    else:
+        table.add_row("GPUs", str(job.gpu_count))
     table.add_row("Submitted", _clock(job.submit_time, now))
     table.add_row("Started", _clock(job.start_time, now))
     limit = "-" if job.time_limit_min is None else fmt.duration(job.time_limit_min * 60.0)
