@@ -97,7 +97,7 @@ class AlertDetailScreen(Screen[None]):
             yield Static("", id="alert-table")
         yield Label("History (newest first)", id="alert-history-title")
         yield DataTable(id="alert-history", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

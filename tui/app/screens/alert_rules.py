@@ -229,7 +229,7 @@ class AlertRulesScreen(Screen[None]):
         yield Static("", id="rules-title", markup=False)
         yield Static("", id="rules-problem", markup=False)
         yield DataTable(id="rules", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -127,7 +127,7 @@ class JobsScreen(ContainedErrors, Screen[None]):
         yield Input(
             placeholder="filter: user, state, partition, text, regex, !invert", id="jobs-filter"
         )
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one("#jobs-table", DataTable)

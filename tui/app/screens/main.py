@@ -97,7 +97,7 @@ class MainScreen(ContainedErrors, Screen[None]):
                     on_open=self.dash.alerts_ui.open_detail,
                 )
                 yield ChatPane(id="chat", classes="side-pane")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         state = self.dash.ui_state

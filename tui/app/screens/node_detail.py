@@ -127,7 +127,7 @@ class NodeDetailScreen(ContainedErrors, Screen[None]):
                 yield Static("", id="record", markup=False)
             with VerticalScroll(id="detail-jobs"):
                 yield Static("", id="jobs", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         self.refresh_snapshot(self.dash.snapshot)

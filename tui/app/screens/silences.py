@@ -174,7 +174,7 @@ class SilencesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="silences-title", markup=False)
         yield DataTable(id="silences", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
