@@ -74,3 +74,20 @@ async def test_toasts_show_brackets_as_written(tmp_path: Path) -> None:
         await pilot.pause()
         shown = [n for n in app._notifications if n.message == message]
         assert shown and not shown[0].markup
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+async def test_end_brings_the_last_node_into_view(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(tmp_path, nodes=90)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        nodes = app.screen.query_one(NodesPane)
+        await pilot.press("G")
+        await pilot.pause()
+        assert nodes.current_node() == "gpu-90"
+        rows_shown = nodes.scrollable_content_region.height - 1  # less the header line
+        top = int(nodes.scroll_offset.y)
+        assert top <= nodes.cursor_row < top + rows_shown
+        await pilot.press("g")
+        await pilot.pause()
+        assert int(nodes.scroll_offset.y) == 0
