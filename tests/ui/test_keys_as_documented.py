@@ -10,6 +10,7 @@ from textual.command import CommandPalette
 from tests.ui.conftest import make_app, static_text
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.main import MainScreen, NodesPane
+from tui.app.widgets.summary import SummaryLine
 
 SIZE = (200, 50)
 pytestmark = pytest.mark.timeout(60)
@@ -91,3 +92,19 @@ async def test_end_brings_the_last_node_into_view(tmp_path: Path, size: tuple[in
         await pilot.press("g")
         await pilot.pause()
         assert int(nodes.scroll_offset.y) == 0
+
+
+async def test_summary_at_80_columns_breaks_only_between_parts(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        summary = app.screen.query_one(SummaryLine)
+        lines = [line.strip() for line in summary.render().plain.splitlines() if line]
+        assert all(len(line) <= 79 for line in lines), lines
+        # Each part whole on one line: "3 alloc-idle" is never torn from its number.
+        assert [line.split("  ")[0].split(" ")[0] for line in lines] == ["Nodes", "GPUs", "Jobs"]
+        assert any(line.startswith("GPUs ") and "alloc-idle of 96" in line for line in lines)
+        assert summary.size.height == len(lines)
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        assert summary.size.height == 1 and "\n" not in summary.render().plain
