@@ -47,8 +47,9 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("silences", "l / delete", "lift the silence"),
     (
         "--readonly",
-        "a x s l space n e",
-        "disabled: read-only blocks every change, alert ack, silences and rules included",
+        "d r C R H L a x s l space n e",
+        "disabled: each says so in a toast; read-only blocks every change, alert ack,"
+        " silences and rules included",
     ),
     ("chat", "enter", "ask the assistant; /help lists slash commands"),
     ("chat", "shift+enter / ctrl+j", "new line (alt+enter too; some terminals send enter)"),
