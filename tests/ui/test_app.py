@@ -38,7 +38,8 @@ async def test_main_screen_shows_cluster_nodes_and_badges(tmp_path: Path) -> Non
         assert "testcluster" in status and "DEMO" in status and "Slurm" in status
         assert "READONLY" not in status
         gpus = str(app.screen.query_one(GpuList).render())
-        assert "gpu-01" in gpus and "GPU7" in gpus
+        assert "GPU7" in gpus
+        assert "gpu-01" in str(app.screen.query_one("#gpus-pane").border_title)
 
 
 async def test_drain_asks_reason_shows_command_and_audits(
@@ -170,7 +171,7 @@ async def test_sort_group_and_metric_persist_between_runs(tmp_path: Path) -> Non
         await pilot.press("p")
         assert nodes.group_by_partition and nodes.row_count == 14  # two partition headers
         await pilot.press("m")
-        assert "mem %" in str(app.screen.query_one(GpuList).render())
+        assert "mem %" in str(app.screen.query_one("#gpus-pane").border_title)
         app.theme = "nord"
         await pilot.pause()
     saved = load_ui_state(tmp_path / "ui-state.json")

@@ -108,3 +108,14 @@ async def test_summary_at_80_columns_breaks_only_between_parts(tmp_path: Path) -
         await pilot.resize_terminal(200, 50)
         await pilot.pause()
         assert summary.size.height == 1 and "\n" not in summary.render().plain
+
+
+async def test_gpu_pane_at_80x24_shows_all_eight_gpus_under_a_fixed_title(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        pane = app.screen.query_one("#gpus-pane")
+        assert "gpu-01" in str(pane.border_title) and "8 GPUs" in str(pane.border_title)
+        assert pane.max_scroll_y == 0  # all eight lines fit: nothing to scroll away
+        text = str(app.screen.query_one("#gpus").render())
+        assert all(f"GPU{i}" in text for i in range(8))
