@@ -135,3 +135,18 @@ async def test_pending_jobs_show_requested_gpus_and_waiting_time(tmp_path: Path)
         table.move_cursor(row=screen._order.index(queued.job_id))
         await pilot.press("enter")
         assert "16 requested" in static_text(app.screen.query_one("Static"))
+
+
+def test_job_detail_shows_bracketed_names_and_reasons_as_written() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tui.app.screens.jobs import job_detail_table
+    from tui.model import Job
+
+    job = Job("7", name="train [bold]v2[/]", user="eve", state=JobState.RUNNING, reason="[x] y")
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(job_detail_table(job, now=0.0))
+    text = console.export_text()
+    assert "train [bold]v2[/]" in text and "[x] y" in text

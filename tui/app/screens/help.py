@@ -29,7 +29,7 @@ def keys_table() -> Table:
     table.add_column("Key", style="bold cyan")
     table.add_column("Does")
     for where, key, does in KEY_TABLE:
-        table.add_row(where, key, does)
+        fmt.add_plain_row(table, where, key, does)
     return table
 
 
@@ -38,12 +38,12 @@ def symbols_table() -> Table:
     table.add_column("Symbol", width=12)
     table.add_column("Means")
     for symbol, style, means in SYMBOLS:
-        table.add_row(Text(symbol, style=style), means)
+        fmt.add_plain_row(table, Text(symbol, style=style), means)
     states = Text()
     for state, style in fmt.STATE_STYLES.items():
         states.append(state, style=style)
         states.append("  ")
-    table.add_row(Text("node states"), states)
+    fmt.add_plain_row(table, Text("node states"), states)
     return table
 
 

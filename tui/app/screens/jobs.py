@@ -32,26 +32,28 @@ def job_detail_table(job: Job, now: float) -> Table:
     table.add_column(style="bold")
     table.add_column()
     state = job.state.value + (" (held)" if job.held else "")
-    table.add_row("Job", f"{job.job_id}  {job.name}")
-    table.add_row("User", f"{job.user}  account {job.account or '-'}")
-    table.add_row("Partition", job.partition or "-")
-    table.add_row("State", fmt.styled(state, fmt.JOB_STATE_STYLES.get(job.state.value, "")))
+    fmt.add_plain_row(table, "Job", f"{job.job_id}  {job.name}")
+    fmt.add_plain_row(table, "User", f"{job.user}  account {job.account or '-'}")
+    fmt.add_plain_row(table, "Partition", job.partition or "-")
+    fmt.add_plain_row(
+        table, "State", fmt.styled(state, fmt.JOB_STATE_STYLES.get(job.state.value, ""))
+    )
     if job.state is JobState.PENDING:
-        table.add_row("Pending", f"{job.reason or 'None'}: {explain_reason(job.reason)}")
-        table.add_row("Waiting", fmt.duration(job.pending_for_s(now)))
+        fmt.add_plain_row(table, "Pending", f"{job.reason or 'None'}: {explain_reason(job.reason)}")
+        fmt.add_plain_row(table, "Waiting", fmt.duration(job.pending_for_s(now)))
     elif job.reason and job.reason != "None":
-        table.add_row("Reason", job.reason)
-    table.add_row("Nodes", ",".join(job.nodes) or "-")
+        fmt.add_plain_row(table, "Reason", job.reason)
+    fmt.add_plain_row(table, "Nodes", ",".join(job.nodes) or "-")
     for node, indices in sorted(job.gpu_indices.items()):
-        table.add_row(f"  GPUs on {node}", ",".join(str(i) for i in indices))
+        fmt.add_plain_row(table, f"  GPUs on {node}", ",".join(str(i) for i in indices))
     if job.state is JobState.PENDING:
-        table.add_row("GPUs", f"{job_gpus(job)} requested")
+        fmt.add_plain_row(table, "GPUs", f"{job_gpus(job)} requested")
     else:
-        table.add_row("GPUs", str(job.gpu_count))
-    table.add_row("Submitted", _clock(job.submit_time, now))
-    table.add_row("Started", _clock(job.start_time, now))
+        fmt.add_plain_row(table, "GPUs", str(job.gpu_count))
+    fmt.add_plain_row(table, "Submitted", _clock(job.submit_time, now))
+    fmt.add_plain_row(table, "Started", _clock(job.start_time, now))
     limit = "-" if job.time_limit_min is None else fmt.duration(job.time_limit_min * 60.0)
-    table.add_row("Time limit", limit)
+    fmt.add_plain_row(table, "Time limit", limit)
     return table
 
 
@@ -154,7 +156,7 @@ class JobsScreen(ContainedErrors, Screen[None]):
         self._order = [r.job_id for r in rows]
         for row in rows:
             mark = Text("●", style="bold magenta") if row.job_id in self.selected else ""
-            table.add_row(mark, *row.cells, key=row.job_id)
+            fmt.add_plain_row(table, mark, *row.cells, key=row.job_id)
         if cursor_key in self._order:
             table.move_cursor(row=self._order.index(cursor_key), animate=False)
         running = sum(1 for j in snapshot.jobs if j.state is JobState.RUNNING)

@@ -60,7 +60,7 @@ def slurm_record(node: Node) -> Table:
         ("GPUs", f"{node.gpus_alloc}/{node.gpus_total} {node.gpu_model}"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        fmt.add_plain_row(table, key, value)
     return table
 
 
@@ -74,7 +74,8 @@ def jobs_table(snapshot: ClusterSnapshot, node: str, now: float) -> Table | Text
     for job in jobs:
         elapsed = None if job.start_time is None else now - job.start_time
         indices = job.gpu_indices.get(node, ())
-        table.add_row(
+        fmt.add_plain_row(
+            table,
             job.job_id,
             job.user,
             fmt.styled(job.state.value, fmt.JOB_STATE_STYLES.get(job.state.value, "")),
