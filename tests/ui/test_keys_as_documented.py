@@ -119,3 +119,14 @@ async def test_gpu_pane_at_80x24_shows_all_eight_gpus_under_a_fixed_title(tmp_pa
         assert pane.max_scroll_y == 0  # all eight lines fit: nothing to scroll away
         text = str(app.screen.query_one("#gpus").render())
         assert all(f"GPU{i}" in text for i in range(8))
+
+
+async def test_a_burst_of_toasts_shows_only_the_newest_few(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        for n in range(10):
+            app.notify(f"drain node gpu-{n:02d}: done", title="done")
+        await pilot.pause()
+        shown = [n.message for n in app._notifications]
+        assert shown == [f"drain node gpu-{n:02d}: done" for n in range(6, 10)]

@@ -24,7 +24,7 @@ from loguru import logger
 from textual import work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
 
 from tui.actions import Action, ActionError, ActionKind, ActionResult, ActionRunner
@@ -47,6 +47,8 @@ from tui.sources.base import GpuHistory, one_line
 
 FIRST_PAINT_ENV = "CLUSTERDASH_EXIT_AFTER_FIRST_PAINT"
 TICK_S = 1.0
+# A burst of results (a batch drain, alerts firing) must not bury an 80x24 screen.
+MAX_TOASTS = 4
 
 
 class AuditLog(Protocol):
@@ -213,7 +215,14 @@ class ClusterDashApp(ContainedErrors, App[int]):
     ) -> None:
         """Every toast is plain text: node reasons, rule names, paths and Slurm's errors hold
         brackets that Rich would read as markup (and drop)."""
+        logger.info("toast: {}{}", f"{title}: " if title else "", message)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def on_notify(self, event: Notify) -> None:
+        """At most MAX_TOASTS on screen: the oldest go first (they stay in the log)."""
+        shown = list(self._notifications)
+        for old in shown[: max(0, len(shown) - (MAX_TOASTS - 1))]:
+            self._unnotify(old, refresh=False)
 
     def _handle_exception(self, error: Exception) -> None:
         """Errors Textual would exit on (workers, timers): shown and logged instead."""
