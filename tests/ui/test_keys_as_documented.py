@@ -130,3 +130,37 @@ async def test_a_burst_of_toasts_shows_only_the_newest_few(tmp_path: Path) -> No
         await pilot.pause()
         shown = [n.message for n in app._notifications]
         assert shown == [f"drain node gpu-{n:02d}: done" for n in range(6, 10)]
+
+
+def test_chart_time_axis_covers_the_chosen_range_and_ends_at_now() -> None:
+    from tui.app.screens.node_detail import time_axis, y_limits
+
+    unit_s, ticks, labels = time_axis(6 * 3600.0)
+    assert unit_s == 3600.0 and ticks[0] == -6 and ticks[-1] == 0
+    assert labels == ["-6h", "-4.5h", "-3h", "-1.5h", "now"]
+    assert time_axis(7 * 86400.0)[2][0] == "-7d" and time_axis(900.0)[2][0] == "-15m"
+    assert y_limits("utilization_pct", [0.0, 0.0]) == (0.0, 100.0)
+    assert y_limits("memory_pct", []) == (0.0, 100.0)
+    assert y_limits("temperature_c", [40.0]) == (0.0, 100.0)
+    assert y_limits("power_w", [0.0])[0] == 0.0 and y_limits("power_w", [0.0])[1] > 0
+
+
+async def test_brackets_pick_one_gpu_and_leave_the_range_keys_alone(tmp_path: Path) -> None:
+    from tui.app.screens.node_detail import NodeDetailScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, NodeDetailScreen)
+        await app.workers.wait_for_complete()
+        assert screen.gpu_pick is None
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        assert screen.gpu_pick == 1
+        await pilot.press("3")
+        assert screen.range_index == 2 and screen.gpu_pick == 1
+        assert "GPU1" in str(screen.query_one("#chart-utilization_pct").border_title)
+        assert "showing: GPU1" in static_text(screen.query_one("#detail-title"))
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert screen.gpu_pick is None

@@ -33,6 +33,7 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("jobs", "H / L", "hold / release"),
     ("jobs", "escape", "back"),
     ("node detail", "1 2 3 4 5", "range 15m, 1h, 6h, 24h, 7d"),
+    ("node detail", "[ / ]", "charts show one GPU (previous / next), then all again"),
     ("node detail", "d / r", "drain / resume this node"),
     ("node detail", "escape", "back"),
     ("alerts", "enter", "alert detail (labels, times, ack, silences, history)"),
