@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from tests.ui.conftest import dialog_ready, make_app, notifications
 from tui.actions import ActionKind
@@ -54,7 +55,7 @@ async def test_keys_typed_after_slash_go_to_the_filter(
         burst(app, typed)
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
-        assert app.screen.query_one("#node-filter").value == typed[1:]  # type: ignore[attr-defined]
+        assert app.screen.query_one("#node-filter", Input).value == typed[1:]
         assert nodes.row_filter.text == typed[1:]
         assert not nodes.group_by_partition
         assert holder["services"].workload.actions == []
@@ -72,7 +73,7 @@ async def test_jobs_filter_takes_every_typed_ahead_key(
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, JobsScreen)
-        assert screen.query_one("#jobs-filter").value == "CRHL alice"  # type: ignore[attr-defined]
+        assert screen.query_one("#jobs-filter", Input).value == "CRHL alice"
         assert holder["services"].workload.actions == []
 
 
