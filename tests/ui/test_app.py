@@ -280,18 +280,18 @@ async def test_alert_feed_shows_engine_alerts_and_acks_and_silences(
         await pilot.pause()
         feed = app.screen.query_one("#alerts")
         keys = [row.key for row in feed.alerts]
-        assert "node_down|gpu-07" in keys
+        assert "node_drained|gpu-05" in keys
         await pilot.press("3")
-        feed.move_cursor(row=keys.index("node_down|gpu-07"))
+        feed.move_cursor(row=keys.index("node_drained|gpu-05"))
         await pilot.press("a")
         await app.workers.wait_for_complete()
         await pilot.pause()
         service = holder["services"].alerts
-        acked = [a for a in service.active() if a.key == ("node_down", "gpu-07")]
+        acked = [a for a in service.active() if a.key == ("node_drained", "gpu-05")]
         assert acked and acked[0].ack_by
         await pilot.press("x")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        row = next(r for r in feed.alerts if r.key == "node_down|gpu-07")
+        row = next(r for r in feed.alerts if r.key == "node_drained|gpu-05")
         assert row.silenced
-        assert any("silenced node_down on gpu-07" in m for m in notifications(app))
+        assert any("silenced node_drained on gpu-05" in m for m in notifications(app))

@@ -145,18 +145,17 @@ class AlertDetailScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.clear()
         if not self.events:
-            fmt.add_plain_row(table, "", Text("no history recorded (needs the store)", style="dim"))
+            table.add_row("", Text("no history recorded (needs the store)", style="dim"))
             return
         for event in self.events:
             value = "-" if event.value is None else f"{event.value:g}"
             style = SEVERITY_STYLES.get(event.severity, "")
-            fmt.add_plain_row(
-                table,
+            table.add_row(
                 clock_text(event.ts),
                 event.state,
                 Text(event.severity, style),
                 value,
-                event.summary,
+                Text(event.summary),  # as written: a summary may hold "[...]"
             )
 
     def action_ack(self) -> None:

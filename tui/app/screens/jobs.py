@@ -156,7 +156,7 @@ class JobsScreen(ContainedErrors, Screen[None]):
         self._order = [r.job_id for r in rows]
         for row in rows:
             mark = Text("●", style="bold magenta") if row.job_id in self.selected else ""
-            fmt.add_plain_row(table, mark, *row.cells, key=row.job_id)
+            table.add_row(mark, *row.cells, key=row.job_id)
         if cursor_key in self._order:
             table.move_cursor(row=self._order.index(cursor_key), animate=False)
         running = sum(1 for j in snapshot.jobs if j.state is JobState.RUNNING)
