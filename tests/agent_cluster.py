@@ -134,9 +134,9 @@ def sample_snapshot(taken_at: float = NOW) -> ClusterSnapshot:
             (),
             {},
             1,
-            NOW - 60,
-            None,
-            60,
+            submit_time=NOW - 60,
+            start_time=None,
+            time_limit_min=60,
             held=True,
         ),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from tui.version import installed_version
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what the shell reports for `yes | head`
 
 
 class CliError(Exception):
@@ -157,11 +159,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, StoreError, SourceError) as error:
         print(f"clusterdash: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:
+        return _reader_went_away()
     except OSError as error:
         print(f"clusterdash: {one_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed it (`| head`): stop quietly, as a tool killed by SIGPIPE does."""
+    # Python would report the failed flush of stdout at exit; point it at /dev/null first.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_SIGPIPE
 
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.slurm_cluster import SlurmCluster
-from tests.ui.conftest import notifications
+from tests.ui.conftest import dialog_ready, notifications
 from tui.app.app import ClusterDashApp
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.jobs import JobsScreen
@@ -73,7 +73,9 @@ async def test_drain_then_resume_from_the_keyboard(slurm: SlurmCluster, tmp_path
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
         assert app.screen.query_one(NodesPane).select_node("gpu-03")
-        await pilot.press("d", *"fan failure", "enter")
+        await pilot.press("d")
+        await dialog_ready(pilot)
+        await pilot.press(*"fan failure", "enter")
         await settle(app, pilot)
         assert slurm.node_states()["gpu-03"] == "drained"
         assert slurm.node_reason("gpu-03") == "fan failure"
@@ -82,6 +84,7 @@ async def test_drain_then_resume_from_the_keyboard(slurm: SlurmCluster, tmp_path
         assert str(app.screen.query_one(NodesPane).rows_by_name["gpu-03"].cells[1]) == "drained"
         await pilot.press("r")
         assert isinstance(app.screen, ConfirmActionScreen)
+        await dialog_ready(pilot)
         await pilot.press("y")
         await settle(app, pilot)
         assert slurm.node_states()["gpu-03"] == "idle"

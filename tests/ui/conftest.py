@@ -25,6 +25,7 @@ def make_app(
     holder: dict[str, Any] | None = None,
     settings: Settings | None = None,
     alerts: bool = False,
+    contain_errors: bool = False,
 ) -> ClusterDashApp:
     settings = replace(settings or Settings(), readonly=readonly)
     factory = fake_factory(
@@ -41,7 +42,20 @@ def make_app(
         monotonic=(lambda: 0.0) if not live else time.monotonic,
         live=live,
         state_path=tmp_path / "ui-state.json",
+        contain_errors=contain_errors,
     )
+
+
+async def dialog_ready(pilot: Any) -> Any:
+    """The confirmation dialog, once it accepts a confirm key (waits on that, not a sleep)."""
+    from tui.app.screens.confirm import ConfirmActionScreen
+
+    for _ in range(250):
+        screen = pilot.app.screen
+        if isinstance(screen, ConfirmActionScreen) and screen.accepts_confirm():
+            return screen
+        await pilot.pause(0.02)
+    raise AssertionError(f"no confirmation dialog became ready: {pilot.app.screen!r}")
 
 
 def notifications(app: ClusterDashApp) -> list[str]:

@@ -97,6 +97,7 @@ def make_jobs(nodes: list[Node]) -> list[Job]:
                 state=JobState.PENDING,
                 reason=reason,
                 gpus_per_node=8,
+                gpus_requested=8 * (k + 1),
                 submit_time=FIXED_NOW - 600 * (k + 1),
                 time_limit_min=240,
             )

@@ -174,6 +174,7 @@ async def test_readonly_blocks_ack_silence_and_lift(tmp_path: Path) -> None:
         await pilot.press("3")
         feed = app.screen.query_one("#alerts")
         feed.move_cursor(row=[r.key for r in feed.alerts].index("node_drained|gpu-03"))
+        app.clear_notifications()  # the alerts that fired at start (toasts show the newest few)
         await pilot.press("a", "x")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -182,12 +183,17 @@ async def test_readonly_blocks_ack_silence_and_lift(tmp_path: Path) -> None:
         messages = [m for _, m, _ in toasts(app)]
         assert "read-only mode: alert acknowledgement is disabled" in messages
         assert "read-only mode: alert silencing is disabled" in messages
-        # The detail still opens (reading is fine); its ack/silence keys are disabled.
+        # The detail still opens (reading is fine); its ack/silence keys say they are disabled.
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, AlertDetailScreen)
+        app.clear_notifications()
         await pilot.press("a", "s")
         await pilot.pause()
+        assert [m for _, m, _ in toasts(app)] == [
+            "read-only mode: alert acknowledgement is disabled",
+            "read-only mode: alert silencing is disabled",
+        ]
         assert isinstance(app.screen, AlertDetailScreen)
         assert app.alerts_ui.find(DRAINED).ack_by is None
         app.alerts_ui.silence_selected()

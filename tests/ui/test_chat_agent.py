@@ -10,6 +10,7 @@ import pytest
 
 from tests.agent_server import Call, text_reply, tool_reply
 from tests.ui.chat_support import chat_app, tool_messages, wait_for
+from tests.ui.conftest import dialog_ready
 from tui.actions import ActionKind
 from tui.app.screens.confirm import ConfirmActionScreen
 
@@ -28,6 +29,7 @@ async def test_approved_proposal_runs_is_audited_and_reported_to_the_model(
         dialog = chat.app.screen
         assert "NodeName=gpu-02" in str(dialog.query_one("#confirm-commands").render())
         assert "waiting for your decision" in chat.text()
+        await dialog_ready(chat.pilot)
         await chat.pilot.press("enter")
         await chat.settle()
         assert "Drained gpu-02." in chat.text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,16 @@ async def test_ask_cli_only_describes_actions(server: ScriptedServer) -> None:
     assert code == 0
     text = out.getvalue()
     assert "[proposed: drain node gpu-04 (reason: GPU 5 at 91 C); not run" in text
-    assert "scontrol update NodeName=gpu-04 State=DRAIN Reason=GPU 5 at 91 C" in text
+    assert "scontrol update NodeName=gpu-04 State=DRAIN 'Reason=GPU 5 at 91 C'" in text
     assert text.endswith("Handled.\n")
     assert outcome_sent_back(server)["outcome"] == "not run: actions are only described here"
+
+
+async def test_ask_cli_quotes_a_proposed_command_so_a_pasted_reason_stays_one_argument() -> None:
+    hostile = Call("drain_node", {"node": "gpu-04", "reason": "xid 79; touch /tmp/x"}, id="d2")
+    with ScriptedServer([tool_reply(hostile), text_reply("Proposed.")]) as running:
+        out = io.StringIO()
+        assert await ask_main("gpu-04 is broken", context(), settings_for(running), out) == 0
+    command = out.getvalue().split("commands: ", 1)[1].split("]", 1)[0]
+    assert command == "scontrol update NodeName=gpu-04 State=DRAIN 'Reason=xid 79; touch /tmp/x'"
+    assert shlex.split(command)[-1] == "Reason=xid 79; touch /tmp/x"

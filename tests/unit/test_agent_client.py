@@ -41,18 +41,31 @@ async def test_check_health_names_the_model() -> None:
     assert health.ok and health.name == "agent" and health.detail == server.model
 
 
-async def test_ask_without_a_reachable_endpoint_says_how_to_configure_one() -> None:
+async def test_ask_without_a_configured_model_says_so_on_stderr_and_exits_2() -> None:
     snapshot = sample_snapshot()
     context = ToolContext(snapshot=lambda: snapshot, clock=lambda: NOW)
-    settings = ClientSettings(
-        base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0, configured=False
-    )
-    out = io.StringIO()
-    assert await ask_main("why is job 42 pending?", context, settings, out) == 1
-    first, second = out.getvalue().splitlines()
-    assert first.startswith("error: cannot reach model server at http://127.0.0.1:")
-    assert "[agent] base_url" in second and "CLUSTERDASH_AGENT_BASE_URL" in second
-    assert await ask_main("  ", context, settings, io.StringIO()) == 2
+    with ScriptedServer([text_reply("should not be asked")]) as server:
+        settings = ClientSettings(base_url=server.base_url, max_retries=0, configured=False)
+        out, err = io.StringIO(), io.StringIO()
+        assert await ask_main("why is job 42 pending?", context, settings, out, err=err) == 2
+        assert server.requests == []
+    assert out.getvalue() == ""
+    assert err.getvalue().count("\n") == 1
+    assert "agent.base_url" in err.getvalue() and "CLUSTERDASH_AGENT_BASE_URL" in err.getvalue()
+    err = io.StringIO()
+    assert await ask_main("  ", context, settings, io.StringIO(), err=err) == 2
+    assert err.getvalue().startswith("clusterdash: no question given")
+
+
+async def test_ask_with_an_unreachable_model_reports_on_stderr() -> None:
+    snapshot = sample_snapshot()
+    context = ToolContext(snapshot=lambda: snapshot, clock=lambda: NOW)
+    settings = ClientSettings(base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
+    out, err = io.StringIO(), io.StringIO()
+    assert await ask_main("why is job 42 pending?", context, settings, out, err=err) == 1
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith("clusterdash: cannot reach model server at http://127.0.0.1:")
+    assert err.getvalue().count("\n") == 1
 
 
 async def test_ask_streams_the_answer_to_stdout() -> None:

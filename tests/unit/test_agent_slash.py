@@ -38,7 +38,7 @@ async def test_why_explains_a_pending_job_in_plain_words() -> None:
     [
         ("/node gpu-04", "| 5 | 99.0 |"),
         ("/jobs bob", "**2 job(s)** of bob"),
-        ("/job 44", "held: True"),
+        ("/job 44", "| held | True |"),
         ("/idle", "costing about $8.00/hour"),
         ("/gpu gpu-01", "GPU history is not available"),
         ("/help", "`/why ID`"),
@@ -69,3 +69,36 @@ async def test_bad_commands_get_one_line(command: str, expected: str) -> None:
 
 def test_only_text_starting_with_a_slash_is_a_command() -> None:
     assert is_slash(" /nodes") and not is_slash("why is /job 42 pending?")
+
+
+async def test_job_is_a_field_table_without_python_dicts() -> None:
+    result = await run_slash(ctx(), "/job 101")
+    assert result.ok
+    assert "| field | value |" in result.markdown
+    assert "| gpu_indices | gpu-01: 0, 1, 2, 3 |" in result.markdown
+    assert "{" not in result.markdown and "[" not in result.markdown
+
+
+async def test_alerts_are_a_table() -> None:
+    from tui.alerts.engine import AlertEngine
+    from tui.alerts.rules import Comparator, Rule, Watch
+    from tui.model import ClusterSnapshot, Gpu
+
+    engine = AlertEngine([Rule("hot", Watch.GPU_TEMPERATURE, Comparator.GTE, 90)])
+    engine.evaluate(
+        ClusterSnapshot(taken_at=NOW, gpus=(Gpu("gpu-07", 3, temperature_c=95),)), now=NOW
+    )
+
+    class View:
+        active = list(engine.active)
+        history: list[object] = []
+
+    snapshot = sample_snapshot()
+    context = ToolContext(snapshot=lambda: snapshot, clock=lambda: NOW, alerts=lambda: View())
+    result = await run_slash(context, "/alerts")
+    assert result.ok
+    lines = result.markdown.splitlines()
+    assert lines[0] == "**1 active alert(s)**"
+    assert lines[2].startswith("| severity | state | rule | target | summary |")
+    assert "| hot | gpu-07/gpu3 |" in result.markdown
+    assert "{" not in result.markdown

@@ -245,3 +245,65 @@ def test_system_prompt_states_the_clusters_facts() -> None:
     assert "A100-SXM4-80GB: normal below 80 C" in prompt and "Read-only mode" in prompt
     assert "treat > 85 C as hot" in thermals_for("Tesla K80")
     assert "no data collected yet" in system_prompt(None, readonly=False)
+
+
+# Every reason Slurm's job_reason_string() returns (22.05-23.11), as squeue prints them.
+_SLURM_REASONS = """
+None Prolog Priority Dependency Resources PartitionNodeLimit PartitionTimeLimit PartitionDown
+PartitionInactive JobHeldAdmin JobHeldUser BeginTime Licenses AssociationJobLimit
+AssociationResourceLimit AssociationTimeLimit Reservation ReqNodeNotAvail FrontEndDown NodeDown
+BadConstraints SystemFailure JobLaunchFailure NonZeroExitCode TimeLimit InactiveLimit
+InvalidAccount InvalidQOS QOSUsageThreshold QOSJobLimit QOSResourceLimit QOSTimeLimit
+BlockMaxError BlockFreeAction Cleaning QOSNotAllowed AccountNotAllowed DependencyNeverSatisfied
+QOSGrpCpuLimit QOSGrpCPUMinutesLimit QOSGrpCPURunMinutesLimit QOSGrpJobsLimit QOSGrpMemLimit
+QOSGrpNodeLimit QOSGrpSubmitJobsLimit QOSGrpWallLimit QOSMaxCpuPerJobLimit
+QOSMaxCpuMinutesPerJobLimit QOSMaxNodePerJobLimit QOSMaxWallDurationPerJobLimit
+QOSMaxCpuPerUserLimit QOSMaxJobsPerUserLimit QOSMaxNodePerUserLimit QOSMaxSubmitJobPerUserLimit
+QOSMinCpuNotSatisfied AssocGrpCpuLimit AssocGrpCPUMinutesLimit AssocGrpCPURunMinutesLimit
+AssocGrpJobsLimit AssocGrpMemLimit AssocGrpNodeLimit AssocGrpSubmitJobsLimit AssocGrpWallLimit
+AssocMaxJobsLimit AssocMaxCpuPerJobLimit AssocMaxCpuMinutesPerJobLimit AssocMaxNodePerJobLimit
+AssocMaxWallDurationPerJobLimit AssocMaxSubmitJobLimit JobHoldMaxRequeue JobArrayTaskLimit
+BurstBufferResources BurstBufferStageIn BurstBufferOperation PowerNotAvail PowerReserved
+AssocGrpUnknown AssocGrpUnknownMinutes AssocGrpUnknownRunMinutes AssocMaxUnknownPerJob
+AssocMaxUnknownPerNode AssocMaxUnknownMinutesPerJob AssocMaxCpuPerNode AssocGrpMemMinutes
+AssocGrpMemRunMinutes AssocMaxMemPerJob AssocMaxMemPerNode AssocMaxMemMinutesPerJob
+AssocGrpNodeMinutes AssocGrpNodeRunMinutes AssocMaxNodeMinutesPerJob AssocGrpEnergy
+AssocGrpEnergyMinutes AssocGrpEnergyRunMinutes AssocMaxEnergyPerJob AssocMaxEnergyPerNode
+AssocMaxEnergyMinutesPerJob AssocGrpGRES AssocGrpGRESMinutes AssocGrpGRESRunMinutes
+AssocMaxGRESPerJob AssocMaxGRESPerNode AssocMaxGRESMinutesPerJob AssocGrpLicense
+AssocGrpLicenseMinutes AssocGrpLicenseRunMinutes AssocMaxLicensePerJob
+AssocMaxLicenseMinutesPerJob AssocGrpBB AssocGrpBBMinutes AssocGrpBBRunMinutes AssocMaxBBPerJob
+AssocMaxBBPerNode AssocMaxBBMinutesPerJob QOSGrpUnknown QOSGrpUnknownMinutes
+QOSGrpUnknownRunMinutes QOSMaxUnknownPerJob QOSMaxUnknownPerNode QOSMaxUnknownPerUser
+QOSMaxUnknownMinutesPerJob QOSMinUnknown QOSMaxCpuPerNode QOSGrpMemoryMinutes
+QOSGrpMemoryRunMinutes QOSMaxMemoryPerJob QOSMaxMemoryPerNode QOSMaxMemoryPerUser
+QOSMaxMemoryMinutesPerJob QOSMinMemory QOSGrpNodeMinutes QOSGrpNodeRunMinutes
+QOSMaxNodeMinutesPerJob QOSMinNode QOSGrpEnergy QOSGrpEnergyMinutes QOSGrpEnergyRunMinutes
+QOSMaxEnergyPerJob QOSMaxEnergyPerNode QOSMaxEnergyPerUser QOSMaxEnergyMinutesPerJob
+QOSMinEnergy QOSGrpGRES QOSGrpGRESMinutes QOSGrpGRESRunMinutes QOSMaxGRESPerJob
+QOSMaxGRESPerNode QOSMaxGRESPerUser QOSMaxGRESMinutesPerJob QOSMinGRES QOSGrpLicense
+QOSGrpLicenseMinutes QOSGrpLicenseRunMinutes QOSMaxLicensePerJob QOSMaxLicensePerUser
+QOSMaxLicenseMinutesPerJob QOSMinLicense QOSGrpBB QOSGrpBBMinutes QOSGrpBBRunMinutes
+QOSMaxBBPerJob QOSMaxBBPerNode QOSMaxBBPerUser QOSMinBB DeadLine MaxBBPerAccount
+MaxCpuPerAccount MaxEnergyPerAccount MaxGRESPerAccount MaxNodePerAccount MaxLicensePerAccount
+MaxMemoryPerAccount MaxUnknownPerAccount MaxJobsPerAccount MaxSubmitJobsPerAccount
+PartitionConfig WaitingForScheduling SchedDefer ResvDeleted OutOfMemory MaxMemPerLimit
+Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions
+"""
+SLURM_REASON_CODES = _SLURM_REASONS.split()
+
+
+@pytest.mark.parametrize("code", SLURM_REASON_CODES)
+def test_every_slurm_reason_code_has_plain_words(code: str) -> None:
+    explained = explain_reason(f"({code})")
+    assert "no plain-words explanation" not in explained
+    assert explained.endswith(".") and len(explained) > 20
+
+
+def test_composed_limit_reasons_name_who_and_what() -> None:
+    assert "account (association) as a whole" in explain_reason("AssocGrpGRESRunMinutes")
+    assert "GPUs (GRES)-minutes of running jobs" in explain_reason("AssocGrpGRESRunMinutes")
+    assert "more memory per node than the QOS" in explain_reason("QOSMaxMemoryPerNode")
+    assert "higher-priority partition" in explain_reason(
+        "Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions"
+    )

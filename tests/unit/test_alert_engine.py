@@ -334,3 +334,17 @@ def test_stale_gpu_readings_neither_raise_nor_clear_gpu_alerts() -> None:
     # Fresh readings again: the rules evaluate as usual.
     fresh = snap(T0 + 300, gpus=(gpu(temperature_c=40.0, utilization_pct=0.0),))
     assert states_over(engine, [(T0 + 300, fresh)]) == ["idle gpu-01/gpu0 firing"]
+
+
+def test_node_down_fires_only_when_it_lasts_a_minute() -> None:
+    rule = next(r for r in BUILTIN_RULES if r.name == "node_down")
+    engine = AlertEngine([rule])
+    down = Node("n1", NodeBaseState.IDLE, flags=frozenset({"NOT_RESPONDING"}))
+    engine.evaluate(snap(T0, nodes=(down,)), now=T0)
+    engine.evaluate(snap(T0 + 5, nodes=(Node("n1", NodeBaseState.IDLE),)), now=T0 + 5)
+    assert not [a for a in engine.active if a.state is AlertState.FIRING]
+    engine.evaluate(snap(T0 + 10, nodes=(down,)), now=T0 + 10)
+    engine.evaluate(snap(T0 + 69, nodes=(down,)), now=T0 + 69)
+    assert not [a for a in engine.active if a.state is AlertState.FIRING]
+    engine.evaluate(snap(T0 + 71, nodes=(down,)), now=T0 + 71)
+    assert [a.rule for a in engine.active if a.state is AlertState.FIRING] == ["node_down"]

@@ -293,3 +293,27 @@ def test_from_terraform_connects_to_the_cluster_the_outputs_describe(tmp_path: P
     missing = run_cli("snapshot", "--from-terraform", str(tmp_path / "nope"), env=env)
     assert missing.returncode == 2
     assert missing.stderr.startswith("clusterdash: --from-terraform:")
+
+
+def test_snapshot_into_a_closed_pipe_stops_quietly() -> None:
+    """`clusterdash snapshot --json | head -c 100`: no traceback, no Errno, exit 0 or 141."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "snapshot", "--json", "--demo", "--nodes", "512"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(100).startswith(b"{")
+    process.stdout.close()  # what head does once it has its lines
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) in (0, 141)
+    assert stderr == ""
+
+
+def test_ask_without_a_model_is_one_line_on_stderr_and_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLUSTERDASH_AGENT_BASE_URL"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path)  # no config file: no model
+    result = run_cli("ask", "--demo", "--nodes", "4", "why is job 42 pending?", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "agent.base_url" in result.stderr

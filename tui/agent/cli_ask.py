@@ -1,7 +1,11 @@
-"""`clusterdash ask "question"`: one streamed answer on stdout; actions only described."""
+"""`clusterdash ask "question"`: one streamed answer on stdout; actions only described.
+
+Errors (no model configured, the model failing) go to stderr as one line each.
+"""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from functools import partial
 from typing import TextIO
@@ -9,7 +13,7 @@ from typing import TextIO
 from loguru import logger
 
 from tui.actions import Action
-from tui.agent.client import HOW_TO_CONFIGURE, AgentClient, ClientSettings
+from tui.agent.client import BASE_URL_ENV, AgentClient, ClientSettings
 from tui.agent.events import ActionProposed, Failed, Finished, TextDelta, ToolCallStarted
 from tui.agent.loop import AgentSession, LoopConfig
 from tui.agent.setup import client_settings
@@ -23,6 +27,11 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+NO_MODEL = (
+    "clusterdash: no model configured: set agent.base_url in config.toml "
+    f"(or {BASE_URL_ENV}) to an OpenAI-compatible endpoint"
+)
+
 
 async def ask_main(
     question: str,
@@ -32,10 +41,18 @@ async def ask_main(
     *,
     config: LoopConfig | None = None,
     show_tools: bool = False,
+    err: TextIO | None = None,
 ) -> int:
-    """Stream one answer to `out`; 0 on success, 1 when the model failed, 2 for no question."""
+    """Stream one answer to `out`; 0 on success, 1 when the model failed, 2 for bad usage.
+
+    Usage errors and the model's failures are one line each on `err` (stderr).
+    """
+    err = sys.stderr if err is None else err
     if not question.strip():
-        out.write('error: no question given, e.g. clusterdash ask "why is job 42 pending?"\n')
+        err.write('clusterdash: no question given, e.g. clusterdash ask "why is job 42 pending?"\n')
+        return EXIT_USAGE
+    if not client_settings.configured:
+        err.write(NO_MODEL + "\n")
         return EXIT_USAGE
     client = AgentClient(client_settings)
     # No decision callback: proposed actions are described, never run, from the CLI.
@@ -61,9 +78,10 @@ async def ask_main(
                     out.flush()
                     return EXIT_OK
                 case Failed():
-                    hint = "" if client_settings.configured else f"\n{HOW_TO_CONFIGURE}"
-                    out.write(f"{gap}error: {event.error}{hint}\n")
+                    if not ends_with_newline:
+                        out.write("\n")
                     out.flush()
+                    err.write(f"clusterdash: {event.error}\n")
                     return EXIT_FAILED
             if text:
                 out.write(text)
@@ -75,7 +93,8 @@ async def ask_main(
 
 
 def _commands(action: Action) -> str:
-    return "; ".join(" ".join(command) for command in action.argv())
+    """Quoted as a shell reads them: a model-written reason cannot become a second command."""
+    return "; ".join(shlex.join(command) for command in action.argv())
 
 
 async def ask_command(settings: Settings, mode: str, question: str) -> int:
@@ -83,6 +102,10 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
     from tui.mode import store_path_for
     from tui.services import build_services
 
+    model = client_settings(settings)
+    if not model.configured:
+        sys.stderr.write(NO_MODEL + "\n")
+        return EXIT_USAGE
     services = await build_services(settings, mode, with_store=False)
     store: Store | None = None
     try:
@@ -101,9 +124,7 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
             alerts = partial(stored_overview, repository)
         context = ToolContext.from_settings(settings, lambda: snapshot, history, alerts)
         config = LoopConfig(max_steps=settings.agent.max_steps)
-        return await ask_main(
-            question, context, client_settings(settings), sys.stdout, config=config
-        )
+        return await ask_main(question, context, model, sys.stdout, config=config)
     finally:
         if store is not None:
             await store.close()

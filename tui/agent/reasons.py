@@ -60,7 +60,95 @@ PENDING_REASONS: dict[str, str] = {
     "Prolog": "A prolog script is running on its nodes.",
     "FrontEndDown": "No front-end node is available.",
     "SystemFailure": "Slurm or the file system failed.",
+    # The rest of squeue's JOB REASON CODES and of Slurm's job_reason_string().
+    "WaitingForScheduling": "No reason set yet: the scheduler has not evaluated the job.",
+    "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority "
+    "partitions": "Every node that fits it is down, drained, or held back for jobs of a "
+    "higher-priority partition; it waits until one is free (resume drained nodes to help).",
+    "AssociationJobLimit": "The account (association) already runs the most jobs it may.",
+    "AssociationResourceLimit": "The account (association) has reached a resource limit.",
+    "AssociationTimeLimit": "The account (association) has reached its time limit.",
+    "QOSJobLimit": "The QOS already runs the most jobs it may.",
+    "QOSTimeLimit": "The QOS has reached its time limit.",
+    "QOSUsageThreshold": "The QOS usage threshold has been breached.",
+    "QOSNotAllowed": "The job's QOS is not allowed in this partition.",
+    "AccountNotAllowed": "The job's account is not allowed in this partition.",
+    "InactiveLimit": "The job reached the system InactiveLimit.",
+    "JobLaunchFailure": "The job could not be launched (file system problem, bad program "
+    "name, ...).",
+    "NonZeroExitCode": "The job ended with a non-zero exit code.",
+    "TimeLimit": "The job used up its time limit.",
+    "DeadLine": "The job cannot finish before its --deadline.",
+    "JobHoldMaxRequeue": "Held after being requeued the most times allowed (MaxBatchRequeue).",
+    "BurstBufferResources": "Waiting for burst buffer space.",
+    "BurstBufferStageIn": "Its burst buffer data is being staged in.",
+    "BurstBufferOperation": "A burst buffer operation for it failed.",
+    "PowerNotAvail": "Not enough power is available for it.",
+    "PowerReserved": "The power it needs is reserved for other jobs.",
+    "BlockMaxError": "Too many errors on the block it needs.",
+    "BlockFreeAction": "Waiting for a block to be freed.",
+    "SchedDefer": "Scheduling was deferred (SchedulerParameters=defer); it is looked at again "
+    "by the backfill or main scheduler.",
+    "ResvDeleted": "The reservation it was submitted to was deleted.",
+    "OutOfMemory": "The job ran out of memory.",
+    "MaxMemPerLimit": "It asks for more memory per CPU or node than the partition allows.",
 }
+
+# {Assoc,QOS}{Grp,Max,Min}<resource>[Minutes|RunMinutes][PerJob|PerNode|PerUser][Limit|...]
+# and QOS Max<resource>PerAccount: Slurm composes these; explained from their parts.
+_LIMIT_CODE = re.compile(
+    r"^(?P<scope>Assoc|QOS)?(?P<kind>Grp|Max|Min)(?P<resource>Cpu|CPU|Mem|Memory|Node|Energy|"
+    r"GRES|License|BB|Unknown|Jobs|Job|SubmitJobs|SubmitJob|WallDuration|Wall|Billing)"
+    r"(?P<minutes>RunMinutes|Minutes)?(?P<per>PerJob|PerNode|PerUser|PerAccount)?"
+    r"(?P<tail>Limit|NotSatisfied)?$"
+)
+_RESOURCES = {
+    "cpu": "CPUs",
+    "mem": "memory",
+    "memory": "memory",
+    "node": "nodes",
+    "energy": "energy",
+    "gres": "GPUs (GRES)",
+    "license": "licenses",
+    "bb": "burst buffer",
+    "unknown": "a resource",
+    "jobs": "running jobs",
+    "job": "running jobs",
+    "submitjobs": "submitted jobs",
+    "submitjob": "submitted jobs",
+    "wallduration": "wall time",
+    "wall": "wall time",
+    "billing": "billing units",
+}
+
+
+def _explain_limit(code: str) -> str | None:
+    match = _LIMIT_CODE.match(code)
+    if match is None or (match["scope"] is None and match["per"] != "PerAccount"):
+        return None
+    who = "the account (association)" if match["scope"] == "Assoc" else "the QOS"
+    what = _RESOURCES[match["resource"].lower()]
+    if match["minutes"] == "RunMinutes":
+        what = f"{what}-minutes of running jobs"
+    elif match["minutes"]:
+        what = f"{what}-minutes"
+    per = {
+        "PerJob": "per job",
+        "PerNode": "per node",
+        "PerUser": "per user",
+        "PerAccount": "per account",
+    }.get(match["per"] or "", "")
+    if match["kind"] == "Grp":
+        return f"Waiting: {who} as a whole is at its limit on {what}; other jobs must finish first."
+    if match["kind"] == "Min":
+        return (
+            f"It asks for fewer {what} than {who} requires as a minimum; "
+            "it will not start as submitted."
+        )
+    if match["per"] in ("PerJob", "PerNode"):
+        return f"It asks for more {what} {per} than {who} allows; it will not start as submitted."
+    return f"Waiting: the limit {who} sets on {what} {per or 'at once'} is reached."
+
 
 _REASON_IN_PARENS = re.compile(r"^\((.*)\)$")
 
@@ -79,6 +167,13 @@ def explain_reason(raw: str) -> str:
         return PENDING_REASONS["None"]
     if code in PENDING_REASONS:
         return PENDING_REASONS[code]
+    # squeue writes spaces in long reasons as underscores.
+    spaced = code.replace("_", " ")
+    if spaced in PENDING_REASONS:
+        return PENDING_REASONS[spaced]
+    limit = _explain_limit(code)
+    if limit is not None:
+        return limit
     # "ReqNodeNotAvail, UnavailableNodes:gpu-[01-02]" and similar carry details after a comma.
     head, _, detail = code.partition(",")
     known = PENDING_REASONS.get(head.strip())

@@ -38,8 +38,10 @@ def is_slash(text: str) -> bool:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, list | tuple):
-        value = ", ".join(map(str, value))
+    if isinstance(value, Mapping):
+        value = "; ".join(f"{key}: {_cell(item)}" for key, item in value.items())
+    elif isinstance(value, list | tuple):
+        value = ", ".join(map(_cell, value))
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
@@ -85,13 +87,16 @@ async def _jobs(ctx: ToolContext, args: list[str]) -> str:
 
 async def _job(ctx: ToolContext, args: list[str]) -> str:
     data = await tools.job_detail(ctx, args[0])
-    lines = [f"**job {data['id']}** {data.get('name', '')}".rstrip()]
-    for key, value in data.items():
-        if key not in ("id", "name", "reason_explained"):
-            lines.append(f"- {key}: {_cell(value)}")
+    head = f"**job {data['id']}** {data.get('name', '')}".rstrip()
+    fields = [
+        {"field": key, "value": value}
+        for key, value in data.items()
+        if key not in ("id", "name", "reason_explained")
+    ]
+    text = f"{head}\n\n{md_table(fields, ['field', 'value'])}"
     if "reason_explained" in data:
-        lines.append(f"\n**Why pending:** {data['reason_explained']}")
-    return "\n".join(lines)
+        text += f"\n\n**Why pending:** {data['reason_explained']}"
+    return text
 
 
 async def _why(ctx: ToolContext, args: list[str]) -> str:
@@ -125,15 +130,23 @@ async def _idle(ctx: ToolContext, args: list[str]) -> str:
     return f"{head}\n\n{md_table(data['gpus'], ['node', 'gpu', 'job', 'user', 'util'])}"
 
 
+ALERT_COLUMNS = ("severity", "state", "rule", "target", "summary", "fired_at", "ack_by")
+
+
+def _alert_table(alerts: Sequence[Any]) -> str:
+    rows = [a if isinstance(a, Mapping) else {"summary": a} for a in alerts]
+    columns = [c for c in ALERT_COLUMNS if any(c in row for row in rows)] or ["summary"]
+    return md_table(rows, columns)
+
+
 async def _alerts(ctx: ToolContext, args: list[str]) -> str:
     data = await tools.alerts(ctx)
     active = data["active"]
-    lines = [f"**{len(active)} active alert(s)**", ""]
-    lines += [f"- {_cell(a)}" for a in active] or ["_none_"]
+    text = f"**{len(active)} active alert(s)**\n\n{_alert_table(active)}"
     history = data.get("history", [])
     if history:
-        lines += ["", "**Recent**", ""] + [f"- {_cell(a)}" for a in history[-10:]]
-    return "\n".join(lines)
+        text += f"\n\n**Recent**\n\n{_alert_table(history[-10:])}"
+    return text
 
 
 async def _logs(ctx: ToolContext, args: list[str]) -> str:

@@ -69,6 +69,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         watch=Watch.NODE_STATE,
         states=frozenset({"down", "not responding"}),
         severity=Severity.CRITICAL,
+        # A node just resumed reads "not responding" until slurmd's next registration.
+        for_s=60,
         description="Node down or not responding: check slurmd and the pod.",
         builtin=True,
     ),

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 
 from loguru import logger
 from textual import work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
 
 import tui
@@ -35,6 +36,7 @@ from tui.actions import (
 )
 from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
+from tui.app.errors import ContainedErrors
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import METRICS, GpuRings
 from tui.app.screens.confirm import ConfirmActionScreen
@@ -51,6 +53,8 @@ from tui.sources.base import GpuHistory, one_line
 
 FIRST_PAINT_ENV = "CLUSTERDASH_EXIT_AFTER_FIRST_PAINT"
 TICK_S = 1.0
+# A burst of results (a batch drain, alerts firing) must not bury an 80x24 screen.
+MAX_TOASTS = 4
 
 
 class AuditLog(Protocol):
@@ -95,13 +99,14 @@ async def _default_factory(settings: Settings, mode: str) -> AppServices:
     return await attach_or_build(settings, mode)
 
 
-class ClusterDashApp(App[int]):
+class ClusterDashApp(ContainedErrors, App[int]):
     TITLE = "clusterdash"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ClusterCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        Binding("colon", "command_palette", "Palette", show=False),
+        # ctrl+p too: Textual adds its own only when nothing else opens the palette.
+        Binding("colon,ctrl+p", "command_palette", "Palette", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -117,6 +122,7 @@ class ClusterDashApp(App[int]):
         monotonic: Callable[[], float] = time.monotonic,
         live: bool = True,
         state_path: Path | None = None,
+        contain_errors: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -139,6 +145,11 @@ class ClusterDashApp(App[int]):
         self._restore_gc: Callable[[], None] | None = None
         self.apply_times_ms: list[float] = []
         self.alerts_ui = AlertsController(self)
+        self.contain_errors = contain_errors
+        self.last_ui_error: str | None = None
+        # Every action an operator confirmed in a dialog, in order (the soak test checks
+        # that nothing ran that is not here).
+        self.confirmed_actions: list[Action] = []
 
     # ------------------------------------------------------------------ properties
 
@@ -198,6 +209,47 @@ class ClusterDashApp(App[int]):
             self.services.collector.unsubscribe(self._on_snapshot)
             self.workers.cancel_group(self, "collector")
             await self.services.aclose()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text: node reasons, rule names, paths and Slurm's errors hold
+        brackets that Rich would read as markup (and drop)."""
+        logger.info("toast: {}{}", f"{title}: " if title else "", message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def on_notify(self, event: Notify) -> None:
+        """At most MAX_TOASTS on screen: the oldest go first (they stay in the log)."""
+        shown = list(self._notifications)
+        for old in shown[: max(0, len(shown) - (MAX_TOASTS - 1))]:
+            self._unnotify(old, refresh=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Errors Textual would exit on (workers, timers): shown and logged instead."""
+        if isinstance(error, ScreenStackError) and not self._screen_stack:
+            # Keys still queued while the app closes find no screen: nothing to do.
+            logger.debug("input after the last screen closed: {}", one_line(error))
+            return
+        if not self.contain_error(error):
+            super()._handle_exception(error)
+
+    def contain_error(self, error: Exception) -> bool:
+        """A bug in a widget or worker: one line in the status bar and the log, not an exit."""
+        if not self.contain_errors or not self.is_running or self.return_code is not None:
+            return False
+        logger.opt(exception=error).error("unexpected error in the dashboard")
+        self.last_ui_error = one_line(error)
+        try:
+            self._show_status()
+        except Exception:  # the status bar itself is broken: the log has it
+            logger.exception("cannot show the error in the status bar")
+        return True
 
     def _install_hangup_handler(self) -> None:
         """The SSH connection dropped: exit cleanly rather than die mid-write."""
@@ -462,6 +514,7 @@ class ClusterDashApp(App[int]):
         if action is None:
             self.notify("cancelled", timeout=2)
             return
+        self.confirmed_actions.append(action)
         self.execute_action(action)
 
     @work(group="actions")
@@ -530,7 +583,10 @@ class ClusterDashApp(App[int]):
             return False
         future: asyncio.Future[Action | None] = asyncio.get_running_loop().create_future()
         self.push_screen(ConfirmActionScreen(action), callback=future.set_result)
-        return await future is not None
+        decided = await future
+        if decided is not None:
+            self.confirmed_actions.append(decided)
+        return decided is not None
 
 
 def process_age_s() -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 
 SPARK_CHARS = " ▁▂▃▄▅▆▇█"
@@ -155,3 +157,9 @@ def fraction(used: int, total: int) -> str:
 
 def styled(text: str, style: str) -> Text:
     return Text(text, style=style) if style else Text(text)
+
+
+def add_plain_row(table: Table, *cells: RenderableType) -> None:
+    """A Rich table row whose strings are shown as written: Rich would read a node reason,
+    job name or alert summary holding "[...]" as markup and drop it."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))

@@ -19,7 +19,7 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("nodes", "up / down, pgup / pgdn, home / end", "move (k, g, G too); a click works as well"),
     ("nodes", "/", "filter: text, regex (gpu-0[1-4]), !text to invert; esc clears"),
     ("nodes", "enter", "node detail (charts, jobs, Slurm record)"),
-    ("nodes", "space", "select / unselect a node for a batch action"),
+    ("nodes", "space", "select / unselect a node for a batch action (the cursor moves down)"),
     ("nodes", "s / S", "sort by the next column / reverse (or click a header)"),
     ("nodes", "p", "group by partition"),
     ("nodes", "d", "drain the selected nodes (asks for a reason)"),
@@ -27,12 +27,13 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("nodes", "esc", "clear the filter, then the selection"),
     ("jobs", "/", "filter by user, state, partition or any text"),
     ("jobs", "enter", "job detail (nodes, GPU indices, times, pending reason)"),
-    ("jobs", "space", "select / unselect a job"),
+    ("jobs", "space", "select / unselect a job (the cursor moves down)"),
     ("jobs", "C", "cancel the selected jobs"),
     ("jobs", "R", "requeue"),
     ("jobs", "H / L", "hold / release"),
     ("jobs", "escape", "back"),
     ("node detail", "1 2 3 4 5", "range 15m, 1h, 6h, 24h, 7d"),
+    ("node detail", "[ / ]", "charts show one GPU (previous / next), then all again"),
     ("node detail", "d / r", "drain / resume this node"),
     ("node detail", "escape", "back"),
     ("alerts", "enter", "alert detail (labels, times, ack, silences, history)"),
@@ -47,17 +48,23 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("silences", "l / delete", "lift the silence"),
     (
         "--readonly",
-        "a x s l space n e",
-        "disabled: read-only blocks every change, alert ack, silences and rules included",
+        "d r C R H L a x s l space n e",
+        "disabled: each says so in a toast; read-only blocks every change, alert ack,"
+        " silences and rules included",
     ),
     ("chat", "enter", "ask the assistant; /help lists slash commands"),
     ("chat", "shift+enter / ctrl+j", "new line (alt+enter too; some terminals send enter)"),
     ("chat", "up / down", "previous / next sent message (on the first / last line)"),
-    ("chat", "escape", "stop the answer"),
+    ("chat", "escape", "stop the answer; with none running, back to the nodes table"),
     ("chat", "ctrl+o", "conversations: enter resumes, e exports as Markdown, n starts new"),
     ("chat", "ctrl+n", "new conversation"),
-    ("dialogs", "enter / y", "confirm (y only when no reason is being typed)"),
-    ("dialogs", "escape / n", "cancel"),
+    (
+        "dialogs",
+        "enter / y",
+        "confirm, once the dialog has been on screen 0.3 s (keys typed before are ignored);"
+        " in the drain dialog y types into the reason",
+    ),
+    ("dialogs", "escape / n", "cancel (in the drain dialog n types into the reason)"),
 )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from tui.app import format as fmt
-from tui.model import Gpu, Job, Node, is_allocated_idle
+from tui.model import Gpu, Job, JobState, Node, is_allocated_idle
 
 # What an operator scans first comes first: at 80 columns, state, GPUs, utilization and
 # jobs are on screen; the reason, CPUs and memory follow (scroll right for the rest).
@@ -159,7 +159,7 @@ JOB_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "NAME"),
     ("user", "USER"),
     ("state", "ST"),
-    ("time", "TIME"),
+    ("time", "TIME (run / wait)"),
     ("gpus", "GPUS"),
     ("nodes", "NODELIST(REASON)"),
 )
@@ -173,11 +173,25 @@ class JobRow:
     haystack: str
 
 
+def job_gpus(job: Job) -> int:
+    """GPUs held; for a job not yet running, the GPUs it asked for."""
+    if job.state is JobState.PENDING or not job.nodes:
+        return job.gpus_requested or job.gpu_count
+    return job.gpu_count
+
+
 def job_row(job: Job, now: float) -> JobRow:
-    if job.start_time is not None and job.state.value != "PENDING":
+    pending = job.state is JobState.PENDING
+    if job.start_time is not None and not pending:
         elapsed: float | None = now - job.start_time
     else:
         elapsed = job.pending_for_s(now)
+    # squeue shows 0:00 for a pending job; we show how long it has waited, marked as such.
+    time_cell = (
+        Text(f"wait {fmt.duration(elapsed)}", style="yellow") if pending else fmt.duration(elapsed)
+    )
+    gpus = job_gpus(job)
+    gpus_cell = Text(f"{gpus} req", style="yellow") if pending and gpus else str(gpus)
     where = ",".join(job.nodes) if job.nodes else f"({job.reason or 'None'})"
     state = job.state.value
     cells: tuple[Text | str, ...] = tuple(
@@ -190,8 +204,8 @@ def job_row(job: Job, now: float) -> JobRow:
             fmt.styled(
                 state + (" (held)" if job.held else ""), fmt.JOB_STATE_STYLES.get(state, "")
             ),
-            fmt.duration(elapsed),
-            str(job.gpu_count),
+            time_cell,
+            gpus_cell,
             fmt.truncate(where, 40),
         )
     )
@@ -202,7 +216,7 @@ def job_row(job: Job, now: float) -> JobRow:
         "user": job.user,
         "state": state,
         "time": elapsed,
-        "gpus": job.gpu_count,
+        "gpus": gpus,
         "nodes": where,
     }
     haystack = " ".join((job.job_id, job.name, job.user, state, job.partition, where))

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 
 from tui.alerts.engine import Alert, AlertState
 from tui.alerts.persistence import AlertEvent, Silence
+from tui.app import format as fmt
 from tui.app.alerts_ui import clock_text, time_text
 from tui.app.widgets.alert_feed import SEVERITY_STYLES
 
@@ -30,30 +31,37 @@ def alert_table(alert: Alert, silences: list[Silence], now: float, *, active: bo
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("Rule", alert.rule)
-    table.add_row(
-        "Severity", Text(alert.severity.value, style=SEVERITY_STYLES.get(alert.severity.value, ""))
+    fmt.add_plain_row(table, "Rule", alert.rule)
+    fmt.add_plain_row(
+        table,
+        "Severity",
+        Text(alert.severity.value, style=SEVERITY_STYLES.get(alert.severity.value, "")),
     )
     state = alert.state.value if active else "resolved (no longer active)"
-    table.add_row("State", Text(state, style="bold" if alert.state is AlertState.FIRING else ""))
-    table.add_row("Target", alert.target)
-    table.add_row("Value", f"{alert.value:g}")
-    table.add_row("Summary", alert.summary)
-    table.add_row("Runbook", alert.description or "-")
+    fmt.add_plain_row(
+        table, "State", Text(state, style="bold" if alert.state is AlertState.FIRING else "")
+    )
+    fmt.add_plain_row(table, "Target", alert.target)
+    fmt.add_plain_row(table, "Value", f"{alert.value:g}")
+    fmt.add_plain_row(table, "Summary", alert.summary)
+    fmt.add_plain_row(table, "Runbook", alert.description or "-")
     labels = dict(alert.labels)
     ordered = [k for k in LABEL_ORDER if labels.get(k)] + sorted(
         k for k in labels if k not in LABEL_ORDER and labels[k]
     )
-    table.add_row("Labels", "  ".join(f"{k}={labels[k]}" for k in ordered) or "-")
-    table.add_row("Since", time_text(alert.active_since, now))
-    table.add_row("Fired", time_text(alert.fired_at, now))
-    table.add_row("Resolved", time_text(alert.resolved_at, now))
+    fmt.add_plain_row(table, "Labels", "  ".join(f"{k}={labels[k]}" for k in ordered) or "-")
+    fmt.add_plain_row(table, "Since", time_text(alert.active_since, now))
+    fmt.add_plain_row(table, "Fired", time_text(alert.fired_at, now))
+    fmt.add_plain_row(table, "Resolved", time_text(alert.resolved_at, now))
     if alert.ack_by:
-        table.add_row("Acknowledged", f"by {alert.ack_by} at {time_text(alert.ack_at, now)}")
+        fmt.add_plain_row(
+            table, "Acknowledged", f"by {alert.ack_by} at {time_text(alert.ack_at, now)}"
+        )
     else:
-        table.add_row("Acknowledged", "no (a acknowledges)")
+        fmt.add_plain_row(table, "Acknowledged", "no (a acknowledges)")
     if silences:
-        table.add_row(
+        fmt.add_plain_row(
+            table,
             "Silenced",
             "; ".join(
                 f"{s.describe()} by {s.created_by} until {clock_text(s.ends_at)}"
@@ -62,7 +70,7 @@ def alert_table(alert: Alert, silences: list[Silence], now: float, *, active: bo
             ),
         )
     else:
-        table.add_row("Silenced", "no (s silences)")
+        fmt.add_plain_row(table, "Silenced", "no (s silences)")
     return table
 
 
@@ -97,7 +105,7 @@ class AlertDetailScreen(Screen[None]):
             yield Static("", id="alert-table")
         yield Label("History (newest first)", id="alert-history-title")
         yield DataTable(id="alert-history", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -105,11 +113,6 @@ class AlertDetailScreen(Screen[None]):
             table.add_column(label, key=label.lower())
         self.reload()
         self.set_interval(REFRESH_S, self.show_alert)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("ack", "silence") and self.dash.readonly:
-            return None  # shown disabled in the footer
-        return True
 
     def reload(self) -> None:
         """The alert as the engine has it now, and its history from the store."""
@@ -148,7 +151,11 @@ class AlertDetailScreen(Screen[None]):
             value = "-" if event.value is None else f"{event.value:g}"
             style = SEVERITY_STYLES.get(event.severity, "")
             table.add_row(
-                clock_text(event.ts), event.state, Text(event.severity, style), value, event.summary
+                clock_text(event.ts),
+                event.state,
+                Text(event.severity, style),
+                value,
+                Text(event.summary),  # as written: a summary may hold "[...]"
             )
 
     def action_ack(self) -> None:

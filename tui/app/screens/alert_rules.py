@@ -229,7 +229,7 @@ class AlertRulesScreen(Screen[None]):
         yield Static("", id="rules-title", markup=False)
         yield Static("", id="rules-problem", markup=False)
         yield DataTable(id="rules", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -237,11 +237,6 @@ class AlertRulesScreen(Screen[None]):
             table.add_column(label, key=label.lower())
         self.reload()
         table.focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("toggle", "new", "edit") and self.dash.readonly:
-            return None  # shown disabled in the footer
-        return True
 
     # ------------------------------------------------------------------ data
 

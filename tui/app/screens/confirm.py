@@ -1,8 +1,15 @@
-"""Confirmation before a cluster action: exactly what will run; drain asks for a reason."""
+"""Confirmation before a cluster action: exactly what will run; drain asks for a reason.
+
+Enter and `y` confirm, Escape and `n` cancel (in the drain dialog `y` and `n` type into
+the reason). No confirm key counts until the dialog has been on screen for SETTLE_S: a
+key typed ahead, or pasted, before the operator could read the dialog confirms nothing.
+"""
 
 from __future__ import annotations
 
 import shlex
+import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.actions import Action, ActionError, ActionKind
+from tui.app.screens.closing import close_screen
+
+SETTLE_S = 0.3
 
 
 def commands_text(action: Action) -> str:
@@ -36,13 +46,25 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "confirm", "Confirm"),
         Binding("y", "confirm", "Yes", show=False),
         Binding("n", "cancel", "No", show=False),
     ]
 
-    def __init__(self, action: Action) -> None:
+    def __init__(self, action: Action, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.action_to_run = action
+        self.clock = clock
+        self.painted_at: float | None = None
+        self.ignored_keys = 0
+
+    def accepts_confirm(self) -> bool:
+        """True once the dialog has been on screen long enough to have been read."""
+        return self.painted_at is not None and self.clock() - self.painted_at >= SETTLE_S
+
+    def _painted(self) -> None:
+        if self.painted_at is None:
+            self.painted_at = self.clock()
 
     @property
     def needs_reason(self) -> bool:
@@ -69,16 +91,20 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
             yield Static("", id="confirm-commands", markup=False)
             yield Static("", id="confirm-error", markup=False)
             with Horizontal():
-                yield Button("Cancel", id="cancel")
+                # Not focusable: enter always confirms and escape cancels; a click works.
+                cancel = Button("Cancel  esc/n", id="cancel")
+                cancel.can_focus = False
+                yield cancel
                 variant = "error" if action.kind.destructive else "primary"
-                yield Button(f"Run {action.kind.value}", id="confirm", variant=variant)
+                run = Button(f"Run {action.kind.value}  enter/y", id="confirm", variant=variant)
+                run.can_focus = False
+                yield run
 
     def on_mount(self) -> None:
         self._show_commands()
         if self.needs_reason:
             self.query_one("#confirm-reason", Input).focus()
-        else:
-            self.query_one("#cancel", Button).focus()
+        self.call_after_refresh(self._painted)
 
     def _current(self) -> Action:
         if not self.needs_reason:
@@ -112,10 +138,13 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
             self.action_cancel()
 
     def action_confirm(self) -> None:
+        if not self.accepts_confirm():
+            self.ignored_keys += 1  # typed before the operator could see the dialog
+            return
         if self._show_commands():
-            self.dismiss(self._current())
+            close_screen(self, self._current())
         else:
             self.query_one("#confirm-reason", Input).focus()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        close_screen(self)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -15,8 +16,11 @@ from textual.widgets import DataTable, Footer, Input, Static
 from tui.actions import ActionKind
 from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
+from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter, sort_rows
-from tui.app.rows import JOB_COLUMNS, job_row
+from tui.app.rows import JOB_COLUMNS, job_gpus, job_row
+from tui.app.screens.closing import close_screen
+from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot, Job, JobState
 
 if TYPE_CHECKING:
@@ -28,23 +32,28 @@ def job_detail_table(job: Job, now: float) -> Table:
     table.add_column(style="bold")
     table.add_column()
     state = job.state.value + (" (held)" if job.held else "")
-    table.add_row("Job", f"{job.job_id}  {job.name}")
-    table.add_row("User", f"{job.user}  account {job.account or '-'}")
-    table.add_row("Partition", job.partition or "-")
-    table.add_row("State", fmt.styled(state, fmt.JOB_STATE_STYLES.get(job.state.value, "")))
+    fmt.add_plain_row(table, "Job", f"{job.job_id}  {job.name}")
+    fmt.add_plain_row(table, "User", f"{job.user}  account {job.account or '-'}")
+    fmt.add_plain_row(table, "Partition", job.partition or "-")
+    fmt.add_plain_row(
+        table, "State", fmt.styled(state, fmt.JOB_STATE_STYLES.get(job.state.value, ""))
+    )
     if job.state is JobState.PENDING:
-        table.add_row("Pending", f"{job.reason or 'None'}: {explain_reason(job.reason)}")
-        table.add_row("Waiting", fmt.duration(job.pending_for_s(now)))
+        fmt.add_plain_row(table, "Pending", f"{job.reason or 'None'}: {explain_reason(job.reason)}")
+        fmt.add_plain_row(table, "Waiting", fmt.duration(job.pending_for_s(now)))
     elif job.reason and job.reason != "None":
-        table.add_row("Reason", job.reason)
-    table.add_row("Nodes", ",".join(job.nodes) or "-")
+        fmt.add_plain_row(table, "Reason", job.reason)
+    fmt.add_plain_row(table, "Nodes", ",".join(job.nodes) or "-")
     for node, indices in sorted(job.gpu_indices.items()):
-        table.add_row(f"  GPUs on {node}", ",".join(str(i) for i in indices))
-    table.add_row("GPUs", str(job.gpu_count))
-    table.add_row("Submitted", _clock(job.submit_time, now))
-    table.add_row("Started", _clock(job.start_time, now))
+        fmt.add_plain_row(table, f"  GPUs on {node}", ",".join(str(i) for i in indices))
+    if job.state is JobState.PENDING:
+        fmt.add_plain_row(table, "GPUs", f"{job_gpus(job)} requested")
+    else:
+        fmt.add_plain_row(table, "GPUs", str(job.gpu_count))
+    fmt.add_plain_row(table, "Submitted", _clock(job.submit_time, now))
+    fmt.add_plain_row(table, "Started", _clock(job.start_time, now))
     limit = "-" if job.time_limit_min is None else fmt.duration(job.time_limit_min * 60.0)
-    table.add_row("Time limit", limit)
+    fmt.add_plain_row(table, "Time limit", limit)
     return table
 
 
@@ -72,7 +81,19 @@ class JobDetailScreen(ModalScreen[None]):
             yield Static(job_detail_table(self.job, self.now))
 
 
-class JobsScreen(Screen[None]):
+class JobsTable(DataTable[Text | str]):
+    """The job rows; keys typed after `/` go to the filter however fast they come."""
+
+    def on_key(self, event: events.Key) -> None:
+        screen = self.screen
+        if not isinstance(screen, JobsScreen):
+            return
+        box = screen.query_one("#jobs-filter", Input)
+        if not route_typeahead(box, event) and is_filter_key(event):
+            show_filter(box, screen.row_filter.text)
+
+
+class JobsScreen(ContainedErrors, Screen[None]):
     DEFAULT_CSS = """
     JobsScreen #jobs-title { height: 1; background: $boost; }
     JobsScreen DataTable { height: 1fr; }
@@ -96,6 +117,7 @@ class JobsScreen(Screen[None]):
         self.initial_filter = initial_filter
         self.selected: set[str] = set()
         self._order: list[str] = []
+        self._columns_ready = False
 
     @property
     def dash(self) -> ClusterDashApp:
@@ -103,24 +125,26 @@ class JobsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="jobs-title", markup=False)
-        table: DataTable[Text | str] = DataTable(id="jobs-table", cursor_type="row")
-        yield table
+        yield JobsTable(id="jobs-table", cursor_type="row")
         yield Input(
             placeholder="filter: user, state, partition, text, regex, !invert", id="jobs-filter"
         )
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one("#jobs-table", DataTable)
         table.add_column(" ", key="mark", width=1)
         for key, label in JOB_COLUMNS:
             table.add_column(label, key=key)
+        self._columns_ready = True
         if self.initial_filter:
             self.row_filter = parse_filter(self.initial_filter)
         self.refresh_snapshot(self.dash.snapshot)
         table.focus()
 
     def refresh_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        if not self._columns_ready:
+            return  # a snapshot before on_mount: on_mount shows the latest one
         now = self.dash.now()
         rows = [job_row(job, now) for job in snapshot.jobs]
         rows = [r for r in rows if self.row_filter.matches(r.haystack)]
@@ -154,10 +178,7 @@ class JobsScreen(Screen[None]):
         return self._order[table.cursor_row]
 
     def action_filter(self) -> None:
-        box = self.query_one("#jobs-filter", Input)
-        box.add_class("-shown")
-        box.value = self.row_filter.text
-        box.focus()
+        show_filter(self.query_one("#jobs-filter", Input), self.row_filter.text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -170,7 +191,14 @@ class JobsScreen(Screen[None]):
         self.query_one("#jobs-table", DataTable).focus()
         self.refresh_snapshot(self.dash.snapshot)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Keys can arrive before on_mount built the table; only "back" makes sense then.
+        return self._columns_ready or action == "back"
+
     def action_back(self) -> None:
+        if not self._columns_ready:
+            close_screen(self)
+            return
         box = self.query_one("#jobs-filter", Input)
         if box.has_class("-shown"):
             box.remove_class("-shown")
@@ -179,7 +207,7 @@ class JobsScreen(Screen[None]):
             self.row_filter = RowFilter()
             self.refresh_snapshot(self.dash.snapshot)
         else:
-            self.dismiss(None)
+            close_screen(self)
 
     def action_detail(self) -> None:
         job_id = self.current_job_id()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -12,13 +13,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from tui.actions import ActionKind
-from tui.app.filtering import FilterError, parse_filter
+from tui.app.errors import ContainedErrors
+from tui.app.filtering import FilterError, RowFilter, parse_filter
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.gpu_list import GpuList
 from tui.app.widgets.nodes_table import NodesTable
 from tui.app.widgets.status_bar import StatusBar, error_lines, status_text
 from tui.app.widgets.summary import SummaryLine
+from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot
 from tui.summary import ClusterSummary
 
@@ -29,7 +32,7 @@ SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
 NARROW_WIDTH = 120
 
 
-class NodesPane(NodesTable):
+class NodesPane(ContainedErrors, NodesTable):
     """The nodes table with its cluster actions."""
 
     BINDINGS = [
@@ -40,10 +43,10 @@ class NodesPane(NodesTable):
         Binding("escape", "screen.clear", "Clear", show=False),
     ]
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "node_action" and getattr(self.app, "readonly", False):
-            return None  # shown disabled in the footer
-        return True
+    def on_key(self, event: events.Key) -> None:
+        box = self.screen.query_one("#node-filter", Input)
+        if not route_typeahead(box, event) and is_filter_key(event):
+            show_filter(box, self.row_filter.text)
 
     def action_node_action(self, kind: str) -> None:
         self.app.request_action(ActionKind(kind), self.targets())  # type: ignore[attr-defined]
@@ -54,7 +57,7 @@ class NodesPane(NodesTable):
             self.app.open_node(node)  # type: ignore[attr-defined]
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ContainedErrors, Screen[None]):
     AUTO_FOCUS = "#nodes"
     BINDINGS = [
         Binding("1", "focus_pane('nodes')", "Nodes", show=False),
@@ -81,6 +84,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="nodes-pane"):
                 yield NodesPane(id="nodes")
+                yield Static("", id="node-filter-note", markup=False)
                 yield Input(placeholder="filter nodes: text, regex, !invert", id="node-filter")
             with Vertical(id="side"):
                 with VerticalScroll(id="gpus-pane", classes="side-pane"):
@@ -93,7 +97,7 @@ class MainScreen(Screen[None]):
                     on_open=self.dash.alerts_ui.open_detail,
                 )
                 yield ChatPane(id="chat", classes="side-pane")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         state = self.dash.ui_state
@@ -151,15 +155,13 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
-        box = self.query_one("#node-filter", Input)
-        box.add_class("-shown")
-        box.value = self.query_one(NodesPane).row_filter.text
-        box.focus()
+        nodes = self.query_one(NodesPane)
+        show_filter(self.query_one("#node-filter", Input), nodes.row_filter.text)
 
     def action_clear(self) -> None:
         nodes = self.query_one(NodesPane)
         if nodes.row_filter.active:
-            nodes.set_filter(parse_filter(""))
+            self._set_node_filter(parse_filter(""))
         elif nodes.selected:
             nodes.clear_selection()
 
@@ -170,19 +172,33 @@ class MainScreen(Screen[None]):
             row_filter = parse_filter(event.value)
         except FilterError:
             return  # keep the last good filter while a regex is half typed
-        self.query_one(NodesPane).set_filter(row_filter)
+        self._set_node_filter(row_filter)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "node-filter":
             return
         event.stop()
         try:
-            self.query_one(NodesPane).set_filter(parse_filter(event.value))
+            self._set_node_filter(parse_filter(event.value))
         except FilterError as error:
             self.notify(str(error), severity="error")
             return
         event.input.remove_class("-shown")
         self.query_one(NodesPane).focus()
+
+    def _set_node_filter(self, row_filter: RowFilter) -> None:
+        """Filter the nodes table; while a filter is on, a line under it says so."""
+        self.query_one(NodesPane).set_filter(row_filter)
+        self._show_filter_note()
+
+    def _show_filter_note(self) -> None:
+        nodes = self.query_one(NodesPane)
+        note = self.query_one("#node-filter-note", Static)
+        row_filter = nodes.row_filter
+        if row_filter.active:
+            shown, total = len(nodes.visible_nodes()), len(nodes.rows_by_name)
+            note.update(f" filter: {row_filter.text}  ({shown} of {total} nodes; esc clears)")
+        note.set_class(row_filter.active, "-shown")
 
     def on_key(self, event: object) -> None:
         key = getattr(event, "key", "")
@@ -217,9 +233,13 @@ class MainScreen(Screen[None]):
             now=now,
             countdown_s=countdown_s,
             busy_frame=busy,
+            ui_error=dash.last_ui_error,
         )
         errors = error_lines(snapshot.health, now)
-        self.query_one(StatusBar).show(line, errors)
+        bars = self.query(StatusBar)
+        if not bars:
+            return  # the app is closing and the screen's widgets are gone
+        bars.first().show(line, errors)
         banner = self.query_one("#banner", Static)
         failing = [h for h in snapshot.health.values() if h.enabled and not h.ok and h.last_error]
         if failing:
@@ -236,6 +256,8 @@ class MainScreen(Screen[None]):
         )
         nodes = self.query_one(NodesPane)
         nodes.apply(snapshot)
+        if nodes.row_filter.active:
+            self._show_filter_note()
         if self.pane_visible("gpus"):
             self.query_one(GpuList).show(
                 snapshot, nodes.current_node(), dash.ui_state.gpu_metric, dash.rings

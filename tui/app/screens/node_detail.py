@@ -16,6 +16,7 @@ from textual_plotext import PlotextPlot
 
 from tui.actions import ActionKind
 from tui.app import format as fmt
+from tui.app.errors import ContainedErrors
 from tui.model import ClusterSnapshot, Node
 from tui.sources.base import GpuSeries, one_line
 
@@ -36,6 +37,30 @@ CHARTS: tuple[tuple[str, str], ...] = (
     ("power_w", "Power W"),
 )
 MAX_POINTS = 120
+# Fixed y ranges, so an idle GPU reads 0 on a 0-100 scale rather than filling the chart.
+PERCENT_METRICS = ("utilization_pct", "memory_pct")
+TEMPERATURE_TOP_C = 100.0
+
+
+def time_axis(span_s: float) -> tuple[float, list[float], list[str]]:
+    """(seconds per x unit, tick positions, tick labels) for a chart ending at now."""
+    unit_s, suffix = (60.0, "m") if span_s <= 3600 else (3600.0, "h")
+    if span_s > 86400:
+        unit_s, suffix = 86400.0, "d"
+    extent = span_s / unit_s
+    ticks = [-extent + extent * i / 4 for i in range(5)]
+    labels = [f"{tick:g}{suffix}" if tick else "now" for tick in ticks]
+    return unit_s, ticks, labels
+
+
+def y_limits(metric: str, values: list[float]) -> tuple[float, float]:
+    """0-100 for percentages, 0 to at least 100 °C, 0 to the highest power seen (or 1 W)."""
+    top = max(values, default=0.0)
+    if metric in PERCENT_METRICS:
+        return 0.0, 100.0
+    if metric == "temperature_c":
+        return 0.0, max(TEMPERATURE_TOP_C, top)
+    return 0.0, max(1.0, top * 1.1)
 
 
 def slurm_record(node: Node) -> Table:
@@ -59,7 +84,7 @@ def slurm_record(node: Node) -> Table:
         ("GPUs", f"{node.gpus_alloc}/{node.gpus_total} {node.gpu_model}"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        fmt.add_plain_row(table, key, value)
     return table
 
 
@@ -73,7 +98,8 @@ def jobs_table(snapshot: ClusterSnapshot, node: str, now: float) -> Table | Text
     for job in jobs:
         elapsed = None if job.start_time is None else now - job.start_time
         indices = job.gpu_indices.get(node, ())
-        table.add_row(
+        fmt.add_plain_row(
+            table,
             job.job_id,
             job.user,
             fmt.styled(job.state.value, fmt.JOB_STATE_STYLES.get(job.state.value, "")),
@@ -84,7 +110,7 @@ def jobs_table(snapshot: ClusterSnapshot, node: str, now: float) -> Table | Text
     return table
 
 
-class NodeDetailScreen(Screen[None]):
+class NodeDetailScreen(ContainedErrors, Screen[None]):
     DEFAULT_CSS = """
     NodeDetailScreen #detail-title { height: 1; background: $boost; }
     NodeDetailScreen Grid { grid-size: 2 2; height: 2fr; min-height: 16; }
@@ -100,6 +126,8 @@ class NodeDetailScreen(Screen[None]):
         Binding("3", "range(2)", "6h"),
         Binding("4", "range(3)", "24h"),
         Binding("5", "range(4)", "7d"),
+        Binding("left_square_bracket", "pick_gpu(-1)", "Prev GPU"),
+        Binding("right_square_bracket", "pick_gpu(1)", "Next GPU"),
         Binding("d", "node_action('drain')", "Drain"),
         Binding("r", "node_action('resume')", "Resume"),
     ]
@@ -109,6 +137,8 @@ class NodeDetailScreen(Screen[None]):
         self.node = node
         self.range_index = range_index
         self.series: dict[str, GpuSeries] = {}
+        # None: every GPU on the charts; else the one GPU index shown.
+        self.gpu_pick: int | None = None
 
     @property
     def dash(self) -> ClusterDashApp:
@@ -126,7 +156,7 @@ class NodeDetailScreen(Screen[None]):
                 yield Static("", id="record", markup=False)
             with VerticalScroll(id="detail-jobs"):
                 yield Static("", id="jobs", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         self.refresh_snapshot(self.dash.snapshot)
@@ -138,6 +168,8 @@ class NodeDetailScreen(Screen[None]):
         label, _ = RANGES[self.range_index]
         title = Text(f" {self.node} ", style="bold reverse")
         title.append(f"  history: {label}  (1-5: 15m 1h 6h 24h 7d)", style="dim")
+        picked = "all GPUs" if self.gpu_pick is None else f"GPU{self.gpu_pick}"
+        title.append(f"  showing: {picked}  ([ ] pick one GPU)", style="dim")
         self.query_one("#detail-title", Static).update(title)
         record = self.query_one("#record", Static)
         record.update(slurm_record(node) if node else Text("node not in Slurm's list", "red"))
@@ -147,6 +179,20 @@ class NodeDetailScreen(Screen[None]):
         self.range_index = index
         self.refresh_snapshot(self.dash.snapshot)
         self.load_history()
+
+    def action_pick_gpu(self, step: int) -> None:
+        """Cycle all GPUs -> GPU0 -> ... -> GPUn -> all ([ goes the other way)."""
+        indices = sorted({i for series in self.series.values() for i in series}) or list(
+            range(max((g.index + 1 for g in self.dash.snapshot.gpus_of(self.node)), default=0))
+        )
+        if not indices:
+            return
+        choices: list[int | None] = [None, *indices]
+        position = choices.index(self.gpu_pick) if self.gpu_pick in choices else 0
+        self.gpu_pick = choices[(position + step) % len(choices)]
+        self.refresh_snapshot(self.dash.snapshot)
+        for metric, _ in CHARTS:
+            self._draw(metric, None)
 
     def action_node_action(self, kind: str) -> None:
         self.dash.request_action(ActionKind(kind), [self.node])
@@ -179,15 +225,29 @@ class NodeDetailScreen(Screen[None]):
         plt = plot_widget.plt
         plt.clear_data()
         plt.clear_figure()
-        series = self.series.get(metric, {})
+        series = {
+            index: points
+            for index, points in self.series.get(metric, {}).items()
+            if self.gpu_pick is None or index == self.gpu_pick
+        }
         end = self.dash.now()
+        _, span = RANGES[self.range_index]
+        unit_s, ticks, labels = time_axis(span)
+        picked = "all GPUs" if self.gpu_pick is None else f"GPU{self.gpu_pick}"
         if message or not any(series.values()):
-            plt.title(message or "no data in this range")
-        for index, points in sorted(series.items()):
+            plt.title(message or f"{dict(CHARTS)[metric]}: no data in this range")
+        else:
+            plt.title(f"{dict(CHARTS)[metric]} · {picked}")
+        values: list[float] = []
+        for _index, points in sorted(series.items()):
             if not points:
                 continue
-            xs = [(t - end) / 60.0 for t, _ in points]
+            xs = [(t - end) / unit_s for t, _ in points]
             ys = [v for _, v in points]
-            plt.plot(xs, ys, label=f"GPU{index}", marker="braille")
-        plt.xlabel("minutes ago")
+            values += ys
+            plt.plot(xs, ys, marker="braille")
+        plt.xlim(ticks[0], ticks[-1])
+        plt.xticks(ticks, labels)
+        plt.ylim(*y_limits(metric, values))
+        plot_widget.border_title = f"{dict(CHARTS)[metric]} · {picked}"
         plot_widget.refresh()

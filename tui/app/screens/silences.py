@@ -174,7 +174,7 @@ class SilencesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="silences-title", markup=False)
         yield DataTable(id="silences", cursor_type="row")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -183,11 +183,6 @@ class SilencesScreen(Screen[None]):
         self.reload()
         self.set_interval(5.0, self.reload)
         table.focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "lift" and self.dash.readonly:
-            return None
-        return True
 
     def reload(self) -> None:
         service = self.dash.alert_service

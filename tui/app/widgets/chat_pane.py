@@ -196,7 +196,12 @@ class ChatPane(Vertical, can_focus=False):
                 await reply.add_block(Note(f"error: {event.error}", "red"))
 
     def action_stop(self) -> None:
-        self.workers.cancel_group(self, "chat")
+        """Esc: stop the answer in progress; with none, leave the chat for the nodes table."""
+        if any(w.group == "chat" and w.is_running for w in self.workers):
+            self.workers.cancel_group(self, "chat")
+            return
+        for nodes in self.screen.query("#nodes"):
+            nodes.focus()
 
     # ------------------------------------------------------------------ conversations
 

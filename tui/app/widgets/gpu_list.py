@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.app import format as fmt
@@ -91,6 +92,9 @@ def gpu_pane_text(
     return Text("\n").join(lines)
 
 
+PANE_ID = "gpus-pane"
+
+
 class GpuList(Static, can_focus=True):
     DEFAULT_CSS = """
     GpuList { height: auto; }
@@ -107,8 +111,14 @@ class GpuList(Static, can_focus=True):
         text = gpu_pane_text(snapshot, node, metric, rings, self.size.width or 80)
         if text == self._last:
             return
+        self._last = text
+        # The first line titles the pane's top border, where scrolling cannot take it away.
+        title, *rest = text.split("\n")
+        pane = self.parent
+        if isinstance(pane, Widget) and pane.id == PANE_ID:
+            pane.border_title = title
+            text = Text("\n").join(rest)
         # Same number of lines (same node, same GPU count): no layout pass (~50 ms at 1,024).
         lines = text.plain.count("\n") + 1
         self.update(text, layout=lines != self._lines)
-        self._last = text
         self._lines = lines

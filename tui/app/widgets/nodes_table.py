@@ -246,7 +246,7 @@ class NodesTable(ScrollView, can_focus=True):
         if not self._order:
             return
         self.cursor_row = max(0, min(row, len(self._order) - 1))
-        visible = max(1, self.size.height - 1)
+        visible = self._rows_shown()
         top = int(self.scroll_offset.y)
         if self.cursor_row < top:
             self.scroll_to(y=self.cursor_row, animate=False)
@@ -273,8 +273,12 @@ class NodesTable(ScrollView, can_focus=True):
     def action_cursor(self, delta: int) -> None:
         self.move_cursor(self.cursor_row + delta)
 
+    def _rows_shown(self) -> int:
+        """Rows in view: the viewport less the header line and any horizontal scrollbar."""
+        return max(1, self.scrollable_content_region.height - 1)
+
     def action_page(self, direction: int) -> None:
-        self.move_cursor(self.cursor_row + direction * max(1, self.size.height - 2))
+        self.move_cursor(self.cursor_row + direction * max(1, self._rows_shown() - 1))
 
     def action_to_edge(self, end: int) -> None:
         self.move_cursor(len(self._order) - 1 if end else 0)

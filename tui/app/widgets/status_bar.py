@@ -52,6 +52,7 @@ def status_text(
     now: float,
     countdown_s: float | None,
     busy_frame: int | None,
+    ui_error: str | None = None,
 ) -> Text:
     text = Text()
     text.append(f" {cluster_name} ", style="bold reverse")
@@ -67,6 +68,8 @@ def status_text(
         text.append(SPINNER[busy_frame % len(SPINNER)] + " refreshing", style="cyan")
     elif countdown_s is not None:
         text.append(f"↻ {max(0, round(countdown_s))}s", style="dim")
+    if ui_error:
+        text.append(f"  ✖ internal error: {ui_error} (details in the log)", style="bold red")
     return text
 
 
