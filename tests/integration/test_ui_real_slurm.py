@@ -98,7 +98,9 @@ async def test_slurm_refusal_is_shown_verbatim(slurm: SlurmCluster, tmp_path: Pa
     async with app.run_test(size=(160, 40)) as pilot:
         await settle(app, pilot)
         assert app.screen.query_one(NodesPane).select_node("gpu-01")
-        await pilot.press("r", "y")  # resuming a node that is not drained: Slurm says no
+        await pilot.press("r")  # resuming a node that is not drained: Slurm says no
+        await dialog_ready(pilot)
+        await pilot.press("y")
         await settle(app, pilot)
         audit = await holder["services"].store.list_audit()
         assert [(a.action, a.ok) for a in audit] == [("resume", False)]
@@ -117,7 +119,9 @@ async def test_cancel_a_running_job(slurm: SlurmCluster, tmp_path: Path) -> None
         assert isinstance(screen, JobsScreen)
         assert job in screen._order
         screen.query_one("#jobs-table").move_cursor(row=screen._order.index(job))
-        await pilot.press("C", "y")
+        await pilot.press("C")
+        await dialog_ready(pilot)
+        await pilot.press("y")
         await settle(app, pilot)
         slurm.wait_for(lambda: slurm.job_state(job) in ("CANCELLED", ""), 30)
         audit = await holder["services"].store.list_audit()
