@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Modules that belong to an optional feature and are only imported once its extra is there.
 OPTIONAL_MODULES = {
     "web": ("tui.web.server", "tui.web.session"),
+    "mcp": ("tui.mcp_server.confirm", "tui.mcp_server.server"),
 }
 
 
