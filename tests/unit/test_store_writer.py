@@ -91,3 +91,72 @@ async def test_demo_after_real_and_real_after_demo_never_mix(tmp_path: Path) -> 
     async with await Store.open(tmp_path / "h-demo.sqlite3", readonly=True) as demo:
         assert await stored_cluster(demo) == "simulated"
         assert await demo.gpu_samples("gpu-01", 0, 2e9)
+
+
+def test_two_standalone_dashboards_one_writer_no_duplicate_events_audit_once(
+    tmp_path: Path,
+) -> None:
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.collect_process import wait_until
+
+    store = tmp_path / "h.sqlite3"
+    env = dict(
+        os.environ,
+        CLUSTERDASH_STORE_PATH=str(store),
+        CLUSTERDASH_GPU_INTERVAL="1s",
+        CLUSTERDASH_SLURM_INTERVAL="1s",
+    )
+
+    def start(reason: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.standalone_dashboard", reason],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def events() -> int:
+        with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
+            return int(
+                db.execute(
+                    "SELECT count(*) FROM alert_events "
+                    "WHERE rule = 'node_drained' AND target = 'gpu-03'"
+                ).fetchone()[0]
+            )
+
+    first = start("first")
+    second: subprocess.Popen[str] | None = None
+    try:
+        assert first.stdout is not None and first.stdout.readline() == "writer True\n"
+        assert first.stdout.readline() == "audited\n"
+        second = start("second")
+        assert second.stdout is not None
+        assert second.stdout.readline() == "writer False\n", second.stderr
+        assert second.stdout.readline() == "audited\n", "a reader still records its audit row"
+        wait_until(lambda: events() >= 1, 60, "the drained node's alert event")
+        cycles = _sample_times(tmp_path)
+        wait_until(lambda: _sample_times(tmp_path) >= cycles + 2, 60, "two more cycles")
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                assert process.stdin is not None
+                process.stdin.write("stop\n")
+                process.stdin.flush()
+                process.wait(timeout=30)
+    assert events() == 1, "one writer: the event is recorded once"
+    with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
+        reasons = sorted(row[0] for row in db.execute("SELECT reason FROM audit_log"))
+    assert reasons == ["first", "second"], "each process's action is recorded exactly once"
+
+
+def _sample_times(tmp_path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
+        return int(db.execute("SELECT count(DISTINCT ts) FROM gpu_samples").fetchone()[0])
