@@ -22,7 +22,7 @@ from loguru import logger
 
 from tui.config import Settings, state_dir
 from tui.model import ClusterSnapshot, SourceHealth
-from tui.snapshot_wire import decode
+from tui.snapshot_wire import decode, patch
 from tui.sources.base import one_line
 
 SERVICE_SOCKET = Path("/run/clusterdash/collect.sock")
@@ -92,6 +92,26 @@ async def find_collector(settings: Settings, *, demo: bool) -> tuple[Path, dict[
     return None
 
 
+async def attached_snapshot(
+    settings: Settings, mode: str
+) -> tuple[ClusterSnapshot, Path | None] | None:
+    """The running collector's snapshot and its history database; None when none runs.
+
+    A collector found but failing mid-read is reported (CollectorUnavailable), never
+    replaced by data collected here.
+    """
+    if not settings.collector.attach:
+        return None
+    found = await find_collector(settings, demo=mode == "demo")
+    if found is None:
+        return None
+    path, hello = found
+    remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == "demo")
+    snapshot = await remote.current()
+    store = hello.get("store")
+    return snapshot, Path(store) if store else None
+
+
 class RemoteCollector:
     """Stands where Collector does in a viewer: latest snapshot, subscribers, run()."""
 
@@ -107,6 +127,8 @@ class RemoteCollector:
         self._subscribers: list[Subscriber] = []
         self._last_success: float | None = None
         self._failures = 0
+        # The last snapshot as the collector encoded it, which its next delta is applied to.
+        self._wire: dict[str, Any] | None = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
@@ -124,9 +146,14 @@ class RemoteCollector:
     async def collect_once(self) -> ClusterSnapshot:
         """Ask the collector to poll now, then read its snapshot (nothing is collected here)."""
         await self.poll_now()
+        return await self.current()
+
+    async def current(self) -> ClusterSnapshot:
+        """The collector's latest snapshot as it stands (no poll is asked for)."""
         reader, writer = await self._subscribe()
         try:
-            await self._receive(reader)
+            if not await self._receive(reader):
+                raise CollectorUnavailable(f"collector on {self.path} closed the connection")
         finally:
             writer.close()
         return self.latest
@@ -161,7 +188,8 @@ class RemoteCollector:
             )
         except OSError as error:
             raise CollectorUnavailable(f"no collector on {self.path}: {one_line(error)}") from None
-        writer.write(b'{"id":1,"op":"subscribe"}\n')
+        self._wire = None
+        writer.write(b'{"id":1,"op":"subscribe","deltas":true}\n')
         await writer.drain()
         return reader, writer
 
@@ -170,7 +198,13 @@ class RemoteCollector:
         if not line:
             return False
         message = json.loads(line)
-        snapshot = decode(message["snapshot"])
+        if message.get("event") == "delta":
+            if self._wire is None:
+                raise ValueError("the collector sent a delta before a snapshot")
+            self._wire = patch(self._wire, message["delta"])
+        else:
+            self._wire = message["snapshot"]
+        snapshot = decode(self._wire)
         self._last_success = time.time()
         self._failures = 0
         self.connected.set()

@@ -15,6 +15,7 @@ import grp
 import json
 import os
 import pwd
+import shutil
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -26,7 +27,7 @@ from loguru import logger
 from tui.model import ClusterSnapshot
 from tui.services import Services
 from tui.snapshot_output import snapshot_json
-from tui.snapshot_wire import encode
+from tui.snapshot_wire import diff, encode
 
 MAX_REQUEST_BYTES = 1 << 20
 Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
@@ -53,12 +54,25 @@ class _Encoded:
         self._price = price
         self._wire: bytes | None = None
         self._public: str | None = None
+        self._data: dict[str, Any] | None = None
+
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = encode(self.snapshot)
+        return self._data
 
     def wire_line(self) -> bytes:
         if self._wire is None:
-            body = json.dumps(encode(self.snapshot), separators=(",", ":"), allow_nan=False)
+            body = json.dumps(self.data(), separators=(",", ":"), allow_nan=False)
             self._wire = b'{"event":"snapshot","snapshot":' + body.encode() + b"}\n"
         return self._wire
+
+    def delta_line(self, previous: _Encoded) -> bytes:
+        """What changed since `previous`, for a viewer that holds `previous` already."""
+        body = json.dumps(
+            diff(previous.data(), self.data()), separators=(",", ":"), allow_nan=False
+        )
+        return b'{"event":"delta","delta":' + body.encode() + b"}\n"
 
     def public(self) -> str:
         if self._public is None:
@@ -72,7 +86,8 @@ class CollectServer:
         self.socket_path = socket_path
         self.group = group
         self._server: asyncio.AbstractServer | None = None
-        self._subscribers: set[asyncio.Queue[bytes]] = set()
+        # Each viewer's queue of lines, and whether it takes deltas after its first snapshot.
+        self._subscribers: dict[asyncio.Queue[bytes], bool] = {}
         self._latest = _Encoded(services.snapshot, services.settings.cluster.gpu_hourly_price)
         self._handlers: dict[str, Handler] = {
             "hello": self._hello,
@@ -86,6 +101,7 @@ class CollectServer:
             "chat_create": self._chat_create,
             "chat_add": self._chat_add,
             "poll_now": self._poll_now,
+            "rules": self._rules,
         }
 
     async def start(self) -> None:
@@ -125,15 +141,19 @@ class CollectServer:
         return len(self._subscribers)
 
     def _on_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        previous = self._latest
         self._latest = _Encoded(snapshot, self.services.settings.cluster.gpu_hourly_price)
-        if not self._subscribers:
-            return
-        line = self._latest.wire_line()
-        for queue in self._subscribers:
+        delta: bytes | None = None
+        for queue, deltas in self._subscribers.items():
             if queue.full():  # a viewer that cannot keep up gets the newest snapshot only
-                with contextlib.suppress(asyncio.QueueEmpty):
+                while not queue.empty():  # a delta needs every line before it: start afresh
                     queue.get_nowait()
-            queue.put_nowait(line)
+                queue.put_nowait(self._latest.wire_line())
+            elif deltas:
+                delta = delta or self._latest.delta_line(previous)
+                queue.put_nowait(delta)
+            else:
+                queue.put_nowait(self._latest.wire_line())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         user = peer_user(writer)
@@ -141,7 +161,7 @@ class CollectServer:
             while line := await reader.readline():
                 reply = await self._answer(line, user)
                 if reply is None:  # subscribe: this connection now only streams
-                    await self._stream(reader, writer)
+                    await self._stream(reader, writer, deltas=_wants_deltas(line))
                     return
                 writer.write(reply)
                 await writer.drain()
@@ -183,19 +203,25 @@ class CollectServer:
             return f'{head},"snapshot_json":{json.dumps(public)}}}\n'.encode()
         return (json.dumps(reply, separators=(",", ":"), default=str) + "\n").encode()
 
-    def add_stream(self) -> asyncio.Queue[bytes]:
-        """A queue that gets the current snapshot line now and each new one after."""
+    def add_stream(self, *, deltas: bool = False) -> asyncio.Queue[bytes]:
+        """A queue that gets the current snapshot line now and each new one after.
+
+        With `deltas`, each later line is what changed since the line before it (a viewer
+        that falls behind gets a whole snapshot again).
+        """
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=2)
         queue.put_nowait(self._latest.wire_line())
-        self._subscribers.add(queue)
+        self._subscribers[queue] = deltas
         return queue
 
     def remove_stream(self, queue: asyncio.Queue[bytes]) -> None:
-        self._subscribers.discard(queue)
+        self._subscribers.pop(queue, None)
 
-    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, deltas: bool
+    ) -> None:
         """Send each new snapshot until the viewer hangs up (its end of the socket reads EOF)."""
-        queue = self.add_stream()
+        queue = self.add_stream(deltas=deltas)
         hangup = asyncio.ensure_future(reader.read())
         try:
             while not hangup.done():
@@ -306,10 +332,40 @@ class CollectServer:
         snapshot = await self.services.collector.collect_once()
         return {"taken_at": snapshot.taken_at}
 
+    async def _rules(self, request: dict[str, Any], user: str) -> dict[str, Any]:
+        """A viewer's rule edit: the collector's rules file becomes `text`, its engine reloads.
+
+        The one alert engine is the collector's, so an edit made in any viewer changes the
+        rules it evaluates; a rule named in `restart` changed definition and starts over.
+        """
+        from tui.alerts.rules_file import load_rules, parse_rules
+
+        alerts = self._require_alerts()
+        text = str(request["text"])
+        rule_set = parse_rules(text)
+        if rule_set.problems:
+            raise ValueError(f"rules not changed: {rule_set.problems[0].format(Path('rules'))}")
+        settings = self.services.settings
+        path = settings.rules_path
+        await asyncio.to_thread(_write_rules_file, path, text)
+        rules, _ = load_rules(path, builtin=settings.alerts.builtin_rules)
+        restart = request.get("restart")
+        if restart:
+            alerts.engine.set_rules([r for r in rules if r.name != restart])
+        alerts.engine.set_rules(rules)
+        logger.info("{} changed the alert rules: {} rules now in {}", user, len(rules), path)
+        return {"rules": len(rules), "path": str(path)}
+
     def _require_alerts(self) -> Any:
         if self.services.alerts is None:
             raise ValueError("this collector runs no alert engine")
         return self.services.alerts
+
+
+def _wants_deltas(line: bytes) -> bool:
+    with contextlib.suppress(ValueError, AttributeError):
+        return json.loads(line).get("deltas") is True
+    return False
 
 
 def _sample_row(sample: Any) -> tuple[Any, ...]:
@@ -323,6 +379,20 @@ def _sample_row(sample: Any) -> tuple[Any, ...]:
         sample.power_w,
         sample.sm_clock_mhz,
     )
+
+
+def _write_rules_file(path: Path, text: str) -> None:
+    """Atomically; the previous file stays as <file>.bak unless it already says `text`
+    (a viewer sharing this file has just written it and kept the backup itself)."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+        shutil.copy2(path, path.with_suffix(path.suffix + ".bak"))
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
 
 
 async def _answers(path: Path) -> bool:

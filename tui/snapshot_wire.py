@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -136,3 +137,48 @@ def decode(data: dict[str, Any]) -> ClusterSnapshot:
         gpus_taken_at=data["gpus_taken_at"],
         gpus_stale=bool(data["gpus_stale"]),
     )
+
+
+# ---- deltas: what changed since the previous snapshot, for viewers of 1,000-node clusters
+
+_KEYS: dict[str, Callable[[Any], Any]] = {
+    "nodes": lambda node: node["name"],
+    "gpus": lambda row: f"{row[0]}\t{row[1]}",  # node, index
+    "jobs": lambda job: job["job_id"],
+}
+_SCALARS = ("taken_at", "cluster_name", "demo", "slurm_version", "health")
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What turns `before` into `after` (both from `encode`): changed and dropped entries.
+
+    Each list's order is sent only when its keys are no longer the same sequence.
+    """
+    delta: dict[str, Any] = {name: after[name] for name in _SCALARS}
+    for name, key in _KEYS.items():
+        old = {key(item): item for item in before[name]}
+        new_keys = [key(item) for item in after[name]]
+        changed = [
+            item for k, item in zip(new_keys, after[name], strict=True) if old.get(k) != item
+        ]
+        part: dict[str, Any] = {"set": changed}
+        if new_keys != list(old):
+            kept = set(new_keys)
+            part["drop"] = [k for k in old if k not in kept]
+            part["order"] = new_keys
+        delta[name] = part
+    return delta
+
+
+def patch(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """`after` again from `before` and `diff(before, after)`."""
+    after: dict[str, Any] = {name: delta[name] for name in _SCALARS}
+    for name, key in _KEYS.items():
+        items = {key(item): item for item in before[name]}
+        for dropped in delta[name].get("drop", ()):
+            items.pop(dropped, None)
+        for item in delta[name]["set"]:
+            items[key(item)] = item
+        order = delta[name].get("order")
+        after[name] = list(items.values()) if order is None else [items[k] for k in order]
+    return after

@@ -80,3 +80,10 @@ class ViewerAlertService(AlertService):
         reply = await request(self.socket, {"op": "lift", "silence_id": silence_id})
         await self._follow(notify=False)
         return bool(reply["lifted"])
+
+    async def send_rules(self, text: str, restart: str | None = None) -> None:
+        """A rule edit made here: the collector's engine (the only one) takes the new rules.
+
+        `text` is the rules file as saved; CollectorUnavailable says why when it is refused.
+        """
+        await request(self.socket, {"op": "rules", "text": text, "restart": restart})

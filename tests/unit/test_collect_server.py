@@ -352,3 +352,45 @@ async def test_bad_requests_get_one_line_errors_and_the_collector_carries_on(
         assert (await request(collect.socket, {"op": "hello"}))["demo"] is True
     finally:
         collect.stop()
+
+
+async def test_ask_answers_from_the_running_collector(env: dict[str, str]) -> None:
+    from tests.agent_server import Call, ScriptedServer, text_reply, tool_reply
+
+    collect = Collect(env, "--demo", "--nodes", "8").start()
+    try:
+        settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("CLUS")})
+        viewer = await attach_or_build(settings, "demo")
+        try:
+            assert viewer.alerts is not None
+            task = asyncio.create_task(viewer.run_background())
+            await _await(
+                lambda: any(a.key == ("node_drained", "gpu-03") for a in viewer.alerts.active()),
+                60,
+                "the collector's drained-node alert",
+            )
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        finally:
+            await viewer.aclose()
+        script = [
+            tool_reply(Call("list_nodes", {}), Call("alerts", {})),
+            text_reply("gpu-03 is drained."),
+        ]
+        with ScriptedServer(script) as server:
+            # This process would simulate 4 nodes; the collector it attaches to shows 8.
+            asked = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "tui.cli", "ask", "--demo", "--nodes", "4", "drained?"],
+                env=dict(env, CLUSTERDASH_AGENT_BASE_URL=server.base_url),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+    finally:
+        collect.stop()
+    assert asked.returncode == 0, asked.stderr
+    assert "gpu-03 is drained." in asked.stdout
+    tools = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert "gpu-08" in tools[0], "the nodes are the collector's, not simulated here"
+    assert "node_drained" in tools[1], "the alerts are the collector's"

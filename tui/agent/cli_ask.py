@@ -98,22 +98,34 @@ def _commands(action: Action) -> str:
 
 
 async def ask_command(settings: Settings, mode: str, question: str) -> int:
-    """`clusterdash ask`: one collection cycle, then one streamed answer on stdout."""
+    """`clusterdash ask`: the running collector's snapshot (else one collection cycle here),
+    then one streamed answer on stdout."""
+    from tui.collect_client import CollectorUnavailable, attached_snapshot
     from tui.mode import store_path_for
-    from tui.services import build_services
 
     model = client_settings(settings)
     if not model.configured:
         sys.stderr.write(NO_MODEL + "\n")
         return EXIT_USAGE
-    services = await build_services(settings, mode, with_store=False)
     store: Store | None = None
     try:
-        snapshot = await services.collector.collect_once()
-        history = services.history
+        attached = await attached_snapshot(settings, mode)
+    except CollectorUnavailable as error:
+        sys.stderr.write(f"clusterdash: {error}\n")
+        return EXIT_FAILED
+    services = None
+    try:
+        if attached is not None:
+            snapshot, store_path = attached
+            history = None
+        else:
+            from tui.services import build_services
+
+            services = await build_services(settings, mode, with_store=False)
+            snapshot = await services.collector.collect_once()
+            history, store_path = services.history, store_path_for(settings, mode)
         alerts = None
-        store_path = store_path_for(settings, mode)
-        if store_path.exists():
+        if store_path is not None and store_path.exists():
             try:
                 store = await Store.open(store_path, readonly=True)
             except StoreError as error:
@@ -128,4 +140,5 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
     finally:
         if store is not None:
             await store.close()
-        await services.aclose()
+        if services is not None:
+            await services.aclose()

@@ -6,7 +6,7 @@ the running engine at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -301,6 +301,10 @@ class AlertRulesScreen(Screen[None]):
             if restart is not None:
                 service.engine.set_rules([r for r in rules if r.name != restart])
             service.engine.set_rules(rules)
+            send = getattr(service, "send_rules", None)
+            if send is not None:  # attached: the collector's engine is the one that alerts
+                text = location.path.read_text(encoding="utf-8")
+                self.run_worker(self._send_rules(send, text, restart), group="rules")
         self.notify(f"{done}; saved to {location.path}")
         if not location.configured:
             self.notify(
@@ -310,6 +314,16 @@ class AlertRulesScreen(Screen[None]):
                 timeout=15,
             )
         self.reload()
+
+    async def _send_rules(
+        self, send: Callable[[str, str | None], Awaitable[None]], text: str, restart: str | None
+    ) -> None:
+        try:
+            await send(text, restart)
+        except Exception as error:  # the collector said no or is gone: say so, keep running
+            self.notify(
+                f"the collector did not take the new rules: {error}", severity="error", timeout=15
+            )
 
     # ------------------------------------------------------------------ actions
 
