@@ -140,3 +140,45 @@ async def test_attach_first_paint_and_collector_cpu_per_viewer(tmp_path: Path) -
         per_viewer <= TARGET_CPU_PER_VIEWER_PCT,
         "<= 1%",
     )
+
+
+async def _stream_bytes(socket: Path, *, deltas: bool, updates: int) -> list[int]:
+    """The size of each line after the first of one subscription, `updates` of them."""
+    reader, writer = await asyncio.open_unix_connection(str(socket), limit=256 << 20)
+    request = (
+        b'{"id":1,"op":"subscribe","deltas":true}\n' if deltas else b'{"id":1,"op":"subscribe"}\n'
+    )
+    writer.write(request)
+    await writer.drain()
+    try:
+        await reader.readline()  # the whole snapshot a viewer starts from, either way
+        return [len(await reader.readline()) for _ in range(updates)]
+    finally:
+        writer.close()
+
+
+async def test_stream_bytes_per_update_with_and_without_deltas(tmp_path: Path) -> None:
+    env = _env(tmp_path, CLUSTERDASH_GPU_INTERVAL="2s", CLUSTERDASH_SLURM_INTERVAL="2s")
+    collect = Collect(env, "--demo", "--nodes", str(NODES)).start()
+    try:
+        probe = RemoteCollector(collect.socket, "bench", demo=True)
+        for _ in range(240):  # the collector's first full cycle of every node
+            if len((await probe.collect_once()).gpus) >= NODES * 8:
+                break
+            await asyncio.sleep(0.5)
+        full, delta = await asyncio.gather(
+            _stream_bytes(collect.socket, deltas=False, updates=6),
+            _stream_bytes(collect.socket, deltas=True, updates=6),
+        )
+    finally:
+        collect.stop()
+    print(f"delta line sizes: {delta}; whole snapshot line sizes: {full}")
+    full_mean, delta_mean = sum(full) / len(full), sum(delta) / len(delta)
+    _report("collect_stream_bytes_per_update_full", full_mean, "bytes", True, "reference")
+    _report(
+        "collect_stream_bytes_per_update_delta",
+        delta_mean,
+        "bytes",
+        delta_mean < full_mean,
+        "< whole snapshot",
+    )

@@ -394,3 +394,44 @@ async def test_ask_answers_from_the_running_collector(env: dict[str, str]) -> No
     tools = [m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"]
     assert "gpu-08" in tools[0], "the nodes are the collector's, not simulated here"
     assert "node_drained" in tools[1], "the alerts are the collector's"
+
+
+async def test_a_viewer_following_deltas_shows_the_collectors_snapshots(
+    env: dict[str, str],
+) -> None:
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from tui.model import ClusterSnapshot
+    from tui.snapshot_wire import decode
+
+    collect = Collect(env, "--demo", "--nodes", "8").start()
+    try:
+        # A whole-snapshot subscriber beside a delta-following viewer, on one collector.
+        reader, writer = await asyncio.open_unix_connection(str(collect.socket), limit=64 << 20)
+        writer.write(b'{"id":1,"op":"subscribe"}\n')
+        viewer = RemoteCollector(collect.socket, "", demo=True)
+        followed: dict[float, ClusterSnapshot] = {}
+
+        def follow(snapshot: ClusterSnapshot) -> None:
+            followed.setdefault(snapshot.taken_at, snapshot)
+
+        viewer.subscribe(follow)
+        task = asyncio.create_task(viewer.run())
+        whole: dict[float, ClusterSnapshot] = {}
+        try:
+            while len(set(whole) & set(followed)) < 6:
+                async with asyncio.timeout(60):
+                    line = await reader.readline()
+                snapshot = decode(json.loads(line)["snapshot"])
+                whole[snapshot.taken_at] = snapshot
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            writer.close()
+    finally:
+        collect.stop()
+    for taken_at in sorted(set(whole) & set(followed)):
+        shown = followed[taken_at]
+        health = MappingProxyType({k: v for k, v in shown.health.items() if k != "collect"})
+        assert replace(shown, health=health) == whole[taken_at]
