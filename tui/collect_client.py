@@ -21,6 +21,7 @@ from typing import Any
 from loguru import logger
 
 from tui.config import Settings, state_dir
+from tui.gc_tuning import gc_paused
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.snapshot_wire import decode, patch
 from tui.sources.base import one_line
@@ -129,6 +130,9 @@ class RemoteCollector:
         self._failures = 0
         # The last snapshot as the collector encoded it, which its next delta is applied to.
         self._wire: dict[str, Any] | None = None
+        # The stream opened early (see prefetch), with its first snapshot already read.
+        self._opening: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None
+        self._opening = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
@@ -163,12 +167,36 @@ class RemoteCollector:
         with contextlib.suppress(CollectorUnavailable):
             await request(self.path, {"op": "poll_now"}, timeout_s=15.0)
 
+    def prefetch(self) -> None:
+        """Open the stream and read the first snapshot now, while the viewer sets up the rest;
+        run() publishes it at once. The first paint of a large cluster waits on that read."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open_and_read())
+
+    async def _open_and_read(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await self._subscribe()
+        try:
+            if not await self._read(reader):
+                raise CollectorUnavailable(f"collector on {self.path} closed the connection")
+        except BaseException:
+            writer.close()
+            raise
+        return reader, writer
+
     async def run(self) -> None:
         """Follow the collector's stream forever, reconnecting when it goes away."""
         while True:
             try:
-                reader, writer = await self._subscribe()
+                opening, self._opening = self._opening, None
+                if opening is not None:
+                    reader, writer = await opening
+                    ready = True
+                else:
+                    reader, writer = await self._subscribe()
+                    ready = False
                 try:
+                    if ready:
+                        await self._publish(self._with_collect_health(ok=True, error=None))
                     while await self._receive(reader):
                         pass
                 finally:
@@ -194,22 +222,29 @@ class RemoteCollector:
         return reader, writer
 
     async def _receive(self, reader: asyncio.StreamReader) -> bool:
+        if not await self._read(reader):
+            return False
+        await self._publish(self._with_collect_health(ok=True, error=None))
+        return True
+
+    async def _read(self, reader: asyncio.StreamReader) -> bool:
+        """The next snapshot (whole or as a delta) into `latest`; False at end of stream."""
         line = await reader.readline()
         if not line:
             return False
-        message = json.loads(line)
-        if message.get("event") == "delta":
-            if self._wire is None:
-                raise ValueError("the collector sent a delta before a snapshot")
-            self._wire = patch(self._wire, message["delta"])
-        else:
-            self._wire = message["snapshot"]
-        snapshot = decode(self._wire)
+        with gc_paused():
+            message = json.loads(line)
+            if message.get("event") == "delta":
+                if self._wire is None:
+                    raise ValueError("the collector sent a delta before a snapshot")
+                self._wire = patch(self._wire, message["delta"])
+            else:
+                self._wire = message["snapshot"]
+            snapshot = decode(self._wire)
         self._last_success = time.time()
         self._failures = 0
         self.connected.set()
         self.latest = snapshot
-        await self._publish(self._with_collect_health(ok=True, error=None))
         return True
 
     def _with_collect_health(self, *, ok: bool, error: str | None) -> ClusterSnapshot:
@@ -239,6 +274,13 @@ class RemoteCollector:
 
     async def aclose(self) -> None:
         self.connected.clear()
+        opening, self._opening = self._opening, None
+        if opening is None:
+            return
+        opening.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            _, writer = await opening
+            writer.close()
 
 
 class CollectorBackedStore:

@@ -214,6 +214,7 @@ async def build_viewer_services(
 
     closers: list[Callable[[], Awaitable[Any]]] = []
     remote = RemoteCollector(socket_path, str(hello.get("cluster", "")), demo=mode == "demo")
+    remote.prefetch()
     closers.append(remote.aclose)
     workload: ActionRunner | None = None
     if mode != "demo" and settings.slurm.enabled:
