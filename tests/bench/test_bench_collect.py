@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.bench.report import bench
 from tests.collect_process import Collect
 from tests.unit.exposition_server import Reply, serve
 from tui.app.app import ClusterDashApp
@@ -174,11 +175,5 @@ async def test_stream_bytes_per_update_with_and_without_deltas(tmp_path: Path) -
         collect.stop()
     print(f"delta line sizes: {delta}; whole snapshot line sizes: {full}")
     full_mean, delta_mean = sum(full) / len(full), sum(delta) / len(delta)
-    _report("collect_stream_bytes_per_update_full", full_mean, "bytes", True, "reference")
-    _report(
-        "collect_stream_bytes_per_update_delta",
-        delta_mean,
-        "bytes",
-        delta_mean < full_mean,
-        "< whole snapshot",
-    )
+    bench("collect_stream_bytes_per_update_full", full_mean, "bytes", digits=0)
+    bench("collect_stream_bytes_per_update_delta", delta_mean, "bytes", at_most=full_mean, digits=0)
