@@ -153,13 +153,17 @@ class RemoteCollector:
         return await self.current()
 
     async def current(self) -> ClusterSnapshot:
-        """The collector's latest snapshot as it stands (no poll is asked for)."""
-        reader, writer = await self._subscribe()
+        """The collector's latest snapshot as it stands (no poll is asked for).
+
+        Read on a connection of its own, whole: the stream run() follows keeps its deltas.
+        """
+        reader, writer = await self._subscribe(deltas=False)
         try:
-            if not await self._receive(reader):
+            if not await self._read(reader, whole=True):
                 raise CollectorUnavailable(f"collector on {self.path} closed the connection")
         finally:
             writer.close()
+        await self._publish(self._with_collect_health(ok=True, error=None))
         return self.latest
 
     async def poll_now(self) -> None:
@@ -209,15 +213,20 @@ class RemoteCollector:
             await self._publish(self._with_collect_health(ok=False, error=error))
             await asyncio.sleep(min(5.0, 0.25 * 2 ** min(self._failures, 5)))
 
-    async def _subscribe(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _subscribe(
+        self, *, deltas: bool = True
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
             reader, writer = await asyncio.open_unix_connection(
                 str(self.path), limit=MAX_LINE_BYTES
             )
         except OSError as error:
             raise CollectorUnavailable(f"no collector on {self.path}: {one_line(error)}") from None
-        self._wire = None
-        writer.write(b'{"id":1,"op":"subscribe","deltas":true}\n')
+        if deltas:
+            self._wire = None
+            writer.write(b'{"id":1,"op":"subscribe","deltas":true}\n')
+        else:
+            writer.write(b'{"id":1,"op":"subscribe"}\n')
         await writer.drain()
         return reader, writer
 
@@ -227,25 +236,32 @@ class RemoteCollector:
         await self._publish(self._with_collect_health(ok=True, error=None))
         return True
 
-    async def _read(self, reader: asyncio.StreamReader) -> bool:
-        """The next snapshot (whole or as a delta) into `latest`; False at end of stream."""
+    async def _read(self, reader: asyncio.StreamReader, *, whole: bool = False) -> bool:
+        """The next snapshot (whole or as a delta) into `latest`; False at end of stream.
+
+        `whole`: a one-off read that leaves the followed stream's state alone."""
         line = await reader.readline()
         if not line:
             return False
         with gc_paused():
             message = json.loads(line)
-            if message.get("event") == "delta":
-                if self._wire is None:
-                    raise ValueError("the collector sent a delta before a snapshot")
-                self._wire = patch(self._wire, message["delta"])
+            if whole:
+                snapshot = decode(message["snapshot"])
             else:
-                self._wire = message["snapshot"]
-            snapshot = decode(self._wire)
+                self._wire = self._next_wire(message)
+                snapshot = decode(self._wire)
         self._last_success = time.time()
         self._failures = 0
         self.connected.set()
         self.latest = snapshot
         return True
+
+    def _next_wire(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message.get("event") != "delta":
+            return dict(message["snapshot"])
+        if self._wire is None:
+            raise ValueError("the collector sent a delta before a snapshot")
+        return patch(self._wire, message["delta"])
 
     def _with_collect_health(self, *, ok: bool, error: str | None) -> ClusterSnapshot:
         health = SourceHealth(
