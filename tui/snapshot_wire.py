@@ -146,7 +146,6 @@ _KEYS: dict[str, Callable[[Any], Any]] = {
     "gpus": lambda row: f"{row[0]}\t{row[1]}",  # node, index
     "jobs": lambda job: job["job_id"],
 }
-_SCALARS = ("taken_at", "cluster_name", "demo", "slurm_version", "health")
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +153,8 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
     Each list's order is sent only when its keys are no longer the same sequence.
     """
-    delta: dict[str, Any] = {name: after[name] for name in _SCALARS}
+    # Everything else (the scalars, health) is small and sent whole.
+    delta: dict[str, Any] = {name: value for name, value in after.items() if name not in _KEYS}
     for name, key in _KEYS.items():
         old = {key(item): item for item in before[name]}
         new_keys = [key(item) for item in after[name]]
@@ -172,7 +172,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 def patch(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     """`after` again from `before` and `diff(before, after)`."""
-    after: dict[str, Any] = {name: delta[name] for name in _SCALARS}
+    after: dict[str, Any] = {name: value for name, value in delta.items() if name not in _KEYS}
     for name, key in _KEYS.items():
         items = {key(item): item for item in before[name]}
         for dropped in delta[name].get("drop", ()):

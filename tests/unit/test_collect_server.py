@@ -413,7 +413,11 @@ async def test_a_viewer_following_deltas_shows_the_collectors_snapshots(
         viewer = RemoteCollector(collect.socket, "", demo=True)
         followed: dict[float, ClusterSnapshot] = {}
 
+        failures: list[str | None] = []
+
         def follow(snapshot: ClusterSnapshot) -> None:
+            if not snapshot.health["collect"].ok:  # a delta it could not apply, or a gap
+                failures.append(snapshot.health["collect"].last_error)
             followed.setdefault(snapshot.taken_at, snapshot)
 
         viewer.subscribe(follow)
@@ -433,6 +437,7 @@ async def test_a_viewer_following_deltas_shows_the_collectors_snapshots(
             writer.close()
     finally:
         collect.stop()
+    assert not failures, "the viewer followed one stream of deltas, never reconnecting"
     for taken_at in sorted(set(whole) & set(followed)):
         shown = followed[taken_at]
         health = MappingProxyType({k: v for k, v in shown.health.items() if k != "collect"})
