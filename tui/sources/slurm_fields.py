@@ -307,12 +307,14 @@ def epoch_or_none(value: object) -> float | None:
 
 
 def per_node_gpus(
-    nodes: Sequence[str], details: Sequence[tuple[Sequence[str], str]]
+    nodes: Sequence[str],
+    details: Sequence[tuple[Sequence[str], str]],
+    indices_of: Callable[[str], tuple[int, ...]] = gpu_indices,
 ) -> Mapping[str, tuple[int, ...]]:
     """node -> GPU indices, from (node names, GRES string) pairs; nodes without any are left out."""
     result: dict[str, tuple[int, ...]] = {}
     for names, gres in details:
-        indices = gpu_indices(gres)
+        indices = indices_of(gres)
         if not indices:
             continue
         for name in names:
