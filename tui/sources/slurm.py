@@ -75,11 +75,7 @@ class SlurmSource:
             self.cli.output(JOBS_TEXT_ARGV, TEXT_ENV),
             self.version(),
         )
-        # Parsing a large cluster takes ~0.5 s of CPU (1,000 nodes, 5,000 jobs): in a thread,
-        # the UI sharing this event loop keeps answering keys meanwhile.
-        return await asyncio.to_thread(
-            _text_state, nodes_out, jobs_out, version, self.include_finished_jobs
-        )
+        return await _text_state(nodes_out, jobs_out, version, self.include_finished_jobs)
 
     async def _fetch_json(self) -> SlurmState:
         argv = self._nodes_json_argv
@@ -143,10 +139,15 @@ async def _all(*coros: Coroutine[Any, Any, str]) -> list[str]:
     return [task.result() for task in tasks]
 
 
-def _text_state(nodes_out: str, jobs_out: str, version: str, include_finished: bool) -> SlurmState:
+async def _text_state(
+    nodes_out: str, jobs_out: str, version: str, include_finished: bool
+) -> SlurmState:
+    # A large cluster's parse is ~0.2 s of CPU (1,000 nodes, 5,000 jobs). It runs on the loop
+    # in slices of a few ms, so a UI sharing the loop keeps answering keys meanwhile; a worker
+    # thread held the loop far longer (tests/bench/test_bench_slurm_parse.py).
     return SlurmState(
-        nodes=slurm_text.parse_nodes(nodes_out),
-        jobs=slurm_text.parse_jobs(jobs_out, include_finished),
+        nodes=await slurm_text.parse_nodes_yielding(nodes_out),
+        jobs=await slurm_text.parse_jobs_yielding(jobs_out, include_finished),
         version=version,
     )
 

@@ -18,7 +18,7 @@ Output that is not records of this shape (garbage, a cut-off line) is a SourceEr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import TypeVar
 
@@ -29,6 +29,7 @@ from tui.sources.slurm_fields import (
     ACTIVE_JOB_STATES,
     HOLD_REASONS,
     clean,
+    collect_yielding,
     epoch_or_none,
     expand_hostlist,
     gpu_count,
@@ -130,9 +131,22 @@ _node_pairs = _pair_reader(_NODE_FIELDS_RE)
 _job_pairs = _pair_reader(_JOB_FIELDS_RE)
 
 
+def _lines(text: str, piece: int = 1 << 18) -> Iterator[str]:
+    """text.splitlines(), split a piece at a time so no one call holds the loop for long.
+
+    Pieces end just after a newline, which never parts a CR-LF pair: the lines are the same.
+    """
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + piece)
+        end = len(text) if end < 0 else end + 1
+        yield from text[start:end].splitlines()
+        start = end
+
+
 def _records(text: str, prefix: str, command: str, empty: str) -> Iterator[str]:
     """Record lines; anything else in the output is a SourceError naming the command."""
-    for line in text.splitlines():
+    for line in _lines(text):
         if not line.strip() or line.strip() == empty:
             continue
         if not line.startswith(prefix):
@@ -221,10 +235,19 @@ def parse_node_line(line: str) -> Node:
     return NodeReader().node(line)
 
 
+def _each_node(text: str, fast: bool) -> Iterator[Node]:
+    lines = _records(text, "NodeName=", NODES_COMMAND, NO_NODES)
+    return parse_each(lines, NodeReader(fast).node, "node")
+
+
 def parse_nodes(text: str, fast: bool = True) -> tuple[Node, ...]:
     """Nodes from `scontrol show node -o -d` (one line per node)."""
-    lines = _records(text, "NodeName=", NODES_COMMAND, NO_NODES)
-    return tuple(parse_each(lines, NodeReader(fast).node, "node"))
+    return tuple(_each_node(text, fast))
+
+
+async def parse_nodes_yielding(text: str) -> tuple[Node, ...]:
+    """parse_nodes() on the event loop, letting it run other work every few milliseconds."""
+    return tuple(await collect_yielding(_each_node(text, True)))
 
 
 def _job_name(line: str) -> str | None:
@@ -325,8 +348,20 @@ def parse_job_line(line: str) -> Job:
     return JobReader().job(line)
 
 
+def _each_job(text: str, fast: bool) -> Iterator[Job]:
+    lines = _records(text, "JobId=", JOBS_COMMAND, NO_JOBS)
+    return parse_each(lines, JobReader(fast).job, "job")
+
+
+def _shown(jobs: Iterable[Job], include_finished: bool) -> tuple[Job, ...]:
+    return tuple(j for j in jobs if include_finished or j.state in ACTIVE_JOB_STATES)
+
+
 def parse_jobs(text: str, include_finished: bool = False, fast: bool = True) -> tuple[Job, ...]:
     """Jobs from `scontrol show job -d -o` (one line per job); finished ones only when asked."""
-    lines = _records(text, "JobId=", JOBS_COMMAND, NO_JOBS)
-    jobs = parse_each(lines, JobReader(fast).job, "job")
-    return tuple(j for j in jobs if include_finished or j.state in ACTIVE_JOB_STATES)
+    return _shown(_each_job(text, fast), include_finished)
+
+
+async def parse_jobs_yielding(text: str, include_finished: bool = False) -> tuple[Job, ...]:
+    """parse_jobs() on the event loop, letting it run other work every few milliseconds."""
+    return _shown(await collect_yielding(_each_job(text, True)), include_finished)
