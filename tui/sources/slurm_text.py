@@ -147,11 +147,10 @@ def _lines(text: str, piece: int = 1 << 18) -> Iterator[str]:
 def _records(text: str, prefix: str, command: str, empty: str) -> Iterator[str]:
     """Record lines; anything else in the output is a SourceError naming the command."""
     for line in _lines(text):
-        if not line.strip() or line.strip() == empty:
-            continue
-        if not line.startswith(prefix):
+        if line.startswith(prefix):
+            yield line
+        elif line.strip() not in ("", empty):
             raise SourceError(f"{command}: unexpected output: {_excerpt(line)}")
-        yield line
 
 
 def _excerpt(line: str) -> str:
