@@ -89,7 +89,7 @@ async def measure(port: int, nodes: int, bin_dir: Path, db_path: Path, cycles: i
     raise_open_file_limit()
     settings = Settings()
     times = PartTimes()
-    slurm_module._text_state = times.timed_sync("slurm_parse", slurm_module._text_state)  # type: ignore[attr-defined]
+    slurm_module._text_state = times.timed("slurm_parse", slurm_module._text_state)  # type: ignore[attr-defined]
     workload = SlurmSource(env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
     workload.fetch = times.timed("slurm", workload.fetch)  # type: ignore[method-assign]
     width = max(2, len(str(nodes)))

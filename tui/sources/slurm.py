@@ -9,8 +9,10 @@ Measured against real slurmctld 22.05 (medians; tests/bench/test_bench_slurm.py)
 - 4 nodes, 8 jobs, one whole fetch: text 24 ms, json 42 ms.
 - 508 jobs (measured once by hand), the jobs command alone: scontrol show job -d -o 31 ms (0.5 MB),
   squeue --json 85 ms (1.6 MB).
-- Parsing 1,000 nodes + 5,000 jobs: text 466 ms CPU (6.5 MB), json 445 ms CPU (15.6 MB).
-Parse costs are even, Slurm's JSON writer is the slow part, so text is the default. Both
+- Parsing 1,000 nodes + 5,000 jobs, 22.05 lines: text 466 ms CPU (6.5 MB), json 445 ms CPU
+  (15.6 MB), on another machine. Since then the text reader reads only the keys it uses:
+  0.3-0.4x the general reader's CPU at 23.11's shape (tests/bench/test_bench_slurm_parse.py).
+Text parses faster and Slurm's JSON writer is the slow part, so text is the default. Both
 formats changed between 22.05 and 23.11 (slurm_text and slurm_json say how); both are read.
 """
 
@@ -75,11 +77,7 @@ class SlurmSource:
             self.cli.output(JOBS_TEXT_ARGV, TEXT_ENV),
             self.version(),
         )
-        # Parsing a large cluster takes ~0.5 s of CPU (1,000 nodes, 5,000 jobs): in a thread,
-        # the UI sharing this event loop keeps answering keys meanwhile.
-        return await asyncio.to_thread(
-            _text_state, nodes_out, jobs_out, version, self.include_finished_jobs
-        )
+        return await _text_state(nodes_out, jobs_out, version, self.include_finished_jobs)
 
     async def _fetch_json(self) -> SlurmState:
         argv = self._nodes_json_argv
@@ -143,10 +141,15 @@ async def _all(*coros: Coroutine[Any, Any, str]) -> list[str]:
     return [task.result() for task in tasks]
 
 
-def _text_state(nodes_out: str, jobs_out: str, version: str, include_finished: bool) -> SlurmState:
+async def _text_state(
+    nodes_out: str, jobs_out: str, version: str, include_finished: bool
+) -> SlurmState:
+    # A large cluster's parse is ~0.2 s of CPU (1,000 nodes, 5,000 jobs). It runs on the loop
+    # in slices of a few ms, so a UI sharing the loop keeps answering keys meanwhile; a worker
+    # thread held the loop far longer (tests/bench/test_bench_slurm_parse.py).
     return SlurmState(
-        nodes=slurm_text.parse_nodes(nodes_out),
-        jobs=slurm_text.parse_jobs(jobs_out, include_finished),
+        nodes=await slurm_text.parse_nodes_yielding(nodes_out),
+        jobs=await slurm_text.parse_jobs_yielding(jobs_out, include_finished),
         version=version,
     )
 

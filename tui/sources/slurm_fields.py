@@ -7,7 +7,9 @@ and the rules that turn raw fields into model objects.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
@@ -22,6 +24,8 @@ from tui.sources.base import one_line
 T = TypeVar("T")
 R = TypeVar("R")
 
+# How long a parse on the event loop runs before letting other work in (collect_yielding).
+YIELD_EVERY_S = 0.004
 # Values Slurm prints for "nothing here".
 NULL_VALUES = frozenset({"", "(null)", "N/A", "n/a", "None", "none", "Unknown", "(none)"})
 HOLD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin"})
@@ -307,12 +311,14 @@ def epoch_or_none(value: object) -> float | None:
 
 
 def per_node_gpus(
-    nodes: Sequence[str], details: Sequence[tuple[Sequence[str], str]]
+    nodes: Sequence[str],
+    details: Sequence[tuple[Sequence[str], str]],
+    indices_of: Callable[[str], tuple[int, ...]] = gpu_indices,
 ) -> Mapping[str, tuple[int, ...]]:
     """node -> GPU indices, from (node names, GRES string) pairs; nodes without any are left out."""
     result: dict[str, tuple[int, ...]] = {}
     for names, gres in details:
-        indices = gpu_indices(gres)
+        indices = indices_of(gres)
         if not indices:
             continue
         for name in names:
@@ -328,6 +334,24 @@ def parse_each(items: Iterable[T], parse: Callable[[T], R], what: str) -> Iterat
             yield parse(item)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             logger.warning("skipping a {} record Slurm printed oddly: {}", what, one_line(error))
+
+
+async def collect_yielding(items: Iterable[T], slice_s: float = YIELD_EVERY_S) -> list[T]:
+    """list(items), giving the event loop back after each slice_s of work.
+
+    For CPU-bound parsing in a process whose event loop also serves the UI: a worker thread
+    would hold the GIL in 5 ms turns for the whole parse and slow every screen update twice
+    over; here the loop waits for at most one slice.
+    """
+    collected: list[T] = []
+    clock = time.perf_counter
+    deadline = clock() + slice_s
+    for count, item in enumerate(items, 1):
+        collected.append(item)
+        if count % 16 == 0 and clock() >= deadline:
+            await asyncio.sleep(0)
+            deadline = clock() + slice_s
+    return collected
 
 
 def merge_node_partitions(nodes: Iterable[Node]) -> tuple[Node, ...]:

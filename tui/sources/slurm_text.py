@@ -18,18 +18,22 @@ Output that is not records of this shape (garbage, a cut-off line) is a SourceEr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from typing import TypeVar
 
 from tui.actions import NODE_NAME_RE
-from tui.model import Job, JobState, Node
+from tui.model import Job, JobState, Node, NodeBaseState
 from tui.sources.base import SourceError
 from tui.sources.slurm_fields import (
     ACTIVE_JOB_STATES,
     HOLD_REASONS,
     clean,
+    collect_yielding,
     epoch_or_none,
     expand_hostlist,
     gpu_count,
+    gpu_indices,
     gpu_model,
     gpus_from_tres_counts,
     gpus_per_request,
@@ -44,8 +48,11 @@ from tui.sources.slurm_fields import (
 )
 
 # A key: starts upper case; scontrol uses letters, digits, _, /, : (AllocNode:Sid, CPUs/Task).
+_KEY = r"[A-Z][A-Za-z0-9_/:]*"
+# A value runs to the next space that is followed by a key (values may hold spaces).
+_VALUE = rf"\S*(?:\s+(?!{_KEY}=)\S+)*"
 # One findall does the whole line: 3x faster than splitting then matching (42 vs 120 us/job).
-_PAIR_RE = re.compile(r"(?:^|\s)([A-Z][A-Za-z0-9_/:]*)=(\S*(?:\s+(?![A-Z][A-Za-z0-9_/:]*=)\S+)*)")
+_PAIR_RE = re.compile(rf"(?:^|\s)({_KEY})=({_VALUE})")
 # Keys slurm_sprint_node_table may print after the reason (23.11).
 _AFTER_REASON = r"(?:Comment|Extra|InstanceId|InstanceType|ReservationName)="
 # The reason is free text (anything, "Key=value" and "[a@b]" included); Slurm appends one
@@ -53,12 +60,22 @@ _AFTER_REASON = r"(?:Comment|Extra|InstanceId|InstanceType|ReservationName)="
 _REASON_RE = re.compile(
     rf"(?:^|\s)Reason=(?P<text>.*?)(?: \[[^\]]*@[^\]]*\])?(?=\s*$|\s+{_AFTER_REASON})"
 )
+T = TypeVar("T")
 _USER_RE = re.compile(r"^(.*?)\(\d+\)$")
 # JobName may contain spaces and '='; 23.11 may print HetJobIdSet= between it and UserId=.
 _JOB_NAME_RE = re.compile(r"(?:^|\s)JobName=(.*?) (?:HetJobIdSet=\S* )?UserId=")
 # Keys every record prints, the last one included: a line without them was cut off.
 NODE_KEYS = ("NodeName", "State", "CPUTot", "RealMemory", "ExtSensorsTemp")
 JOB_KEYS = ("JobId", "JobName", "UserId", "JobState", "Partition", "Power")
+# The keys the model is built from. Matching only these (behind a literal space) instead of
+# every pair is 2.5x faster; lines holding other whitespace than spaces take the general path.
+NODE_FIELDS = (*NODE_KEYS, "CPUAlloc", "AllocMem", "Gres", "GresUsed", "Partitions")
+JOB_FIELDS = (
+    *JOB_KEYS,
+    *("HetJobId", "HetJobOffset", "ArrayJobId", "ArrayTaskId", "Account", "Reason", "Priority"),
+    *("SubmitTime", "StartTime", "TimeLimit", "NodeList", "NumNodes", "NumTasks", "TRES"),
+    *("ReqTRES", "AllocTRES", "TresPerJob", "TresPerNode", "TresPerTask", "Nodes", "GRES"),
+)
 NODES_COMMAND = "scontrol show node"
 JOBS_COMMAND = "scontrol show job"
 NO_NODES = "No nodes in the system"
@@ -70,14 +87,70 @@ def pairs(line: str) -> list[tuple[str, str]]:
     return _PAIR_RE.findall(line)
 
 
+def _alternation(keys: list[str]) -> str:
+    """Keys as a regex trie, 'Job(?:Id|Name)': sre tries alternatives one by one, a trie
+    rejects a non-key after one or two characters (15% faster on job lines)."""
+    by_first: dict[str, list[str]] = {}
+    for key in keys:
+        if key:
+            by_first.setdefault(key[0], []).append(key[1:])
+    branches = [re.escape(first) + _alternation(rest) for first, rest in by_first.items()]
+    if "" in keys:
+        branches.append("")
+    return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+
+def _keys_re(keys: tuple[str, ...]) -> re.Pattern[str]:
+    """The named keys' pairs, for lines whose only whitespace is spaces (see _pair_reader)."""
+    value = rf"[^ ]*(?: +(?!{_KEY}=)[^ ]+)*"
+    return re.compile(rf" ({_alternation(sorted(set(keys)))})=({value})")
+
+
+_NODE_FIELDS_RE = _keys_re(NODE_FIELDS)
+_JOB_FIELDS_RE = _keys_re(JOB_FIELDS)
+# ASCII whitespace other than the space.
+_OTHER_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
+def _pair_reader(keys_re: re.Pattern[str]) -> Callable[[str], list[tuple[str, str]]]:
+    """pairs(), keeping only the keys keys_re names: the same values, in the same order.
+
+    Other whitespace than spaces (or non-ASCII text, which has whitespace of its own) sends a
+    line to pairs() itself.
+    """
+
+    def read(line: str) -> list[tuple[str, str]]:
+        if not line.isascii() or any(space in line for space in _OTHER_SPACES):
+            return pairs(line)
+        return keys_re.findall(" " + line)
+
+    return read
+
+
+_node_pairs = _pair_reader(_NODE_FIELDS_RE)
+_job_pairs = _pair_reader(_JOB_FIELDS_RE)
+
+
+def _lines(text: str, piece: int = 1 << 18) -> Iterator[str]:
+    """text.splitlines(), split a piece at a time so no one call holds the loop for long.
+
+    Pieces end just after a newline, which never parts a CR-LF pair: the lines are the same.
+    """
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + piece)
+        end = len(text) if end < 0 else end + 1
+        yield from text[start:end].splitlines()
+        start = end
+
+
 def _records(text: str, prefix: str, command: str, empty: str) -> Iterator[str]:
     """Record lines; anything else in the output is a SourceError naming the command."""
-    for line in text.splitlines():
-        if not line.strip() or line.strip() == empty:
-            continue
-        if not line.startswith(prefix):
+    for line in _lines(text):
+        if line.startswith(prefix):
+            yield line
+        elif line.strip() not in ("", empty):
             raise SourceError(f"{command}: unexpected output: {_excerpt(line)}")
-        yield line
 
 
 def _excerpt(line: str) -> str:
@@ -100,40 +173,80 @@ def _int(value: str | None) -> int:
         return 0
 
 
+def _identity(function: Callable[..., T]) -> Callable[..., T]:
+    return function
+
+
+class NodeReader:
+    """Turns `scontrol show node` lines into Nodes.
+
+    fast=True reads only the keys the model uses and remembers each value it parsed for the
+    rest of the output (nodes repeat the same Gres, state and partitions); fast=False is the
+    general reader, kept as the reference the fast one is checked against.
+    """
+
+    def __init__(self, fast: bool = True) -> None:
+        memo = cache if fast else _identity
+        self._pairs = _node_pairs if fast else pairs
+        self._state = memo(_node_state)
+        self._partitions = memo(_partitions)
+        self._gpu_count = memo(gpu_count)
+        self._gpu_model = memo(gpu_model)
+
+    def node(self, line: str) -> Node:
+        reason_match = _REASON_RE.search(line) if "Reason=" in line else None
+        reason = ""
+        if reason_match:
+            reason = clean(reason_match.group("text"))
+            line = line[: reason_match.start()] + line[reason_match.end() :]
+        fields = dict(self._pairs(line))
+        _require(fields, NODE_KEYS, NODES_COMMAND, line)
+        name = fields["NodeName"]
+        if not NODE_NAME_RE.match(name):
+            raise SourceError(f"{NODES_COMMAND}: bad node name {name!r}")
+        base, flags = self._state(fields["State"])
+        gres = fields.get("Gres")
+        return Node(
+            name=name,
+            state=base,
+            flags=flags,
+            reason=reason,
+            partitions=self._partitions(fields.get("Partitions")),
+            cpus_total=_int(fields.get("CPUTot")),
+            cpus_alloc=_int(fields.get("CPUAlloc")),
+            mem_total_mb=_int(fields.get("RealMemory")),
+            mem_alloc_mb=_int(fields.get("AllocMem")),
+            gpus_total=self._gpu_count(gres),
+            gpus_alloc=self._gpu_count(fields.get("GresUsed")),
+            gpu_model=self._gpu_model(gres),
+        )
+
+
+def _node_state(text: str) -> tuple[NodeBaseState, frozenset[str]]:
+    return node_state(text.split("+"))
+
+
+def _partitions(text: str | None) -> tuple[str, ...]:
+    return tuple(p for p in clean(text).split(",") if p)
+
+
 def parse_node_line(line: str) -> Node:
-    reason_match = _REASON_RE.search(line) if "Reason=" in line else None
-    reason = ""
-    if reason_match:
-        reason = clean(reason_match.group("text"))
-        line = line[: reason_match.start()] + line[reason_match.end() :]
-    fields = dict(pairs(line))
-    _require(fields, NODE_KEYS, NODES_COMMAND, line)
-    name = fields["NodeName"]
-    if not NODE_NAME_RE.match(name):
-        raise SourceError(f"{NODES_COMMAND}: bad node name {name!r}")
-    base, flags = node_state(fields["State"].split("+"))
-    gres = fields.get("Gres")
-    partitions = clean(fields.get("Partitions"))
-    return Node(
-        name=name,
-        state=base,
-        flags=flags,
-        reason=reason,
-        partitions=tuple(p for p in partitions.split(",") if p),
-        cpus_total=_int(fields.get("CPUTot")),
-        cpus_alloc=_int(fields.get("CPUAlloc")),
-        mem_total_mb=_int(fields.get("RealMemory")),
-        mem_alloc_mb=_int(fields.get("AllocMem")),
-        gpus_total=gpu_count(gres),
-        gpus_alloc=gpu_count(fields.get("GresUsed")),
-        gpu_model=gpu_model(gres),
-    )
+    return NodeReader().node(line)
 
 
-def parse_nodes(text: str) -> tuple[Node, ...]:
-    """Nodes from `scontrol show node -o -d` (one line per node)."""
+def _each_node(text: str, fast: bool) -> Iterator[Node]:
     lines = _records(text, "NodeName=", NODES_COMMAND, NO_NODES)
-    return tuple(parse_each(lines, parse_node_line, "node"))
+    return parse_each(lines, NodeReader(fast).node, "node")
+
+
+def parse_nodes(text: str, fast: bool = True) -> tuple[Node, ...]:
+    """Nodes from `scontrol show node -o -d` (one line per node)."""
+    return tuple(_each_node(text, fast))
+
+
+async def parse_nodes_yielding(text: str) -> tuple[Node, ...]:
+    """parse_nodes() on the event loop, letting it run other work every few milliseconds."""
+    return tuple(await collect_yielding(_each_node(text, True)))
 
 
 def _job_name(line: str) -> str | None:
@@ -152,56 +265,102 @@ def _job_id(fields: dict[str, str]) -> str:
     return job_id(job, _int(fields.get("ArrayJobId")), array_task)
 
 
+def _user_name(text: str) -> str:
+    match = _USER_RE.match(text)
+    return match.group(1) if match else text
+
+
+def _job_state(text: str) -> JobState:
+    return job_state([text])
+
+
+class JobReader:
+    """Turns `scontrol show job` lines into Jobs; fast and reference readers as NodeReader's.
+
+    Jobs share most values (node lists, GRES, TRES, time limits, users), so the fast reader
+    parses each distinct one once per output.
+    """
+
+    def __init__(self, fast: bool = True) -> None:
+        memo = cache if fast else _identity
+        self._pairs = _job_pairs if fast else pairs
+        self._state = memo(_job_state)
+        self._hostlist = memo(expand_hostlist)
+        self._indices = memo(gpu_indices)
+        self._per_request = memo(gpus_per_request)
+        self._tres_gpus = memo(gpus_from_tres_counts)
+        self._requested = memo(gpus_requested)
+        self._time_limit = memo(parse_time_limit)
+        self._user = memo(_user_name)
+
+    def job(self, line: str) -> Job:
+        ordered = self._pairs(line)
+        fields = dict(ordered)
+        _require(fields, JOB_KEYS, JOBS_COMMAND, line)
+        state = self._state(fields["JobState"])
+        nodes = () if state is JobState.PENDING else self._hostlist(fields.get("NodeList"))
+        details: list[tuple[tuple[str, ...], str]] = []
+        if "GRES" in fields:
+            group: tuple[str, ...] = ()
+            for key, value in ordered:
+                if key == "Nodes":
+                    group = self._hostlist(value)
+                elif key == "GRES" and group:
+                    details.append((group, value))
+        reason = clean(fields.get("Reason"))
+        per_node = fields.get("TresPerNode")
+        gpus_per_node = self._per_request(per_node)
+        if not gpus_per_node and nodes:
+            alloc_tres = fields.get("AllocTRES") or fields.get("TRES")
+            gpus_per_node = self._tres_gpus(alloc_tres) // len(nodes)
+        name = _job_name(line)
+        return Job(
+            job_id=_job_id(fields),
+            name=clean(name if name is not None else fields.get("JobName")),
+            user=self._user(fields.get("UserId", "")),
+            account=clean(fields.get("Account")),
+            partition=clean(fields.get("Partition")),
+            state=state,
+            reason=reason,
+            nodes=nodes,
+            gpu_indices=per_node_gpus(nodes, details, self._indices),
+            gpus_per_node=gpus_per_node,
+            gpus_requested=self._requested(
+                req_tres=fields.get("ReqTRES") or fields.get("TRES"),
+                per_job=fields.get("TresPerJob"),
+                per_node=per_node,
+                per_task=fields.get("TresPerTask"),
+                nodes=len(nodes) or node_count(fields.get("NumNodes")),
+                tasks=_int(fields.get("NumTasks")),
+            ),
+            submit_time=epoch_or_none(fields.get("SubmitTime")),
+            start_time=None
+            if state is JobState.PENDING
+            else epoch_or_none(fields.get("StartTime")),
+            time_limit_min=self._time_limit(fields.get("TimeLimit")),
+            held=state is JobState.PENDING
+            and (reason in HOLD_REASONS or fields.get("Priority") == "0"),
+        )
+
+
 def parse_job_line(line: str) -> Job:
-    ordered = pairs(line)
-    fields = dict(ordered)
-    _require(fields, JOB_KEYS, JOBS_COMMAND, line)
-    state = job_state([fields["JobState"]])
-    nodes = () if state is JobState.PENDING else expand_hostlist(fields.get("NodeList"))
-    details: list[tuple[tuple[str, ...], str]] = []
-    group: tuple[str, ...] = ()
-    for key, value in ordered:
-        if key == "Nodes":
-            group = expand_hostlist(value)
-        elif key == "GRES" and group:
-            details.append((group, value))
-    reason = clean(fields.get("Reason"))
-    user_text = fields.get("UserId", "")
-    user_match = _USER_RE.match(user_text)
-    alloc_tres = fields.get("AllocTRES") or fields.get("TRES")
-    gpus_per_node = gpus_per_request(fields.get("TresPerNode"))
-    if not gpus_per_node and nodes:
-        gpus_per_node = gpus_from_tres_counts(alloc_tres) // len(nodes)
-    name = _job_name(line)
-    return Job(
-        job_id=_job_id(fields),
-        name=clean(name if name is not None else fields.get("JobName")),
-        user=user_match.group(1) if user_match else user_text,
-        account=clean(fields.get("Account")),
-        partition=clean(fields.get("Partition")),
-        state=state,
-        reason=reason,
-        nodes=nodes,
-        gpu_indices=per_node_gpus(nodes, details),
-        gpus_per_node=gpus_per_node,
-        gpus_requested=gpus_requested(
-            req_tres=fields.get("ReqTRES") or fields.get("TRES"),
-            per_job=fields.get("TresPerJob"),
-            per_node=fields.get("TresPerNode"),
-            per_task=fields.get("TresPerTask"),
-            nodes=len(nodes) or node_count(fields.get("NumNodes")),
-            tasks=_int(fields.get("NumTasks")),
-        ),
-        submit_time=epoch_or_none(fields.get("SubmitTime")),
-        start_time=None if state is JobState.PENDING else epoch_or_none(fields.get("StartTime")),
-        time_limit_min=parse_time_limit(fields.get("TimeLimit")),
-        held=state is JobState.PENDING
-        and (reason in HOLD_REASONS or fields.get("Priority") == "0"),
-    )
+    return JobReader().job(line)
 
 
-def parse_jobs(text: str, include_finished: bool = False) -> tuple[Job, ...]:
-    """Jobs from `scontrol show job -d -o` (one line per job); finished ones only when asked."""
+def _each_job(text: str, fast: bool) -> Iterator[Job]:
     lines = _records(text, "JobId=", JOBS_COMMAND, NO_JOBS)
-    jobs = parse_each(lines, parse_job_line, "job")
+    return parse_each(lines, JobReader(fast).job, "job")
+
+
+def _shown(jobs: Iterable[Job], include_finished: bool) -> tuple[Job, ...]:
     return tuple(j for j in jobs if include_finished or j.state in ACTIVE_JOB_STATES)
+
+
+def parse_jobs(text: str, include_finished: bool = False, fast: bool = True) -> tuple[Job, ...]:
+    """Jobs from `scontrol show job -d -o` (one line per job); finished ones only when asked."""
+    return _shown(_each_job(text, fast), include_finished)
+
+
+async def parse_jobs_yielding(text: str, include_finished: bool = False) -> tuple[Job, ...]:
+    """parse_jobs() on the event loop, letting it run other work every few milliseconds."""
+    return _shown(await collect_yielding(_each_job(text, True)), include_finished)
