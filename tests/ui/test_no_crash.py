@@ -2,7 +2,7 @@
 
 The soak test drives seeded random key bursts across every screen and dialog while the
 fake cluster answers actions and snapshots arrive at random moments. A short run is part
-of the ordinary suite; `pytest -m bench tests/ui/test_no_crash.py` runs the long one.
+of the ordinary suite; `make bench` runs the long one.
 """
 
 from __future__ import annotations

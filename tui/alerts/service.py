@@ -15,6 +15,8 @@ from tui.alerts.engine import Alert, AlertEngine, AlertState, Transition
 from tui.alerts.notifiers import WebhookNotifier
 from tui.alerts.persistence import AlertEvent, AlertRepository, Silence
 from tui.model import ClusterSnapshot
+from tui.sources.base import one_line
+from tui.store import StoreError
 
 Listener = Callable[[Sequence[Transition]], None]
 
@@ -42,6 +44,8 @@ class AlertService:
         self._clock = clock
         self._silences: list[Silence] = []
         self._listeners: list[Listener] = []
+        # Why the last write of alert state failed; None while it is written.
+        self.persist_error: str | None = None
 
     def add_listener(self, listener: Listener) -> None:
         """Called with every firing/resolved transition that is not silenced (TUI, bell)."""
@@ -56,7 +60,7 @@ class AlertService:
         now = snapshot.taken_at
         transitions = self.engine.evaluate(snapshot, now=now)
         if self.repository is not None and (transitions or self.engine.active):
-            await self.repository.record(transitions, self.engine.active)
+            await self._persist(self.repository, transitions)
         loud = [
             t
             for t in transitions
@@ -71,6 +75,22 @@ class AlertService:
                 except Exception:  # a listener must not stop alerting
                     logger.exception("alert listener failed")
         return transitions
+
+    async def _persist(
+        self, repository: AlertRepository, transitions: Sequence[Transition]
+    ) -> None:
+        """Alerting goes on while the store cannot be written (a full disk): the failure is
+        logged once, with the store's health, and the active state is written once it can."""
+        try:
+            await repository.record(transitions, self.engine.active)
+        except StoreError as error:
+            if self.persist_error is None:
+                logger.warning("alert state not saved (kept in memory): {}", one_line(error))
+            self.persist_error = one_line(error)
+            return
+        if self.persist_error is not None:
+            logger.info("alert state saved again")
+            self.persist_error = None
 
     def is_silenced(self, alert: Alert, now: float | None = None) -> bool:
         now = self._clock() if now is None else now

@@ -44,6 +44,7 @@ from tui.app.screens.help import HelpScreen
 from tui.app.screens.jobs import JobDetailScreen, JobsScreen
 from tui.app.screens.main import MainScreen
 from tui.app.screens.node_detail import NodeDetailScreen
+from tui.app.toast_hold import HeldToast, ToastHold, is_dialog
 from tui.app.widgets.alert_feed import AlertRow, health_alerts
 from tui.collector import Collector
 from tui.config import Settings
@@ -150,6 +151,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         # Every action an operator confirmed in a dialog, in order (the soak test checks
         # that nothing ran that is not here).
         self.confirmed_actions: list[Action] = []
+        self._toast_hold = ToastHold(MAX_TOASTS)
 
     # ------------------------------------------------------------------ properties
 
@@ -186,6 +188,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         elif self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
         self._install_hangup_handler()
+        self.screen_change_signal.subscribe(self, self._toasts_follow_screen, immediate=True)
         await self.push_screen(MainScreen())
         try:
             self.services = await self.services_factory(self.settings, self.mode)
@@ -222,7 +225,27 @@ class ClusterDashApp(ContainedErrors, App[int]):
         """Every toast is plain text: node reasons, rule names, paths and Slurm's errors hold
         brackets that Rich would read as markup (and drop)."""
         logger.info("toast: {}{}", f"{title}: " if title else "", message)
+        if is_dialog(self.screen_stack[-1] if self.screen_stack else None):
+            self._toast_hold.hold(HeldToast(message, title, severity, timeout))
+            return
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def _toasts_follow_screen(self, screen: Screen[object]) -> None:
+        """A dialog on top: the toasts on screen wait with the new ones; gone: all show."""
+        if is_dialog(screen):
+            for notification in list(self._notifications):
+                self._toast_hold.hold(HeldToast.of(notification))
+                self._unnotify(notification, refresh=False)
+            self._refresh_notifications()
+            return
+        for toast in self._toast_hold.release():
+            super().notify(
+                toast.message,
+                title=toast.title,
+                severity=toast.severity,
+                timeout=toast.timeout,
+                markup=False,
+            )
 
     def on_notify(self, event: Notify) -> None:
         """At most MAX_TOASTS on screen: the oldest go first (they stay in the log)."""

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from tui.app import format as fmt
-from tui.model import Gpu, Job, JobState, Node, is_allocated_idle
+from tui.model import ClusterSnapshot, Gpu, Job, JobState, Node, is_allocated_idle
 
 # What an operator scans first comes first: at 80 columns, state, GPUs, utilization and
 # jobs are on screen; the reason, CPUs and memory follow (scroll right for the rest).
@@ -60,6 +60,19 @@ class NodeRow:
         return self._cells
 
 
+def stale_gpu_age(snapshot: ClusterSnapshot) -> str | None:
+    """How old the GPU readings are ('3m', '?' when unknown) when they are stale, else None."""
+    if not snapshot.gpus_stale:
+        return None
+    if snapshot.gpus_taken_at is None:
+        return "?"
+    return fmt.age(snapshot.taken_at - snapshot.gpus_taken_at)
+
+
+def stale_gpu_note(age: str) -> str:
+    return f"GPU readings stale, taken {age} ago"
+
+
 def mean_utilization(gpus: Sequence[Gpu]) -> float | None:
     values = [g.utilization_pct for g in gpus if g.utilization_pct is not None]
     return sum(values) / len(values) if values else None
@@ -85,6 +98,7 @@ def node_row(
     gpus: Sequence[Gpu],
     jobs: Sequence[Job],
     figures: tuple[float | None, int] | None = None,
+    stale_age: str | None = None,
 ) -> NodeRow:
     util, idle_allocated = figures or gpu_figures(gpus)
     state = node.display_state
@@ -98,12 +112,16 @@ def node_row(
     mem_text = f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}"
     util_tail = f" {fmt.percent(util)}%"
     idle_mark = f" {idle_allocated}⚠" if idle_allocated else ""
+    stale_mark = f" stale {stale_age}" if stale_age is not None and gpus else ""
 
     def make_cells() -> tuple[Text, ...]:
         util_text = Text(fmt.bar(util, UTIL_BAR_WIDTH), style=_util_style(util))
         util_text.append(util_tail)
         if idle_mark:
             util_text.append(idle_mark, style="bold yellow")
+        if stale_mark:
+            util_text.stylize("dim")
+            util_text.append(stale_mark, style="yellow")
         # Text, never str: a reason holding "[...]" must not be read as markup.
         return (
             Text(node.name),
@@ -121,7 +139,7 @@ def node_row(
         len(node.name),
         len(state),
         len(gpus_text),
-        UTIL_BAR_WIDTH + len(util_tail) + len(idle_mark),
+        UTIL_BAR_WIDTH + len(util_tail) + len(idle_mark) + len(stale_mark),
         len(jobs_text),
         len(reason),
         len(cpus_text),

@@ -17,6 +17,7 @@ from textual_plotext import PlotextPlot
 from tui.actions import ActionKind
 from tui.app import format as fmt
 from tui.app.errors import ContainedErrors
+from tui.app.rows import stale_gpu_age, stale_gpu_note
 from tui.model import ClusterSnapshot, Node
 from tui.sources.base import GpuSeries, one_line
 
@@ -170,6 +171,9 @@ class NodeDetailScreen(ContainedErrors, Screen[None]):
         title.append(f"  history: {label}  (1-5: 15m 1h 6h 24h 7d)", style="dim")
         picked = "all GPUs" if self.gpu_pick is None else f"GPU{self.gpu_pick}"
         title.append(f"  showing: {picked}  ([ ] pick one GPU)", style="dim")
+        stale_age = stale_gpu_age(snapshot)
+        if stale_age is not None:
+            title.append(f"  {stale_gpu_note(stale_age)}", style="bold yellow")
         self.query_one("#detail-title", Static).update(title)
         record = self.query_one("#record", Static)
         record.update(slurm_record(node) if node else Text("node not in Slurm's list", "red"))

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from tui.app import format as fmt
 from tui.app.rings import METRIC_LABELS, METRIC_RANGES, GpuRings
+from tui.app.rows import stale_gpu_age, stale_gpu_note
 from tui.model import ClusterSnapshot, Gpu, is_allocated_idle
 
 TOP_COUNT = 5
@@ -60,6 +61,21 @@ def hottest_and_idlest(
 
 
 def gpu_pane_text(
+    snapshot: ClusterSnapshot, node: str | None, metric: str, rings: GpuRings, width: int
+) -> Text:
+    text = _gpu_pane_lines(snapshot, node, metric, rings, width)
+    stale_age = stale_gpu_age(snapshot)
+    if stale_age is None:
+        return text
+    # Last good readings of a failing GPU source: dimmed, and the title says how old.
+    title, *rest = text.split("\n")
+    title.append(f" — {stale_gpu_note(stale_age)}", style="bold yellow")
+    for line in rest:
+        line.stylize("dim")
+    return Text("\n").join([title, *rest])
+
+
+def _gpu_pane_lines(
     snapshot: ClusterSnapshot, node: str | None, metric: str, rings: GpuRings, width: int
 ) -> Text:
     spark_width = max(6, min(40, width - FIXED_WIDTH))

@@ -19,7 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.app.filtering import RowFilter, sort_rows
-from tui.app.rows import NODE_COLUMNS, NodeRow, gpu_figures, node_row
+from tui.app.rows import NODE_COLUMNS, NodeRow, gpu_figures, node_row, stale_gpu_age
 from tui.model import ClusterSnapshot
 
 GROUP_PREFIX = "\x00group:"
@@ -98,14 +98,18 @@ class NodesTable(ScrollView, can_focus=True):
         # utilization): building all 1,024 rows costs ~20 ms, reusing them ~3 ms.
         rows: dict[str, NodeRow] = {}
         cache: dict[str, tuple[tuple[object, ...], NodeRow]] = {}
+        stale_age = stale_gpu_age(snapshot)
         for node in snapshot.nodes:
             gpus = snapshot.gpus_of(node.name)
             jobs = snapshot.jobs_on(node.name)
             figures = gpu_figures(gpus)
             util = figures[0]
-            key = (node, None if util is None else round(util), figures[1], jobs)
+            key = (node, None if util is None else round(util), figures[1], jobs, stale_age)
             cached = self._row_cache.get(node.name)
-            row = cached[1] if cached and cached[0] == key else node_row(node, gpus, jobs, figures)
+            if cached and cached[0] == key:
+                row = cached[1]
+            else:
+                row = node_row(node, gpus, jobs, figures, stale_age)
             rows[node.name] = row
             cache[node.name] = (key, row)
         self._row_cache = cache
