@@ -190,6 +190,7 @@ class NvmlReader:
         self._identities: dict[int, GpuIdentity] = {}
         self._unsupported: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._initialised = False
 
     @property
@@ -219,6 +220,14 @@ class NvmlReader:
     def is_gpu_lost(self, error: BaseException) -> bool:
         return getattr(error, "value", None) == self._nvml.NVML_ERROR_GPU_IS_LOST
 
+    def _is_unsupported(self, error: BaseException) -> bool:
+        """The device cannot give this, or the driver predates the NVML function."""
+        code = getattr(error, "value", None)
+        return code in (
+            self._nvml.NVML_ERROR_NOT_SUPPORTED,
+            self._nvml.NVML_ERROR_FUNCTION_NOT_FOUND,
+        )
+
     def driver_version(self) -> str:
         try:
             return _text(self._nvml.nvmlSystemGetDriverVersion())
@@ -242,8 +251,13 @@ class NvmlReader:
         return found
 
     def read(self) -> list[GpuReport]:
-        """One report per GPU NVML counts, in index order."""
-        return [self._read_one(index) for index in range(self.device_count())]
+        """One report per GPU NVML counts, in index order.
+
+        Scrapes are serialised: the rate readers hand NVML's GPM samples from one scrape to
+        the next, and two scrapes at once would free a sample the other still uses.
+        """
+        with self._read_lock:
+            return [self._read_one(index) for index in range(self.device_count())]
 
     def _identity(self, index: int, handle: Any) -> GpuIdentity:
         known = self._identities.get(index)
@@ -283,7 +297,7 @@ class NvmlReader:
             except nvml.NVMLError as error:
                 if self.is_gpu_lost(error):
                     return self._lost(index, error)
-                if getattr(error, "value", None) == nvml.NVML_ERROR_NOT_SUPPORTED:
+                if self._is_unsupported(error):
                     self._unsupported.add((index, name))
                 else:
                     logger.debug("GPU {}: {} unreadable: {}", index, name, error)
@@ -295,7 +309,7 @@ class NvmlReader:
             except nvml.NVMLError as error:
                 if self.is_gpu_lost(error):
                     return self._lost(index, error)
-                if getattr(error, "value", None) == nvml.NVML_ERROR_NOT_SUPPORTED:
+                if self._is_unsupported(error):
                     self._unsupported.add((index, group))
                 else:
                     logger.debug("GPU {}: {} unreadable: {}", index, group, error)
@@ -313,7 +327,7 @@ class NvmlReader:
                 return ()
             slots = int(nvml.nvmlDeviceGetMaxMigDeviceCount(handle))
         except nvml.NVMLError as error:
-            if getattr(error, "value", None) == nvml.NVML_ERROR_NOT_SUPPORTED:
+            if self._is_unsupported(error):
                 self._unsupported.add((index, "mig"))
             else:
                 logger.debug("GPU {}: MIG mode unreadable: {}", index, error)

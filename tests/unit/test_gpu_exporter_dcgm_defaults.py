@@ -128,3 +128,24 @@ def test_mig_instances_carry_dcgm_exporters_gpu_instance_labels() -> None:
     assert all(labels["gpu"] == "1" for _, labels, _ in page if "GPU_I_ID" in labels)
     utilisation = [value for name, labels, value in page if name == "DCGM_FI_DEV_GPU_UTIL"]
     assert len(utilisation) == 8  # whole-GPU series stay one per GPU, without MIG labels
+
+
+class DriverWithoutGpm(FakeNvml):
+    """A driver older than GPM: pynvml finds no nvmlGpmQueryDeviceSupport in libnvidia-ml."""
+
+    gpm_queries = 0
+
+    def nvmlGpmQueryDeviceSupport(self, handle: object) -> object:
+        self.gpm_queries += 1
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+
+
+def test_a_driver_without_gpm_is_asked_once_per_gpu_and_the_series_left_out() -> None:
+    nvml = DriverWithoutGpm(eight_gpus())
+    gpu_exporter = exporter(nvml)
+
+    pages = [gpu_exporter.render() for _ in range(3)]
+
+    assert nvml.gpm_queries == 8
+    assert all(values(page, name) == {} for page in pages for name in PROF_FIELDS)
+    assert len(values(pages[-1], "DCGM_FI_DEV_GPU_UTIL")) == 8
