@@ -100,8 +100,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, exporter_address: str) 
             assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
             try:
                 answer = api(base, "/api/v1/query", query="count(DCGM_FI_DEV_GPU_UTIL)")
-            except urllib.error.URLError:
-                answer = {}  # not listening yet
+            except (urllib.error.URLError, ValueError):
+                answer = {}  # not listening, or not ready to answer JSON yet
             if answer.get("data", {}).get("result"):
                 break
             time.sleep(0.25)
