@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tui.model import ClusterSnapshot, JobState, is_allocated_idle
+from tui.sources.exporters import GPU_LOST_ERROR
 
 BUSY_THRESHOLD_PCT = 5.0
 
@@ -30,6 +31,7 @@ class ClusterSummary:
     jobs_pending: int
     cost_per_hour: float
     idle_cost_per_hour: float
+    gpus_lost: int = 0
 
     @classmethod
     def of(cls, snapshot: ClusterSnapshot, gpu_hourly_price: float) -> ClusterSummary:
@@ -63,4 +65,23 @@ class ClusterSummary:
             jobs_pending=job_states[JobState.PENDING],
             cost_per_hour=gpus_total * gpu_hourly_price,
             idle_cost_per_hour=allocated_idle * gpu_hourly_price,
+            gpus_lost=gpus_lost(snapshot),
         )
+
+
+def gpus_lost(snapshot: ClusterSnapshot) -> int:
+    """GPUs gone from their nodes.
+
+    Exporters report a lost GPU in two ways: the pod's exporter (like DCGM) keeps listing a
+    GPU that fell off the bus, with a DCGM_EXP_GPU_HEALTH_STATUS failure (Gpu.error); a GPU
+    the driver no longer enumerates simply vanishes from the page. The second kind is counted
+    against the node's Slurm GRES: on a node whose exporter still lists GPUs, each GRES GPU
+    it no longer lists is lost. A node with no GPU readings at all is unknown (its exporter is
+    down or not scraped), never counted as lost.
+    """
+    lost = sum(1 for gpu in snapshot.gpus if gpu.error == GPU_LOST_ERROR)
+    for node in snapshot.nodes:
+        listed = len(snapshot.gpus_of(node.name))
+        if listed:
+            lost += max(0, node.gpus_total - listed)
+    return lost

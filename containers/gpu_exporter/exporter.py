@@ -1,4 +1,13 @@
-"""Turn NVML readings, XIDs and Slurm job ownership into dcgm-exporter's exposition text."""
+"""Turn NVML readings, XIDs and Slurm job ownership into dcgm-exporter's exposition text.
+
+A GPU that falls off the bus is reported the way dcgm-exporter reports it: the
+DCGM_EXP_GPU_HEALTH_STATUS series with health_watch="ALL" (where DCGM files fallen-off-bus
+XIDs) turns to DCGM's FAIL result (20) with health_error_code="DCGM_FR_FALLEN_OFF_BUS",
+while its other series stop. This exporter judges health only from what NVML tells it, so
+it publishes the "ALL" watch alone, never a PASS for a subsystem it did not check. A GPU
+neither NVML nor DCGM can enumerate any more disappears from the page altogether; readers
+catch that by comparing the GPUs present with the node's Slurm GRES count.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +17,18 @@ from dataclasses import dataclass
 from loguru import logger
 
 from .nvml_reader import GpuReport, NvmlReader, NvmlUnavailable
+from .xid_text import xid_text
 
-GPU_LOST = "DCGM_EXP_GPU_LOST"
+HEALTH_STATUS = "DCGM_EXP_GPU_HEALTH_STATUS"
 XID_ERRORS = "DCGM_FI_DEV_XID_ERRORS"
+# DCGM's dcgmHealthResult_t values and the names dcgm-exporter gives its labels.
+HEALTH_PASS = 0
+HEALTH_FAIL = 20
+HEALTH_WATCH_ALL = "ALL"
+HEALTH_OK = "DCGM_FR_OK"
+HEALTH_FALLEN_OFF_BUS = "DCGM_FR_FALLEN_OFF_BUS"
+
+Labels = list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -23,6 +41,7 @@ class MetricInfo:
 METRICS: dict[str, MetricInfo] = {
     "DCGM_FI_DEV_SM_CLOCK": MetricInfo("gauge", "SM clock frequency (in MHz)."),
     "DCGM_FI_DEV_MEM_CLOCK": MetricInfo("gauge", "Memory clock frequency (in MHz)."),
+    "DCGM_FI_DEV_MEMORY_TEMP": MetricInfo("gauge", "Memory temperature (in C)."),
     "DCGM_FI_DEV_GPU_TEMP": MetricInfo("gauge", "GPU temperature (in C)."),
     "DCGM_FI_DEV_POWER_USAGE": MetricInfo("gauge", "Power draw (in W)."),
     "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": MetricInfo(
@@ -56,8 +75,21 @@ METRICS: dict[str, MetricInfo] = {
         "counter", "Number of remapped rows for uncorrectable errors"
     ),
     "DCGM_FI_DEV_ROW_REMAP_FAILURE": MetricInfo("gauge", "Whether remapping of rows has failed"),
+    "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL": MetricInfo(
+        "counter", "Total number of NVLink bandwidth counters for all lanes."
+    ),
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": MetricInfo(
+        "gauge", "Ratio of time the graphics engine is active."
+    ),
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE": MetricInfo(
+        "gauge", "Ratio of cycles the tensor (HMMA) pipe is active."
+    ),
+    "DCGM_FI_PROF_DRAM_ACTIVE": MetricInfo(
+        "gauge",
+        "Ratio of cycles the device memory interface is active sending or receiving data.",
+    ),
     XID_ERRORS: MetricInfo("gauge", "Value of the last XID error encountered."),
-    GPU_LOST: MetricInfo("gauge", "1 when the GPU has fallen off the bus (NVML: GPU is lost)."),
+    HEALTH_STATUS: MetricInfo("counter", "DCGM reported health status"),
 }
 
 
@@ -103,9 +135,22 @@ class GpuExporter:
         jobs = self._jobs_by_gpu()
         samples: dict[str, list[str]] = {name: [] for name in METRICS}
         for report in reports:
-            for name, value in self._values(report).items():
-                labels = _labels(self._label_pairs(report, driver, jobs.get(report.index)))
+            identity = self._identity_labels(report)
+            tail = [("Hostname", self._hostname), ("DCGM_FI_DRIVER_VERSION", driver)]
+            job = jobs.get(report.index)
+            if job is not None:
+                tail.append(("hpc_job", job))
+            for name, value, extra in self._series(report):
+                labels = _labels(identity + tail + extra)
                 samples[name].append(f"{name}{{{labels}}} {format_value(value)}")
+            for instance in report.mig:
+                mig = [
+                    ("GPU_I_PROFILE", instance.profile),
+                    ("GPU_I_ID", str(instance.gpu_instance_id)),
+                ]
+                labels = _labels(identity + mig + tail)
+                for name, value in instance.values.items():
+                    samples[name].append(f"{name}{{{labels}}} {format_value(value)}")
         lines: list[str] = []
         for name, rendered in samples.items():
             if not rendered:
@@ -116,28 +161,30 @@ class GpuExporter:
             lines.extend(rendered)
         return "\n".join(lines) + "\n"
 
-    def _values(self, report: GpuReport) -> dict[str, float]:
+    def _series(self, report: GpuReport) -> list[tuple[str, float, Labels]]:
+        """(metric, value, labels of that series alone) for one whole GPU."""
         if report.lost:
-            return {GPU_LOST: 1}
-        values = dict(report.values)
+            return [(HEALTH_STATUS, HEALTH_FAIL, _health_labels(HEALTH_FALLEN_OFF_BUS))]
+        series: list[tuple[str, float, Labels]] = [
+            (name, value, []) for name, value in report.values.items()
+        ]
         if report.identity is not None:
-            values[XID_ERRORS] = self._last_xid(report.index)
-        values[GPU_LOST] = 0
-        return values
+            xid = self._last_xid(report.index)
+            error = [("err_code", str(xid)), ("err_msg", xid_text(xid))]
+            series.append((XID_ERRORS, xid, error))
+        series.append((HEALTH_STATUS, HEALTH_PASS, _health_labels(HEALTH_OK)))
+        return series
 
-    def _label_pairs(
-        self, report: GpuReport, driver: str, job: str | None
-    ) -> list[tuple[str, str]]:
+    def _identity_labels(self, report: GpuReport) -> Labels:
         identity = report.identity
-        pairs = [
+        return [
             ("gpu", str(report.index)),
             ("UUID", identity.uuid if identity else ""),
             ("pci_bus_id", identity.pci_bus_id if identity else ""),
             ("device", identity.device if identity else f"nvidia{report.index}"),
             ("modelName", identity.model_name if identity else ""),
-            ("Hostname", self._hostname),
-            ("DCGM_FI_DRIVER_VERSION", driver),
         ]
-        if job is not None:
-            pairs.append(("hpc_job", job))
-        return pairs
+
+
+def _health_labels(error_code: str) -> Labels:
+    return [("health_watch", HEALTH_WATCH_ALL), ("health_error_code", error_code)]

@@ -9,16 +9,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 from loguru import logger
 
+from .nvml_fields import Nvml, read_field
+from .nvml_rates import GpmSampler, NvlinkBandwidth
+
 MIB = 1024 * 1024
 
-# Everything NVML-shaped: the real pynvml module or a test double with the same attributes.
-Nvml = ModuleType | Any
 FieldReader = Callable[[Nvml, Any], float]
+# Readers of several fields at once that keep state between scrapes (rates).
+RateReader = Callable[[Nvml, Any, int], dict[str, float]]
 
 
 class NvmlUnavailable(RuntimeError):
@@ -37,6 +39,15 @@ class GpuIdentity:
 
 
 @dataclass(frozen=True)
+class MigReport:
+    """One MIG GPU instance of a GPU: dcgm-exporter's GPU_I_ID and GPU_I_PROFILE, its memory."""
+
+    gpu_instance_id: int
+    profile: str
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class GpuReport:
     """One GPU at one scrape: its field values, or `lost` when it fell off the bus."""
 
@@ -44,6 +55,7 @@ class GpuReport:
     identity: GpuIdentity | None
     values: dict[str, float] = field(default_factory=dict)
     lost: bool = False
+    mig: tuple[MigReport, ...] = ()
 
 
 def _text(value: str | bytes) -> str:
@@ -89,6 +101,11 @@ def _pcie_bytes_per_second(counter: str) -> FieldReader:
 
 def _temperature(nvml: Nvml, handle: Any) -> float:
     return float(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
+
+
+def _memory_temperature(nvml: Nvml, handle: Any) -> float:
+    """HBM temperature: NVML has it only as a field value (not on GDDR boards)."""
+    return read_field(nvml, handle, nvml.NVML_FI_DEV_MEMORY_TEMP)
 
 
 def _power_watts(nvml: Nvml, handle: Any) -> float:
@@ -142,6 +159,7 @@ FIELD_READERS: dict[str, FieldReader] = {
     "DCGM_FI_PROF_PCIE_TX_BYTES": _pcie_bytes_per_second("NVML_PCIE_UTIL_TX_BYTES"),
     "DCGM_FI_PROF_PCIE_RX_BYTES": _pcie_bytes_per_second("NVML_PCIE_UTIL_RX_BYTES"),
     "DCGM_FI_DEV_GPU_TEMP": _temperature,
+    "DCGM_FI_DEV_MEMORY_TEMP": _memory_temperature,
     "DCGM_FI_DEV_POWER_USAGE": _power_watts,
     "DCGM_FI_DEV_SM_CLOCK": _clock("NVML_CLOCK_SM"),
     "DCGM_FI_DEV_MEM_CLOCK": _clock("NVML_CLOCK_MEM"),
@@ -155,14 +173,24 @@ FIELD_READERS: dict[str, FieldReader] = {
 }
 
 
+MIG_MEMORY_FIELDS = ("DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_TOTAL")
+MIG_NAME_MARK = " MIG "  # NVML names a MIG device "<GPU name> MIG <profile>"
+
+
 class NvmlReader:
     """Reads all GPUs; a lost GPU is reported as lost and the others are still read."""
 
-    def __init__(self, nvml: Nvml) -> None:
+    def __init__(self, nvml: Nvml, clock: Callable[[], float] | None = None) -> None:
         self._nvml = nvml
+        nvlink = NvlinkBandwidth() if clock is None else NvlinkBandwidth(clock)
+        self._rate_readers: dict[str, RateReader] = {
+            "gpm": GpmSampler().read,
+            "nvlink": nvlink.read,
+        }
         self._identities: dict[int, GpuIdentity] = {}
         self._unsupported: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._initialised = False
 
     @property
@@ -192,6 +220,14 @@ class NvmlReader:
     def is_gpu_lost(self, error: BaseException) -> bool:
         return getattr(error, "value", None) == self._nvml.NVML_ERROR_GPU_IS_LOST
 
+    def _is_unsupported(self, error: BaseException) -> bool:
+        """The device cannot give this, or the driver predates the NVML function."""
+        code = getattr(error, "value", None)
+        return code in (
+            self._nvml.NVML_ERROR_NOT_SUPPORTED,
+            self._nvml.NVML_ERROR_FUNCTION_NOT_FOUND,
+        )
+
     def driver_version(self) -> str:
         try:
             return _text(self._nvml.nvmlSystemGetDriverVersion())
@@ -215,8 +251,13 @@ class NvmlReader:
         return found
 
     def read(self) -> list[GpuReport]:
-        """One report per GPU NVML counts, in index order."""
-        return [self._read_one(index) for index in range(self.device_count())]
+        """One report per GPU NVML counts, in index order.
+
+        Scrapes are serialised: the rate readers hand NVML's GPM samples from one scrape to
+        the next, and two scrapes at once would free a sample the other still uses.
+        """
+        with self._read_lock:
+            return [self._read_one(index) for index in range(self.device_count())]
 
     def _identity(self, index: int, handle: Any) -> GpuIdentity:
         known = self._identities.get(index)
@@ -256,8 +297,54 @@ class NvmlReader:
             except nvml.NVMLError as error:
                 if self.is_gpu_lost(error):
                     return self._lost(index, error)
-                if getattr(error, "value", None) == nvml.NVML_ERROR_NOT_SUPPORTED:
+                if self._is_unsupported(error):
                     self._unsupported.add((index, name))
                 else:
                     logger.debug("GPU {}: {} unreadable: {}", index, name, error)
-        return GpuReport(index=index, identity=identity, values=values)
+        for group, rate_reader in self._rate_readers.items():
+            if (index, group) in self._unsupported:
+                continue
+            try:
+                values.update(rate_reader(nvml, handle, index))
+            except nvml.NVMLError as error:
+                if self.is_gpu_lost(error):
+                    return self._lost(index, error)
+                if self._is_unsupported(error):
+                    self._unsupported.add((index, group))
+                else:
+                    logger.debug("GPU {}: {} unreadable: {}", index, group, error)
+        return GpuReport(
+            index=index, identity=identity, values=values, mig=self._mig_instances(index, handle)
+        )
+
+    def _mig_instances(self, index: int, handle: Any) -> tuple[MigReport, ...]:
+        """The GPU's MIG instances with their memory; () when MIG is off or unsupported."""
+        nvml = self._nvml
+        if (index, "mig") in self._unsupported:
+            return ()
+        try:
+            if nvml.nvmlDeviceGetMigMode(handle)[0] != nvml.NVML_DEVICE_MIG_ENABLE:
+                return ()
+            slots = int(nvml.nvmlDeviceGetMaxMigDeviceCount(handle))
+        except nvml.NVMLError as error:
+            if self._is_unsupported(error):
+                self._unsupported.add((index, "mig"))
+            else:
+                logger.debug("GPU {}: MIG mode unreadable: {}", index, error)
+            return ()
+        instances: list[MigReport] = []
+        for slot in range(slots):
+            try:
+                device = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot)
+                name = _text(nvml.nvmlDeviceGetName(device))
+                instance_id = int(nvml.nvmlDeviceGetGpuInstanceId(device))
+                memory = nvml.nvmlDeviceGetMemoryInfo(device)
+            except nvml.NVMLError as error:
+                if getattr(error, "value", None) != nvml.NVML_ERROR_NOT_FOUND:
+                    logger.debug("GPU {}: MIG device {} unreadable: {}", index, slot, error)
+                continue
+            used, free, total = MIG_MEMORY_FIELDS
+            values = {used: memory.used / MIB, free: memory.free / MIB, total: memory.total / MIB}
+            profile = name.partition(MIG_NAME_MARK)[2]
+            instances.append(MigReport(instance_id, profile, values))
+        return tuple(sorted(instances, key=lambda instance: instance.gpu_instance_id))

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,9 @@ DCGM_DEFAULT_COUNTERS = frozenset(
 )
 # Fields dcgm-exporter publishes only when enabled in its counters file; panels on them say so.
 OPT_IN = frozenset({"DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"})
-# This project's exporter's own series (no dcgm-exporter equivalent).
-OWN_EXTENSIONS = frozenset({"DCGM_EXP_GPU_LOST"})
-METRIC = re.compile(r"\b(DCGM_[A-Z0-9_]+|slurm_[a-z_]+)\b")
+# dcgm-exporter's health series is commented out in its default counters file: opt-in.
+OPT_IN_HEALTH = frozenset({"DCGM_EXP_GPU_HEALTH_STATUS"})
+METRIC = re.compile(r"\b(DCGM_(?:FI|EXP)_[A-Z0-9_]+|slurm_[a-z_]+)\b")  # not label values
 
 
 def api(base: str, path: str, **params: str) -> dict[str, Any]:
@@ -92,63 +93,70 @@ def fixture_metrics() -> set[str]:
     return names
 
 
+@contextmanager
+def scraping(tmp_path: Path, exporter_port: int, paths: list[str]) -> Iterator[str]:
+    """A real Prometheus scraping each of `paths` on the loopback exporter every second."""
+    binary = need_binaries("prometheus")["prometheus"]
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": path.strip("/").replace("/", "-"),
+                "metrics_path": path,
+                "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+            }
+            for path in paths
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
+            try:
+                answer = api(base, "/api/v1/query", query="count(up == 1)")
+            except (urllib.error.URLError, ValueError):
+                answer = {}  # not listening, or not ready to answer JSON yet
+            result = answer.get("data", {}).get("result")
+            if result and float(result[0]["value"][1]) == len(paths):
+                break
+            time.sleep(0.25)
+        else:
+            raise AssertionError("Prometheus did not scrape the dcgm-exporter fixtures")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = need_binaries("prometheus")["prometheus"]
-    tmp_path = tmp_path_factory.mktemp("prometheus-dcgm")
     routes = {f"/{fixture.stem}/metrics": Reply(fixture.read_text()) for fixture in FIXTURES}
     with serve(dict(routes)) as exporter:
-        config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-            "scrape_configs": [
-                {
-                    "job_name": fixture.stem,
-                    "metrics_path": f"/{fixture.stem}/metrics",
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
-                }
-                for fixture in FIXTURES
-            ],
-        }
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        port = free_port()
-        log = (tmp_path / "prometheus.log").open("wb")
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
-                try:
-                    answer = api(base, "/api/v1/query", query="count(up == 1)")
-                except (urllib.error.URLError, ValueError):
-                    answer = {}  # not listening, or not ready to answer JSON yet
-                result = answer.get("data", {}).get("result")
-                if result and float(result[0]["value"][1]) == len(FIXTURES):
-                    break
-                time.sleep(0.25)
-            else:
-                raise AssertionError("Prometheus did not scrape the dcgm-exporter fixtures")
+        tmp_path = tmp_path_factory.mktemp("prometheus-dcgm")
+        with scraping(tmp_path, exporter.port, list(routes)) as base:
             yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
-            log.close()
 
 
 def test_gpu_panels_use_only_what_a_stock_dcgm_exporter_publishes() -> None:
     problems = []
     for where, expr in dashboard_queries():
         for name in METRIC.findall(expr):
-            if name.startswith("slurm_") or name in OWN_EXTENSIONS | OPT_IN:
+            if name.startswith("slurm_") or name in OPT_IN | OPT_IN_HEALTH:
                 continue
             if name not in DCGM_DEFAULT_COUNTERS:
                 problems.append(f"{where}: {name}")
@@ -191,3 +199,44 @@ def test_allocated_gpus_come_from_the_exporters_job_label(prometheus: str) -> No
     held = api(prometheus, "/api/v1/query", query='count(DCGM_FI_DEV_GPU_UTIL{hpc_job!=""})')
     expected = float(held["data"]["result"][0]["value"][1]) if held["data"]["result"] else 0.0
     assert float(series["value"][1]) == expected
+
+
+def panel_expr(dashboard: str, title: str) -> str:
+    panels = json.loads((DASHBOARDS / f"{dashboard}.json").read_text())["panels"]
+    (panel,) = [panel for panel in panels if panel["title"] == title]
+    return str(panel["targets"][0]["expr"])
+
+
+def wait_for_value(base: str, query: str, expected: float) -> float | None:
+    """The query's single value once it equals `expected`, or its last value after 20 s."""
+    deadline = time.monotonic() + 20
+    value: float | None = None
+    while time.monotonic() < deadline:
+        result = api(base, "/api/v1/query", query=query)["data"]["result"]
+        value = float(result[0]["value"][1]) if len(result) == 1 else None
+        if value == expected:
+            break
+        time.sleep(0.5)
+    return value
+
+
+def test_a_gpu_that_vanishes_from_a_dcgm_exporter_page_counts_as_lost(tmp_path: Path) -> None:
+    """A stock dcgm-exporter has no "lost" series: a GPU the driver lost leaves the page."""
+    page = (ROOT / "tests" / "fixtures" / "exposition" / "dcgm-exporter-3.x.prom").read_text()
+    without_gpu_1 = "".join(
+        line for line in page.splitlines(keepends=True) if 'gpu="1"' not in line
+    )
+    lost = panel_expr("cluster-overview", "GPUs lost")
+    per_node = panel_expr("node-gpus", "Lost GPUs").replace("$node", ".*")
+    with (
+        serve({"/node/metrics": Reply(page)}) as exporter,
+        scraping(tmp_path, exporter.port, ["/node/metrics"]) as base,
+    ):
+        assert wait_for_value(base, lost, 0.0) == 0.0
+
+        exporter.routes["/node/metrics"] = Reply(without_gpu_1)
+
+        assert wait_for_value(base, lost, 1.0) == 1.0
+        assert wait_for_value(base, per_node, 1.0) == 1.0
+        exporter.routes["/node/metrics"] = Reply("")  # the whole node stops reporting
+        assert wait_for_value(base, lost, 0.0) == 0.0  # unknown, not lost

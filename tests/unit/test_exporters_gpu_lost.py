@@ -1,4 +1,4 @@
-"""A GPU the pod exporter reports lost shows as an error, never as a silent gap."""
+"""A GPU an exporter reports fallen off the bus shows as an error, never as a silent gap."""
 
 from __future__ import annotations
 
@@ -10,14 +10,23 @@ from tui.sources.exporters import (
 )
 from tui.sources.promtext import parse_samples
 
-PAGE = """\
+A = 'gpu="0",UUID="GPU-a",modelName="NVIDIA A100-SXM4-80GB",Hostname="n1"'
+B = 'gpu="1",UUID="GPU-b",modelName="NVIDIA A100-SXM4-80GB",Hostname="n1"'
+# dcgm-exporter's shape: one health series per watch, DCGM's result as the value
+# (0 pass, 10 warn, 20 fail); fallen-off-bus XIDs are filed under the "ALL" watch.
+PAGE = f"""\
 # HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (in %).
 # TYPE DCGM_FI_DEV_GPU_UTIL gauge
-DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",modelName="NVIDIA A100-SXM4-80GB",Hostname="n1"} 42
-# HELP DCGM_EXP_GPU_LOST 1 when the GPU has fallen off the bus (NVML: GPU is lost).
-# TYPE DCGM_EXP_GPU_LOST gauge
-DCGM_EXP_GPU_LOST{gpu="0",UUID="GPU-a",modelName="NVIDIA A100-SXM4-80GB",Hostname="n1"} 0
-DCGM_EXP_GPU_LOST{gpu="1",UUID="",modelName="",Hostname="n1"} 1
+DCGM_FI_DEV_GPU_UTIL{{{A}}} 42
+# HELP DCGM_FI_DEV_FB_USED Framebuffer memory used (in MiB).
+# TYPE DCGM_FI_DEV_FB_USED gauge
+DCGM_FI_DEV_FB_USED{{{A}}} 50000
+# HELP DCGM_EXP_GPU_HEALTH_STATUS DCGM reported health status
+# TYPE DCGM_EXP_GPU_HEALTH_STATUS counter
+DCGM_EXP_GPU_HEALTH_STATUS{{{A},health_watch="PCIE",health_error_code="DCGM_FR_OK"}} 0
+DCGM_EXP_GPU_HEALTH_STATUS{{{A},health_watch="ALL",health_error_code="DCGM_FR_OK"}} 0
+DCGM_EXP_GPU_HEALTH_STATUS{{{B},health_watch="PCIE",health_error_code="DCGM_FR_OK"}} 0
+DCGM_EXP_GPU_HEALTH_STATUS{{{B},health_watch="ALL",health_error_code="DCGM_FR_FALLEN_OFF_BUS"}} 20
 """
 
 
@@ -26,6 +35,22 @@ def test_general_path_reports_the_lost_gpu_and_keeps_the_other() -> None:
     assert [(g.index, g.error) for g in gpus] == [(0, None), (1, GPU_LOST_ERROR)]
     assert gpus[0].utilization_pct == 42
     assert gpus[1].utilization_pct is None
+
+
+def test_a_mig_instance_does_not_overwrite_its_whole_gpus_memory() -> None:
+    mig = 'GPU_I_PROFILE="3g.40gb",GPU_I_ID="1"'
+    page = f"""\
+DCGM_FI_DEV_FB_USED{{{A}}} 50000
+DCGM_FI_DEV_FB_FREE{{{A}}} 30000
+DCGM_FI_DEV_FB_TOTAL{{{A}}} 81920
+DCGM_FI_DEV_FB_USED{{{A},{mig}}} 1024
+DCGM_FI_DEV_FB_FREE{{{A},{mig}}} 39168
+DCGM_FI_DEV_FB_TOTAL{{{A},{mig}}} 40192
+"""
+    (gpu,) = gpus_from_samples(parse_samples(page), node="n1")
+    assert gpu.memory_total_mib == 81920
+    assert gpu.memory_used_mib == 50000
+    assert [(m.instance_id, m.memory_used_mib) for m in gpu.mig] == [("1", 1024)]
 
 
 def test_fast_path_agrees() -> None:

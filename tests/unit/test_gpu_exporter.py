@@ -23,6 +23,7 @@ from containers.gpu_exporter.xid import XidWatcher
 from tests.fixtures.containers.fake_nvml import FakeNvml, eight_gpus
 
 REPO = Path(__file__).resolve().parents[2]
+HEALTH = "DCGM_EXP_GPU_HEALTH_STATUS"
 Samples = dict[tuple[str, str], tuple[dict[str, str], float]]
 ServeFn = Callable[..., str]
 
@@ -144,10 +145,14 @@ def test_gpu_lost_before_first_scrape_is_reported_and_others_exported(
     nvml.gpus[3].lost = True
     samples = parse(get(f"{serve(GpuExporter(started_reader(nvml), 'gpu-01'))}/metrics")[1])
 
-    assert samples[("DCGM_EXP_GPU_LOST", "3")][1] == 1
+    labels, status = samples[(HEALTH, "3")]
+    assert status == 20  # DCGM_HEALTH_RESULT_FAIL
+    assert labels["health_watch"] == "ALL"
+    assert labels["health_error_code"] == "DCGM_FR_FALLEN_OFF_BUS"
     assert ("DCGM_FI_DEV_GPU_UTIL", "3") not in samples
     for healthy in ("0", "2", "4", "7"):
-        assert samples[("DCGM_EXP_GPU_LOST", healthy)][1] == 0
+        labels, status = samples[(HEALTH, healthy)]
+        assert (status, labels["health_error_code"]) == (0, "DCGM_FR_OK")
         assert ("DCGM_FI_DEV_GPU_UTIL", healthy) in samples
 
 
@@ -162,8 +167,8 @@ def test_gpu_falling_off_the_bus_between_scrapes_keeps_its_identity(
     samples = parse(body)
 
     assert status == 200
-    labels, lost = samples[("DCGM_EXP_GPU_LOST", "6")]
-    assert lost == 1
+    labels, status = samples[(HEALTH, "6")]
+    assert status == 20
     assert labels["UUID"] == "GPU-1c2b3a4d-0000-1111-2222-333344440006"
     assert ("DCGM_FI_DEV_FB_USED", "6") not in samples
     assert samples[("DCGM_FI_DEV_FB_USED", "7")][1] == 10240
@@ -210,9 +215,14 @@ def test_last_xid_per_gpu_is_exported(nvml: FakeNvml, serve: ServeFn) -> None:
     finally:
         watcher.stop()
 
-    assert samples[("DCGM_FI_DEV_XID_ERRORS", "2")][1] == 79
+    labels, xid = samples[("DCGM_FI_DEV_XID_ERRORS", "2")]
+    assert xid == 79
+    assert (labels["err_code"], labels["err_msg"]) == ("79", "GPU has fallen off the bus")
     assert samples[("DCGM_FI_DEV_XID_ERRORS", "5")][1] == 63
-    assert samples[("DCGM_FI_DEV_XID_ERRORS", "0")][1] == 0
+    labels, xid = samples[("DCGM_FI_DEV_XID_ERRORS", "0")]
+    assert xid == 0
+    assert (labels["err_code"], labels["err_msg"]) == ("0", "No Error")
+    assert "err_code" not in samples[("DCGM_FI_DEV_GPU_UTIL", "2")][0]
 
 
 def test_nvml_that_cannot_start_gives_one_line_reason(nvml: FakeNvml) -> None:

@@ -12,7 +12,7 @@ from containers.gpu_exporter.exporter import GpuExporter
 from containers.gpu_exporter.nvml_reader import NvmlReader
 from containers.gpu_exporter.server import ExporterServer
 from tests.fixtures.containers.fake_nvml import FakeNvml, eight_gpus
-from tui.sources.exporters import gpus_from_samples
+from tui.sources.exporters import GPU_LOST_ERROR, gpus_from_samples
 from tui.sources.promtext import parse_samples
 
 
@@ -58,3 +58,19 @@ def test_collector_reads_every_gpu_field_from_the_pod_exporter(metrics_url: str)
     assert gpu.job_id == "1234"
     assert gpus[0].job_id is None
     assert gpus[0].last_xid == 0
+
+
+def test_collector_shows_a_gpu_the_pod_exporter_reports_fallen_off_the_bus() -> None:
+    nvml = FakeNvml(eight_gpus())
+    reader = NvmlReader(nvml)
+    reader.start()
+    exporter = GpuExporter(reader, "gpu-07")
+    exporter.render()
+    nvml.gpus[2].lost = True
+
+    gpus = gpus_from_samples(parse_samples(exporter.render()))
+
+    assert [gpu.index for gpu in gpus if gpu.error == GPU_LOST_ERROR] == [2]
+    assert gpus[2].uuid == "GPU-1c2b3a4d-0000-1111-2222-333344440002"
+    assert gpus[2].utilization_pct is None
+    assert gpus[3].error is None

@@ -241,7 +241,7 @@ FAMILIES = st.sampled_from(
         "DCGM_FI_DEV_FB_USED",
         "DCGM_FI_DEV_FB_FREE",
         "DCGM_FI_DEV_XID_ERRORS",
-        "DCGM_EXP_GPU_LOST",
+        "DCGM_EXP_GPU_HEALTH_STATUS",
         "nvidia_smi_gpu_info",
         "nvidia_smi_index",
         "nvidia_smi_utilization_gpu_ratio",

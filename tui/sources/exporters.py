@@ -75,11 +75,14 @@ DCGM_FP64_BLANK = 1.40737488355328e14
 MIB = 1024.0 * 1024.0
 
 GPU_LOST_ERROR = "GPU lost: fell off the bus"
+FALLEN_OFF_BUS = "DCGM_FR_FALLEN_OFF_BUS"
 
-# dcgm family -> Gpu field; FB_FREE / FB_RESERVED only serve to derive the total, and the
-# pod exporter's DCGM_EXP_GPU_LOST (1: NVML says the GPU is lost) becomes Gpu.error.
+# dcgm family -> Gpu field; FB_FREE / FB_RESERVED only serve to derive the total, and a
+# DCGM_EXP_GPU_HEALTH_STATUS series whose health_error_code says the GPU fell off the bus
+# becomes Gpu.error. A lost GPU no exporter lists any more is absent here; tui.summary counts
+# it against the node's Slurm GRES.
 DCGM_FIELDS: Mapping[str, str] = {
-    "DCGM_EXP_GPU_LOST": "_lost",
+    "DCGM_EXP_GPU_HEALTH_STATUS": "_health",
     "DCGM_FI_DEV_GPU_UTIL": "utilization_pct",
     # Profiling field, a ratio: the utilization of MIG slices and profiling-only setups.
     "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "_gr_active",
@@ -95,9 +98,11 @@ DCGM_FIELDS: Mapping[str, str] = {
     "DCGM_FI_DEV_ROW_REMAP_FAILURE": "remapped_row_failures",
 }
 
-# What a MIG slice reports for itself; the rest (temperature, power, errors) is the GPU's,
-# whichever slice's series carries it.
-MIG_FIELDS = frozenset({"utilization_pct", "_gr_active", "memory_used_mib"})
+# What a MIG slice reports for itself (its memory too, never the GPU's total); the rest
+# (temperature, power, errors) is the GPU's, whichever slice's series carries it.
+MIG_FIELDS = frozenset(
+    {"utilization_pct", "_gr_active", "memory_used_mib", "memory_total_mib", "_fb_free"}
+)
 
 # nvidia_smi family -> (Gpu field, factor to the model's unit).
 NVIDIA_SMI_FIELDS: Mapping[str, tuple[str, float]] = {
@@ -165,8 +170,10 @@ class _GpuDraft:
     xid_seen_at: float = -math.inf
     # MIG slices: GPU instance id -> (profile, readings).
     mig: dict[str, tuple[str, dict[str, float | None]]] = field(default_factory=dict)
+    lost: bool = False
 
     def identity(self, labels: Mapping[str, str]) -> None:
+        self.lost = self.lost or labels.get("health_error_code") == FALLEN_OFF_BUS
         self.uuid = self.uuid or labels.get("UUID") or labels.get("uuid", "")
         self.model = self.model or labels.get("modelName") or labels.get("gpu_name", "")
         self.pci_bus_id = self.pci_bus_id or labels.get("pci_bus_id", "")
@@ -177,7 +184,7 @@ class _GpuDraft:
         values = dict(self.values)
         free = values.pop("_fb_free", None)
         reserved = values.pop("_fb_reserved", None)
-        lost = values.pop("_lost", None)
+        values.pop("_health", None)
         gr_active = values.pop("_gr_active", None)
         mig = tuple(
             MigInstance(
@@ -209,7 +216,7 @@ class _GpuDraft:
             model=self.model,
             pci_bus_id=self.pci_bus_id,
             job_id=self.job_id,
-            error=GPU_LOST_ERROR if lost else None,
+            error=GPU_LOST_ERROR if self.lost else None,
             mig=mig,
             **fields,
         )

@@ -28,6 +28,8 @@ def summary_groups(summary: ClusterSummary) -> list[Text]:
         style="bold yellow" if summary.gpus_allocated_idle else "",
     )
     gpus.append(f" of {summary.gpus_total}")
+    if summary.gpus_lost:
+        gpus.append(f", {summary.gpus_lost} lost", style="bold red")
     util = summary.avg_utilization_pct
     temp = summary.avg_temperature_c
     averages = Text("avg ")
