@@ -20,16 +20,13 @@ from typing import Any
 from loguru import logger
 
 from tui.config import ConfigError, Settings, load_settings
+from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_SIGPIPE, EXIT_USAGE
 from tui.gc_tuning import calm_gc
 from tui.logging_setup import configure_logging
-from tui.sources.base import SourceError, one_line
+from tui.sources.base import SourceError
 from tui.store import StoreError
+from tui.text import one_line
 from tui.version import installed_version
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what the shell reports for `yes | head`
 
 
 class CliError(Exception):

@@ -24,7 +24,7 @@ from tui.config import Settings, state_dir
 from tui.gc_tuning import gc_paused
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.snapshot_wire import decode, patch
-from tui.sources.base import one_line
+from tui.text import one_line
 
 SERVICE_SOCKET = Path("/run/clusterdash/collect.sock")
 SOURCE = "collect"

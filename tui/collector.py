@@ -25,8 +25,8 @@ from tui.sources.base import (
     SlurmState,
     WorkloadSource,
     backoff_delay,
-    one_line,
 )
+from tui.text import one_line
 
 T = TypeVar("T")
 Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]

@@ -19,7 +19,7 @@ from typing import Protocol
 from loguru import logger
 
 from tui.model import ClusterSnapshot, SourceHealth
-from tui.sources.base import one_line
+from tui.text import one_line
 
 STORE_SOURCE = "store"
 # About an hour of a 64-node cluster (512 GPUs every 5 s); the oldest go first past it.

@@ -40,6 +40,7 @@ from tui.store_schema import (
     SCHEMA_VERSION,
     TEN_MINUTE_ROLL_UP,
 )
+from tui.text import one_line
 
 DEFAULT_RAW_RETENTION_S = 3600.0
 DEFAULT_ROLLUP_RETENTION_S = 7 * 86400.0
@@ -159,12 +160,8 @@ def _ceil_minute(ts: float) -> float:
     return float(math.ceil(ts / _MINUTE) * _MINUTE)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _store_error(path: Path, error: sqlite3.Error, busy_timeout_s: float) -> StoreError:
-    text = _one_line(str(error)) or type(error).__name__
+    text = one_line(error)
     lowered = text.lower()
     if "not a database" in lowered or "malformed" in lowered:
         return StoreError(
@@ -201,7 +198,7 @@ def _connect_target(path: Path, readonly: bool) -> tuple[Path, str, bool]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise StoreError(f"history database {path}: {_one_line(str(error))}") from None
+        raise StoreError(f"history database {path}: {one_line(error)}") from None
     return path, str(path), False
 
 

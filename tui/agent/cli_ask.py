@@ -21,11 +21,8 @@ from tui.agent.tool_context import ToolContext
 from tui.alerts.persistence import AlertRepository
 from tui.alerts.service import stored_overview
 from tui.config import Settings
+from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from tui.store import Store, StoreError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 NO_MODEL = (
     "clusterdash: no model configured: set agent.base_url in config.toml "
@@ -82,14 +79,14 @@ async def ask_main(
                         out.write("\n")
                     out.flush()
                     err.write(f"clusterdash: {event.error}\n")
-                    return EXIT_FAILED
+                    return EXIT_FAILURE
             if text:
                 out.write(text)
                 out.flush()
                 ends_with_newline = text.endswith("\n")
     finally:
         await client.aclose()
-    return EXIT_FAILED  # pragma: no cover - the loop always ends with Finished or Failed
+    return EXIT_FAILURE  # pragma: no cover - the loop always ends with Finished or Failed
 
 
 def _commands(action: Action) -> str:
@@ -112,7 +109,7 @@ async def ask_command(settings: Settings, mode: str, question: str) -> int:
         attached = await attached_snapshot(settings, mode)
     except CollectorUnavailable as error:
         sys.stderr.write(f"clusterdash: {error}\n")
-        return EXIT_FAILED
+        return EXIT_FAILURE
     services = None
     try:
         if attached is not None:

@@ -14,7 +14,7 @@ import openai
 from openai import AsyncOpenAI
 
 from tui.model import SourceHealth
-from tui.sources.base import one_line
+from tui.text import one_line
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 DEFAULT_MODEL = "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"

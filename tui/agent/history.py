@@ -12,6 +12,7 @@ from typing import Any
 from tui.actions import Action, ActionResult, current_user
 from tui.agent.loop import AuditCallback
 from tui.store import ChatConversation, ChatMessage, Store
+from tui.text import one_line
 
 TITLE_CHARS = 60
 EXPORT_RESULT_CHARS = 1_500
@@ -21,8 +22,7 @@ _EXTRA_KEYS = ("tool_calls", "tool_call_id", "name")
 
 
 def title_of(question: str) -> str:
-    line = " ".join(question.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1] + "…"
+    return one_line(question, TITLE_CHARS)
 
 
 def message_from_row(row: ChatMessage) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from tui.agent.stream import AssembledCall, ToolCallAssembler, delta_reasoning
 from tui.agent.tool_context import ToolContext, ToolError
 from tui.agent.tool_helpers import check_targets_exist
 from tui.agent.tool_registry import ALL_TOOLS, check_arguments, offered_tools, serialise
-from tui.sources.base import one_line
+from tui.text import one_line
 
 DEFAULT_MAX_STEPS = 12
 PREVIEW_CHARS = 120
@@ -102,11 +102,6 @@ class _ToolOutcome:
 class _StepReply:
     text: str
     calls: list[AssembledCall]
-
-
-def _preview(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
 def _canonical(name: str, arguments: str) -> tuple[str, str]:
@@ -274,7 +269,11 @@ class AgentSession:
             future.set_result(outcome)
         emit(
             ToolCallFinished(
-                call.id, call.name, _preview(outcome.content), outcome.content, outcome.error
+                call.id,
+                call.name,
+                one_line(outcome.content, PREVIEW_CHARS),
+                outcome.content,
+                outcome.error,
             )
         )
         return outcome

@@ -21,7 +21,7 @@ from pydantic_core import PydanticUndefined, core_schema
 from tui.actions import Action
 from tui.agent import tools
 from tui.agent.tool_context import ToolContext, ToolError
-from tui.sources.base import one_line
+from tui.text import one_line
 
 ACTION_NOTE = " Only proposes it: the operator confirms or rejects; you get the outcome."
 

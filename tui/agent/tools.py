@@ -40,7 +40,8 @@ from tui.agent.tool_helpers import (
 )
 from tui.durations import parse_duration
 from tui.model import JobState, is_allocated_idle
-from tui.sources.base import HISTORY_METRICS, one_line
+from tui.sources.base import HISTORY_METRICS
+from tui.text import one_line
 
 MAX_LOG_LINES = 500
 MAX_HISTORY_RANGE_S = 7 * 86400.0

@@ -17,7 +17,8 @@ import httpx
 from loguru import logger
 
 from tui.alerts.engine import AlertState, Transition
-from tui.sources.base import backoff_delay, one_line
+from tui.sources.base import backoff_delay
+from tui.text import one_line
 
 QUEUE_LIMIT = 1000
 

@@ -41,7 +41,7 @@ from tui.alerts.rules import (
     rule_problems,
 )
 from tui.durations import parse_duration
-from tui.sources.base import one_line
+from tui.text import one_line
 
 # A rule table's keys, in the order a form shows them.
 RULE_KEYS: tuple[str, ...] = (

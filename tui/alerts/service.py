@@ -15,8 +15,8 @@ from tui.alerts.engine import Alert, AlertEngine, AlertState, Transition
 from tui.alerts.notifiers import WebhookNotifier
 from tui.alerts.persistence import AlertEvent, AlertRepository, Silence
 from tui.model import ClusterSnapshot
-from tui.sources.base import one_line
 from tui.store import StoreError
+from tui.text import one_line
 
 Listener = Callable[[Sequence[Transition]], None]
 

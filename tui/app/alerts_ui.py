@@ -17,7 +17,7 @@ from loguru import logger
 from tui.alerts.engine import Alert, AlertState, Transition
 from tui.alerts.rules import Severity
 from tui.app import format as fmt
-from tui.sources.base import one_line
+from tui.text import one_line
 
 if TYPE_CHECKING:
     from tui.app.app import ClusterDashApp

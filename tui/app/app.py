@@ -50,7 +50,8 @@ from tui.collector import Collector
 from tui.config import Settings
 from tui.gc_tuning import calm_gc
 from tui.model import ClusterSnapshot
-from tui.sources.base import GpuHistory, one_line
+from tui.sources.base import GpuHistory
+from tui.text import one_line
 
 FIRST_PAINT_ENV = "CLUSTERDASH_EXIT_AFTER_FIRST_PAINT"
 TICK_S = 1.0

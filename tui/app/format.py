@@ -12,6 +12,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tui.text import truncate as truncate
+
 SPARK_CHARS = " ▁▂▃▄▅▆▇█"
 BAR_FULL = "█"
 BAR_EMPTY = "░"
@@ -143,12 +145,6 @@ def money(per_hour: float) -> str:
     if per_hour >= 1000:
         return f"${per_hour:,.0f}/h"
     return f"${per_hour:.2f}/h"
-
-
-def truncate(text: str, width: int) -> str:
-    if width <= 0:
-        return ""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def fraction(used: int, total: int) -> str:

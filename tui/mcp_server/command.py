@@ -7,11 +7,10 @@ import sys
 
 from tui.agent.tool_context import ToolContext
 from tui.config import Settings
+from tui.exit_codes import EXIT_OK, EXIT_USAGE
 from tui.gc_tuning import calm_gc
 from tui.mcp_server.reader import open_cluster_reader
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 MISSING_EXTRA = (
     "clusterdash: clusterdash mcp needs the MCP SDK; install the extra: "
     "pip install 'clusterdash[mcp]'"

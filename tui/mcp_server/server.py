@@ -29,7 +29,7 @@ from tui.agent.tools import alerts
 from tui.mcp_server.confirm import Answer, Confirmer
 from tui.mcp_server.reader import ClusterReader
 from tui.snapshot_output import snapshot_json
-from tui.sources.base import one_line
+from tui.text import one_line
 
 SERVER_NAME = "clusterdash"
 SNAPSHOT_URI = "cluster://snapshot"

@@ -64,15 +64,6 @@ def backoff_delay(
     return min(cap_s, base_s * 2 ** (failures - 1)) * rng.uniform(0.5, 1.0)
 
 
-def one_line(error: BaseException | str, limit: int = 300) -> str:
-    """An exception as one readable line (type name only when the message is empty)."""
-    text = (
-        str(error) if not isinstance(error, BaseException) else (str(error) or type(error).__name__)
-    )
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # GPU index -> [(unix time, value), ...] oldest first, at most max_points per series.
 GpuSeries = Mapping[int, list[tuple[float, float]]]
 

@@ -32,7 +32,7 @@ from loguru import logger
 
 from tui.actions import NODE_NAME_RE
 from tui.model import Gpu, MigInstance
-from tui.sources.base import GpuReading, SourceError, one_line
+from tui.sources.base import GpuReading, SourceError
 from tui.sources.promtext import (
     METRIC_NAME_RE,
     ParseError,
@@ -41,6 +41,7 @@ from tui.sources.promtext import (
     parse_samples_async,
 )
 from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
+from tui.text import one_line
 
 DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
 DEFAULT_TIMEOUT_S = 5.0

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from tui.actions import NODE_NAME_RE
-from tui.sources.base import HISTORY_METRICS, GpuReading, GpuSeries, SourceError, one_line
+from tui.sources.base import HISTORY_METRICS, GpuReading, GpuSeries, SourceError
 from tui.sources.exporters import (
     DCGM_FIELDS,
     NODE_LABELS,
@@ -33,6 +33,7 @@ from tui.sources.exporters import (
     node_from_labels,
 )
 from tui.sources.promtext import Sample
+from tui.text import one_line
 
 DEFAULT_TIMEOUT_S = 10.0
 # Prometheus refuses a range query that would return more than 11,000 points per series.

@@ -28,8 +28,9 @@ from loguru import logger
 
 from tui.actions import Action, ActionError, ActionResult
 from tui.sources import slurm_json, slurm_text
-from tui.sources.base import SlurmState, SourceError, one_line
+from tui.sources.base import SlurmState, SourceError
 from tui.sources.slurm_cli import DEFAULT_TIMEOUT_S, SlurmCli
+from tui.text import one_line
 
 FetchMode = Literal["text", "json"]
 NODES_TEXT_ARGV = ("scontrol", "show", "node", "-o", "-d")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from loguru import logger
 
-from tui.sources.base import SourceError, one_line
+from tui.sources.base import SourceError
+from tui.text import one_line
 
 DEFAULT_TIMEOUT_S = 10.0
 

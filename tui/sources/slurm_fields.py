@@ -19,7 +19,7 @@ from typing import TypeVar
 from loguru import logger
 
 from tui.model import JobState, Node, NodeBaseState
-from tui.sources.base import one_line
+from tui.text import one_line
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from tui.config import Settings
+from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from tui.web.access import TokenGate, WebConfigError, load_token, require_auth_off_loopback
 
 if TYPE_CHECKING:
     from tui.web.server import WebDashboard
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 # Seconds a stopping server waits for sessions to end before it stops waiting.
 SHUTDOWN_TIMEOUT_S = 10.0
 

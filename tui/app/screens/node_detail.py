@@ -19,7 +19,8 @@ from tui.app import format as fmt
 from tui.app.errors import ContainedErrors
 from tui.app.rows import stale_gpu_age, stale_gpu_note
 from tui.model import ClusterSnapshot, Node
-from tui.sources.base import GpuSeries, one_line
+from tui.sources.base import GpuSeries
+from tui.text import one_line
 
 if TYPE_CHECKING:
     from tui.app.app import ClusterDashApp

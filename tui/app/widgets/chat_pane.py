@@ -35,7 +35,7 @@ from tui.app.widgets.chat_transcript import (
     Transcript,
 )
 from tui.config import data_dir
-from tui.sources.base import one_line
+from tui.text import one_line
 
 if TYPE_CHECKING:
     # The model client pulls in openai (~0.8 s of imports): loaded after the first paint.

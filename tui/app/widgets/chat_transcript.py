@@ -12,16 +12,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from tui.text import one_line
+
 # A fast model sends hundreds of tokens a second; the Markdown view is updated at most this
 # often so parsing and layout never starve the UI loop.
 FLUSH_INTERVAL_S = 0.05
 TITLE_ARGS_CHARS = 60
 REASONING_TITLE = "reasoning"
-
-
-def _short(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def compact_arguments(arguments: str) -> str:
@@ -81,7 +78,7 @@ class ToolCallView(Collapsible):
         super().__init__(self.body, title=self._heading("…"), collapsed=True)
 
     def _heading(self, tail: str) -> str:
-        arguments = _short(compact_arguments(self.arguments), TITLE_ARGS_CHARS)
+        arguments = one_line(compact_arguments(self.arguments), TITLE_ARGS_CHARS)
         return f"⚙ {self.tool_name}({arguments}) {tail}"
 
     def finish(self, preview: str, full_result: str, error: str | None) -> None:
@@ -258,6 +255,6 @@ class Transcript(VerticalScroll, can_focus=False):
                 )
                 await reply.add_block(view)
                 full = results.get(call_id, "")
-                view.finish(_short(full, 120), full, None)
+                view.finish(one_line(full, 120), full, None)
         if reply is not None:
             await reply.finish()
