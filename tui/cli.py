@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from tui.config import ConfigError, Settings, load_settings
 from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_SIGPIPE, EXIT_USAGE
 from tui.gc_tuning import calm_gc
 from tui.logging_setup import configure_logging
+from tui.shutdown import stop_event_on_signals
 from tui.sources.base import SourceError
 from tui.store import StoreError
 from tui.text import one_line
@@ -299,12 +299,9 @@ async def _collect(settings: Settings, mode: str) -> int:
                 f"cannot serve /api/v1 on 127.0.0.1:{http.port}: {one_line(error)}"
             ) from None
         services.closers.append(http.aclose)
-    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_event_on_signals()
     store = services.store.path if services.store else None
     logger.info("collecting {} ({} mode) into {}", services.cluster_name, mode, store)
     restore_gc = calm_gc()  # the start-up objects exist: see tui/gc_tuning
@@ -327,10 +324,7 @@ async def _collect(settings: Settings, mode: str) -> int:
 async def _sim(settings: Settings, host: str, port: int) -> int:
     from tui.sim import serve_forever
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_event_on_signals()
     try:
         await serve_forever(
             nodes=settings.demo.nodes, seed=settings.demo.seed, host=host, port=port, stop=stop

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from loguru import logger
 
 from tui.config import Settings
 from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from tui.shutdown import stop_event_on_signals
 from tui.web.access import TokenGate, WebConfigError, load_token, require_auth_off_loopback
 
 if TYPE_CHECKING:
@@ -90,10 +90,7 @@ async def _serve(dashboard: WebDashboard, host: str, port: int) -> None:
         dashboard.application(), shutdown_timeout=SHUTDOWN_TIMEOUT_S, access_log=None
     )
     await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_event_on_signals()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
