@@ -22,6 +22,7 @@ from tui.config import ConfigError, Settings, load_settings
 from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_SIGPIPE, EXIT_USAGE
 from tui.gc_tuning import calm_gc
 from tui.logging_setup import configure_logging
+from tui.mode import Mode, choose_mode, requested_mode, resolve_mode
 from tui.shutdown import stop_event_on_signals
 from tui.sources.base import SourceError
 from tui.store import StoreError
@@ -121,17 +122,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def resolve_mode(settings: Settings, demo_flag: bool, configured: bool = False) -> str:
-    """demo (simulated cluster) or slurm (a real one); see tui/mode.py."""
-    from tui.mode import choose_mode
-
-    return choose_mode(settings, demo_flag, configured).mode
-
-
-def _headless_mode(settings: Settings, demo_flag: bool, configured: bool) -> str:
+def _headless_mode(settings: Settings, demo_flag: bool, configured: bool) -> Mode:
     """The mode for snapshot/collect/ask, saying on stderr when no Slurm means simulated."""
-    from tui.mode import choose_mode
-
     choice = choose_mode(settings, demo_flag, configured)
     if choice.note:
         print(f"clusterdash: {choice.note}", file=sys.stderr)
@@ -206,8 +198,7 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
             raise ValueError("--readonly forbids --allow-actions")
         from tui.mcp_server.command import serve_stdio
 
-        # Simulated data only when asked for: a real cluster that does not answer is shown failing.
-        mode = "demo" if demo_flag or settings.gpu.source == "sim" else "slurm"
+        mode = requested_mode(settings, demo_flag)
         return asyncio.run(serve_stdio(settings, mode, args.allow_actions))
     if command == "serve":
         from tui.web import serve_command
@@ -225,7 +216,7 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
     raise ValueError(f"unknown command {command}")
 
 
-async def _snapshot(settings: Settings, mode: str, as_json: bool) -> int:
+async def _snapshot(settings: Settings, mode: Mode, as_json: bool) -> int:
     from tui.snapshot_output import snapshot_json, snapshot_table
 
     attached = await _snapshot_from_collector(settings, mode, as_json)
@@ -248,14 +239,14 @@ def _snapshot_exit_code(snapshot: Any) -> int:
     return EXIT_FAILURE if failing and len(failing) == len(snapshot.health) else EXIT_OK
 
 
-async def _snapshot_from_collector(settings: Settings, mode: str, as_json: bool) -> int | None:
+async def _snapshot_from_collector(settings: Settings, mode: Mode, as_json: bool) -> int | None:
     """The running collector's current snapshot, exactly as it would print it; None if none."""
     if not settings.collector.attach:
         return None
     from tui.collect_client import CollectorUnavailable, RemoteCollector, find_collector, request
     from tui.snapshot_output import snapshot_table
 
-    found = await find_collector(settings, demo=mode == "demo")
+    found = await find_collector(settings, demo=mode == Mode.DEMO)
     if found is None:
         return None
     path, hello = found
@@ -266,7 +257,7 @@ async def _snapshot_from_collector(settings: Settings, mode: str, as_json: bool)
             sources = json.loads(reply["snapshot_json"])["sources"].values()
             all_failing = bool(sources) and not any(source["ok"] for source in sources)
             return EXIT_FAILURE if all_failing else EXIT_OK
-        remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == "demo")
+        remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == Mode.DEMO)
         snapshot = await remote.collect_once()
     except CollectorUnavailable as error:
         raise CliError(str(error)) from None
@@ -274,7 +265,7 @@ async def _snapshot_from_collector(settings: Settings, mode: str, as_json: bool)
     return _snapshot_exit_code(snapshot)
 
 
-async def _collect(settings: Settings, mode: str) -> int:
+async def _collect(settings: Settings, mode: Mode) -> int:
     from tui.collect_client import serving_socket
     from tui.collect_server import CollectServer
     from tui.services import build_services

@@ -11,20 +11,26 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from tui.config import ConfigError, Settings
 from tui.sources.slurm_probe import slurm_environment
 
-DEMO = "demo"
-REAL = "slurm"
 DEFAULT_SLURM_CONF = Path("/etc/slurm/slurm.conf")
 _CLUSTER_NAME_RE = re.compile(r"^\s*ClusterName\s*=\s*([^\s#]+)", re.IGNORECASE | re.MULTILINE)
 
 
+class Mode(StrEnum):
+    """The simulated cluster, or the real one behind Slurm (and its GPU sources)."""
+
+    DEMO = "demo"
+    REAL = "slurm"
+
+
 @dataclass(frozen=True)
 class ModeChoice:
-    mode: str
+    mode: Mode
     # Set when the simulated cluster was chosen for want of any Slurm: said once on stderr.
     note: str = ""
 
@@ -32,23 +38,33 @@ class ModeChoice:
 def choose_mode(settings: Settings, demo_flag: bool, configured: bool = False) -> ModeChoice:
     """--demo / gpu.source = "sim" / no Slurm at all: simulated; anything else: the real one."""
     if demo_flag or settings.gpu.source == "sim":
-        return ModeChoice(DEMO)
+        return ModeChoice(Mode.DEMO)
     if not settings.slurm.enabled:
         if settings.gpu.targets or settings.gpu.source == "prometheus":
-            return ModeChoice(REAL)
+            return ModeChoice(Mode.REAL)
         raise ConfigError(
             "slurm.enabled is false and no GPU source is configured: "
             "set gpu.targets or gpu.source = prometheus (or use --demo)"
         )
     if settings.source_file or configured or slurm_configured(settings):
-        return ModeChoice(REAL)
+        return ModeChoice(Mode.REAL)
     if settings.gpu.targets or settings.prometheus.url:
-        return ModeChoice(REAL)
+        return ModeChoice(Mode.REAL)
     return ModeChoice(
-        DEMO,
+        Mode.DEMO,
         note="no Slurm here (no config file, no sinfo on PATH, no SLURM_CONF): "
         "showing the simulated cluster",
     )
+
+
+def resolve_mode(settings: Settings, demo_flag: bool, configured: bool = False) -> Mode:
+    """The mode alone, for callers that show no note (the TUI says it in its status bar)."""
+    return choose_mode(settings, demo_flag, configured).mode
+
+
+def requested_mode(settings: Settings, demo_flag: bool) -> Mode:
+    """Simulated only when asked for: no fallback, a real cluster that does not answer fails."""
+    return Mode.DEMO if demo_flag or settings.gpu.source == "sim" else Mode.REAL
 
 
 def slurm_configured(settings: Settings) -> bool:
@@ -70,9 +86,9 @@ def slurm_cluster_name(settings: Settings) -> str:
     return match.group(1) if match else ""
 
 
-def cluster_identity(settings: Settings, mode: str, display_name: str) -> str:
+def cluster_identity(settings: Settings, mode: Mode, display_name: str) -> str:
     """What a history database remembers as its cluster: Slurm's ClusterName, else the name."""
-    if mode == DEMO:
+    if mode == Mode.DEMO:
         return "simulated"
     if settings.slurm.enabled:
         name = slurm_cluster_name(settings)
@@ -81,9 +97,9 @@ def cluster_identity(settings: Settings, mode: str, display_name: str) -> str:
     return settings.cluster.name or display_name or os.uname().nodename.split(".")[0]
 
 
-def store_path_for(settings: Settings, mode: str) -> Path:
+def store_path_for(settings: Settings, mode: Mode) -> Path:
     """The history database: the simulated cluster always gets its own file beside the real one."""
     path = settings.store_path.expanduser()
-    if mode != DEMO:
+    if mode != Mode.DEMO:
         return path
     return path.with_name(f"{path.stem}-demo{path.suffix}")

@@ -22,7 +22,7 @@ from tui.alerts.service import AlertService
 from tui.collector import SOURCE_DEADLINE_GRACE_S, Collector, CollectorOptions
 from tui.config import Settings
 from tui.history_writer import STORE_SOURCE, HistoryWriter
-from tui.mode import cluster_identity, store_path_for
+from tui.mode import Mode, cluster_identity, store_path_for
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
 from tui.store import Store, StoreError
@@ -33,7 +33,7 @@ from tui.writer_lock import WriterLock
 @dataclass
 class Services:
     settings: Settings
-    mode: str
+    mode: Mode
     collector: Collector
     workload: ActionRunner | None
     history: GpuHistory | None
@@ -50,7 +50,7 @@ class Services:
 
     @property
     def demo(self) -> bool:
-        return self.mode == "demo"
+        return self.mode == Mode.DEMO
 
     @property
     def readonly(self) -> bool:
@@ -76,21 +76,21 @@ class Services:
         self.closers.clear()
 
 
-def _cluster_name(settings: Settings, mode: str) -> str:
+def _cluster_name(settings: Settings, mode: Mode) -> str:
     if settings.cluster.name:
         return settings.cluster.name
-    return "demo" if mode == "demo" else socket.gethostname().split(".")[0]
+    return "demo" if mode == Mode.DEMO else socket.gethostname().split(".")[0]
 
 
 async def build_services(
     settings: Settings,
-    mode: str,
+    mode: Mode,
     *,
     with_store: bool = True,
     role: str = "dashboard",
     require_writer: bool = False,
 ) -> Services:
-    """Start what `mode` ("demo" or "slurm") needs; the caller runs and closes it.
+    """Start what `mode` needs; the caller runs and closes it.
 
     With a store, the process takes the database's writer lock; when another process holds
     it, this one opens the history read-only and records nothing (no alert events, no
@@ -105,7 +105,7 @@ async def build_services(
             gpu=gpu,
             options=CollectorOptions(
                 cluster_name=cluster_name,
-                demo=mode == "demo",
+                demo=mode == Mode.DEMO,
                 gpu_interval_s=settings.gpu.interval,
                 gpu_timeout_s=_gpu_deadline_s(settings, mode) + SOURCE_DEADLINE_GRACE_S,
                 slurm_interval_s=settings.slurm.interval,
@@ -189,19 +189,19 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
     services.background.extend(n.run for n in services.alerts.notifiers)
 
 
-async def attach_or_build(settings: Settings, mode: str) -> Services:
+async def attach_or_build(settings: Settings, mode: Mode) -> Services:
     """A viewer of the running collector when there is one, else collect in-process."""
     if settings.collector.attach:
         from tui.collect_client import find_collector
 
-        found = await find_collector(settings, demo=mode == "demo")
+        found = await find_collector(settings, demo=mode == Mode.DEMO)
         if found is not None:
             return await build_viewer_services(settings, mode, *found)
     return await build_services(settings, mode)
 
 
 async def build_viewer_services(
-    settings: Settings, mode: str, socket_path: Path, hello: dict[str, Any]
+    settings: Settings, mode: Mode, socket_path: Path, hello: dict[str, Any]
 ) -> Services:
     """Snapshots from the collector; actions still run here, as the operator's own user.
 
@@ -213,11 +213,11 @@ async def build_viewer_services(
     from tui.collect_client import CollectorBackedStore, RemoteCollector
 
     closers: list[Callable[[], Awaitable[Any]]] = []
-    remote = RemoteCollector(socket_path, str(hello.get("cluster", "")), demo=mode == "demo")
+    remote = RemoteCollector(socket_path, str(hello.get("cluster", "")), demo=mode == Mode.DEMO)
     remote.prefetch()
     closers.append(remote.aclose)
     workload: ActionRunner | None = None
-    if mode != "demo" and settings.slurm.enabled:
+    if mode != Mode.DEMO and settings.slurm.enabled:
         from tui.sources.slurm import SlurmSource
         from tui.sources.slurm_probe import slurm_environment
 
@@ -256,9 +256,9 @@ async def build_viewer_services(
     return services
 
 
-def _gpu_deadline_s(settings: Settings, mode: str) -> float:
+def _gpu_deadline_s(settings: Settings, mode: Mode) -> float:
     """How long the GPU source's own cycle may take (it returns what arrived by then)."""
-    if mode != "demo" and settings.gpu.source == "prometheus":
+    if mode != Mode.DEMO and settings.gpu.source == "prometheus":
         return settings.prometheus.timeout
     return settings.gpu.timeout
 
@@ -315,11 +315,11 @@ async def build_alerting(
 
 
 async def _sources(
-    settings: Settings, mode: str, closers: list[Callable[[], Awaitable[Any]]]
+    settings: Settings, mode: Mode, closers: list[Callable[[], Awaitable[Any]]]
 ) -> tuple[WorkloadSource | None, GpuSource, GpuHistory | None]:
     from tui.sources.exporters import ExporterGpuSource
 
-    if mode == "demo":
+    if mode == Mode.DEMO:
         from tui.sim import SimCluster, SimExporterServer, SimSlurmSource
 
         sim = SimCluster(nodes=settings.demo.nodes, seed=settings.demo.seed)

@@ -88,7 +88,7 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class GpuSample:
+class StoredGpuSample:
     """One stored reading of one GPU. None means "not reported", never zero."""
 
     ts: float
@@ -643,7 +643,7 @@ class Store:
 
     async def gpu_samples(
         self, node: str, start: float, end: float, gpu: int | None = None
-    ) -> list[GpuSample]:
+    ) -> list[StoredGpuSample]:
         """Raw samples of one node (or one of its GPUs) in [start, end], oldest first.
 
         For "the last N minutes of GPU 3 on node-7": gpu_samples("node-7", now - N*60, now, 3).
@@ -658,7 +658,7 @@ class Store:
             "ORDER BY ts, gpu",
             {"node": node_id, "start": start, "end": end, "gpu": gpu},
         )
-        return [GpuSample(row[0], node, *row[1:]) for row in rows]
+        return [StoredGpuSample(row[0], node, *row[1:]) for row in rows]
 
     async def gpu_summary(self, metric: str, start: float, end: float) -> list[GpuSummary]:
         """Cluster-wide: min/avg/max of `metric` per GPU over [start, end], by node and GPU."""

@@ -22,6 +22,7 @@ from tui.alerts.persistence import AlertRepository
 from tui.alerts.service import stored_overview
 from tui.config import Settings
 from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from tui.mode import Mode
 from tui.store import Store, StoreError
 
 NO_MODEL = (
@@ -94,7 +95,7 @@ def _commands(action: Action) -> str:
     return "; ".join(shlex.join(command) for command in action.argv())
 
 
-async def ask_command(settings: Settings, mode: str, question: str) -> int:
+async def ask_command(settings: Settings, mode: Mode, question: str) -> int:
     """`clusterdash ask`: the running collector's snapshot (else one collection cycle here),
     then one streamed answer on stdout."""
     from tui.collect_client import CollectorUnavailable, attached_snapshot

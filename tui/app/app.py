@@ -49,6 +49,7 @@ from tui.app.widgets.alert_feed import AlertRow, health_alerts
 from tui.collector import Collector
 from tui.config import Settings
 from tui.gc_tuning import calm_gc
+from tui.mode import Mode
 from tui.model import ClusterSnapshot
 from tui.sources.base import GpuHistory
 from tui.text import one_line
@@ -95,7 +96,7 @@ class AppServices(Protocol):
 ServicesFactory = Callable[[Settings, str], Awaitable[AppServices]]
 
 
-async def _default_factory(settings: Settings, mode: str) -> AppServices:
+async def _default_factory(settings: Settings, mode: Mode) -> AppServices:
     from tui.services import attach_or_build
 
     return await attach_or_build(settings, mode)
@@ -117,7 +118,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
     def __init__(
         self,
         settings: Settings,
-        mode: str = "demo",
+        mode: Mode = Mode.DEMO,
         *,
         services_factory: ServicesFactory | None = None,
         clock: Callable[[], float] = time.time,
@@ -162,7 +163,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
 
     @property
     def demo(self) -> bool:
-        return self.services.demo if self.services else self.mode == "demo"
+        return self.services.demo if self.services else self.mode == Mode.DEMO
 
     @property
     def cluster_name(self) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from tui.app.app import ClusterDashApp
 from tui.config import Settings
+from tui.mode import Mode
 
 
-def run_app(settings: Settings, mode: str) -> int:
+def run_app(settings: Settings, mode: Mode) -> int:
     app = ClusterDashApp(settings, mode)
     result = app.run()
     return int(result or app.return_code or 0)

@@ -10,6 +10,7 @@ from tui.config import Settings
 from tui.exit_codes import EXIT_OK, EXIT_USAGE
 from tui.gc_tuning import calm_gc
 from tui.mcp_server.reader import open_cluster_reader
+from tui.mode import Mode
 
 MISSING_EXTRA = (
     "clusterdash: clusterdash mcp needs the MCP SDK; install the extra: "
@@ -25,8 +26,8 @@ def sdk_missing() -> bool:
     return False
 
 
-async def serve_stdio(settings: Settings, mode: str, allow_actions: bool) -> int:
-    """Collect the cluster (mode "demo" or "slurm") and answer one client on stdio."""
+async def serve_stdio(settings: Settings, mode: Mode, allow_actions: bool) -> int:
+    """Collect the cluster (simulated or real, see tui/mode.py) and answer one client on stdio."""
     if sdk_missing():
         print(MISSING_EXTRA, file=sys.stderr)
         return EXIT_USAGE

@@ -17,7 +17,7 @@ from loguru import logger
 from tui.actions import Action, ActionResult, ActionRunner, current_user
 from tui.agent.tool_context import AlertsProvider
 from tui.config import Settings
-from tui.mode import store_path_for
+from tui.mode import Mode, store_path_for
 from tui.model import ClusterSnapshot
 from tui.services import Services, attach_or_build
 from tui.sources.base import GpuHistory
@@ -113,7 +113,7 @@ class ClusterReader:
         await self.services.aclose()
 
 
-async def open_cluster_reader(settings: Settings, mode: str) -> ClusterReader:
+async def open_cluster_reader(settings: Settings, mode: Mode) -> ClusterReader:
     """The cluster the MCP tools read, collecting from now on; the caller closes it."""
     reader = ClusterReader(settings, await attach_or_build(settings, mode))
     reader.start()

@@ -13,6 +13,7 @@ from loguru import logger
 
 from tui.config import Settings
 from tui.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from tui.mode import Mode
 from tui.shutdown import stop_event_on_signals
 from tui.web.access import TokenGate, WebConfigError, load_token, require_auth_off_loopback
 
@@ -29,15 +30,12 @@ def serve_command(
     port: int,
     allow_actions: bool,
     *,
-    mode: str = "",
+    mode: Mode,
     token_file: Path | None = None,
     max_sessions: int | None = None,
     from_terraform: Path | None = None,
 ) -> int:
-    """Serve the dashboard to browsers; one line on stderr and exit 2 when it may not start.
-
-    mode is "demo" or "slurm"; empty means what the TUI would pick (config, then Slurm).
-    """
+    """Serve the dashboard to browsers; one line on stderr and exit 2 when it may not start."""
     try:
         from tui.web.server import WebDashboard, WebOptions
         from tui.web.session import session_argv
@@ -60,10 +58,6 @@ def serve_command(
     except WebConfigError as error:
         print(f"clusterdash: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if not mode:
-        from tui.cli import resolve_mode
-
-        mode = resolve_mode(settings, demo_flag=False)
     readonly = not allow_actions
     options = WebOptions(
         argv=tuple(session_argv(settings, mode, readonly, from_terraform)),

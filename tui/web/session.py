@@ -14,6 +14,7 @@ from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
 from tui.config import Settings
+from tui.mode import Mode
 from tui.web.access import TOKEN_ENV
 
 # A dashboard asked to quit exits in well under a second; past this it is killed.
@@ -21,7 +22,7 @@ STOP_GRACE_S = 5.0
 
 
 def session_argv(
-    settings: Settings, mode: str, readonly: bool, from_terraform: Path | None = None
+    settings: Settings, mode: Mode, readonly: bool, from_terraform: Path | None = None
 ) -> list[str]:
     """The command each browser session runs: the same CLI, same config, same cluster."""
     argv = [sys.executable, "-m", "tui.cli"]
@@ -29,7 +30,7 @@ def session_argv(
         argv += ["--config", settings.source_file]
     if from_terraform is not None:
         argv += ["--from-terraform", str(from_terraform)]
-    if mode == "demo":
+    if mode == Mode.DEMO:
         argv += ["--demo", "--nodes", str(settings.demo.nodes), "--seed", str(settings.demo.seed)]
     if readonly:
         argv.append("--readonly")
