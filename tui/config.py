@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from tui.durations import parse_duration
 
 APP_NAME = "clusterdash"
@@ -29,21 +31,17 @@ class ConfigError(ValueError):
     """Bad configuration; the message is one line naming the key."""
 
 
-def _xdg(var: str, fallback: str) -> Path:
-    base = os.environ.get(var) or str(Path.home() / fallback)
-    return Path(base) / APP_NAME
-
-
+# platformdirs reads the XDG variables on every call, so a changed environment takes effect.
 def config_dir() -> Path:
-    return _xdg("XDG_CONFIG_HOME", ".config")
+    return platformdirs.user_config_path(APP_NAME)
 
 
 def state_dir() -> Path:
-    return _xdg("XDG_STATE_HOME", ".local/state")
+    return platformdirs.user_state_path(APP_NAME)
 
 
 def data_dir() -> Path:
-    return _xdg("XDG_DATA_HOME", ".local/share")
+    return platformdirs.user_data_path(APP_NAME)
 
 
 def default_config_path() -> Path:

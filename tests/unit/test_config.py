@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tui.config import ConfigError, default_config_path, load_settings
+from tui.config import (
+    ConfigError,
+    config_dir,
+    data_dir,
+    default_config_path,
+    load_settings,
+    state_dir,
+)
 from tui.durations import format_duration, parse_duration
 
 
@@ -115,3 +122,16 @@ def test_a_price_that_is_not_a_finite_number_names_the_key(tmp_path: Path, value
         load_settings(path, environ={})
     with pytest.raises(ConfigError, match=r"CLUSTERDASH_CLUSTER_GPU_HOURLY_PRICE.*finite"):
         load_settings(environ={"CLUSTERDASH_CLUSTER_GPU_HOURLY_PRICE": value})
+
+
+def test_files_live_in_the_xdg_directories_or_their_home_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "conf"))
+    assert default_config_path() == tmp_path / "conf" / "clusterdash" / "config.toml"
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert config_dir() == tmp_path / ".config" / "clusterdash"
+    assert state_dir() == tmp_path / ".local" / "state" / "clusterdash"
+    assert data_dir() == tmp_path / ".local" / "share" / "clusterdash"
