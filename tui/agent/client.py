@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -13,6 +12,7 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
+from tui.agent.raw_stream import ModelStreamError, stream_chat_deltas
 from tui.model import SourceHealth
 from tui.text import one_line
 
@@ -119,10 +119,6 @@ def _status_detail(error: openai.APIStatusError) -> str:
     return one_line(error.message or "no detail", 200)
 
 
-class ModelStreamError(Exception):
-    """The model server broke off or garbled a stream; str() is one line."""
-
-
 class AgentClient:
     """One AsyncOpenAI client plus its settings; health for the status bar."""
 
@@ -134,56 +130,11 @@ class AgentClient:
     def model(self) -> str:
         return self.settings.model
 
-    async def stream_deltas(
+    def stream_deltas(
         self, messages: list[dict[str, Any]], **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream a chat completion, yielding each chunk's first-choice delta as a dict.
-
-        The openai client still sends the request (timeouts, retries, auth, status errors).
-        Two of its layers are skipped because they were measured to dominate the loop's
-        time per step: its typed-parameter transform walks every message and tool schema
-        (~20 ms per request at 12 steps), and its typed chunk models cost ~100 us per chunk
-        (50 ms for a 500-token answer) against ~3 us for json.loads. The JSON sent and read
-        is the same.
-        """
-        async with self.openai.chat.completions.with_streaming_response.create(
-            model=self.model, messages=[], stream=True, extra_body={"messages": messages, **params}
-        ) as response:
-            done = False
-            # Keep-alive comments reset the read timeout, not this one: the stream must carry
-            # data at least every timeout_s.
-            last_data = time.monotonic()
-            async for line in response.iter_lines():
-                # After [DONE], read on to the end so the connection can be kept alive.
-                if done:
-                    continue
-                if not line.startswith("data:"):
-                    if time.monotonic() - last_data > self.settings.timeout_s:
-                        raise ModelStreamError(
-                            f"model server at {self.settings.base_url} timed out (no data for "
-                            f"{self.settings.timeout_s:g} s, only keep-alive comments)"
-                        )
-                    continue
-                last_data = time.monotonic()
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    done = True
-                    continue
-                try:
-                    payload = json.loads(data)
-                except ValueError:
-                    raise ModelStreamError(
-                        f"model server sent a malformed chunk: {one_line(data, 80)}"
-                    ) from None
-                if not isinstance(payload, dict):
-                    continue
-                if payload.get("error"):
-                    error = payload["error"]
-                    message = error.get("message", error) if isinstance(error, dict) else error
-                    raise ModelStreamError(one_line(f"model server error: {message}"))
-                for choice in payload.get("choices") or ():
-                    if isinstance(choice, dict) and choice.get("index", 0) == 0:
-                        yield choice.get("delta") or {}
+        """Stream a chat completion, yielding each chunk's first-choice delta as a dict."""
+        return stream_chat_deltas(self.openai, self.settings, messages, params)
 
     async def health(self) -> SourceHealth:
         """GET /models: online with the model name, or offline with a one-line reason."""

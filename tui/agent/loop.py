@@ -23,7 +23,7 @@ from tui.agent.budget import (
     cap_result,
     trim_to_budget,
 )
-from tui.agent.client import HTTP_ERRORS, AgentClient, ModelStreamError, describe_error
+from tui.agent.client import HTTP_ERRORS, AgentClient, describe_error
 from tui.agent.events import (
     ActionDecided,
     ActionProposed,
@@ -37,6 +37,7 @@ from tui.agent.events import (
     ToolCallStarted,
 )
 from tui.agent.prompts import system_prompt
+from tui.agent.raw_stream import ModelStreamError
 from tui.agent.stream import AssembledCall, ToolCallAssembler, delta_reasoning
 from tui.agent.tool_context import ToolContext, ToolError
 from tui.agent.tool_helpers import check_targets_exist
