@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -20,6 +18,7 @@ from typing import Any
 
 from loguru import logger
 
+from tui.collector import Subscriber, deliver
 from tui.config import Settings, state_dir
 from tui.gc_tuning import gc_paused
 from tui.model import ClusterSnapshot, SourceHealth
@@ -29,7 +28,6 @@ from tui.text import one_line
 SERVICE_SOCKET = Path("/run/clusterdash/collect.sock")
 SOURCE = "collect"
 MAX_LINE_BYTES = 256 << 20
-Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]
 
 
 class CollectorUnavailable(Exception):
@@ -278,15 +276,7 @@ class RemoteCollector:
 
     async def _publish(self, snapshot: ClusterSnapshot) -> None:
         self.latest = snapshot
-        for subscriber in list(self._subscribers):
-            try:
-                result = subscriber(snapshot)
-                if inspect.isawaitable(result):
-                    await result
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("snapshot subscriber {} failed", subscriber)
+        await deliver(snapshot, self._subscribers)
 
     async def aclose(self) -> None:
         self.connected.clear()

@@ -30,6 +30,21 @@ from tui.text import one_line
 
 T = TypeVar("T")
 Subscriber = Callable[[ClusterSnapshot], Awaitable[None] | None]
+
+
+async def deliver(snapshot: ClusterSnapshot, subscribers: list[Subscriber]) -> None:
+    """Hand one snapshot to every subscriber in turn; one that fails is logged, not fatal."""
+    for subscriber in list(subscribers):
+        try:
+            result = subscriber(snapshot)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one bad subscriber must not stop the others
+            logger.exception("snapshot subscriber {} failed", subscriber)
+
+
 HealthProbe = Callable[[], Awaitable[SourceHealth]]
 HealthReport = Callable[[], SourceHealth]
 
@@ -219,15 +234,7 @@ class Collector:
         async with self._publish_lock:
             snapshot = self._merge()
             self.latest = snapshot
-            for subscriber in list(self._subscribers):
-                try:
-                    result = subscriber(snapshot)
-                    if inspect.isawaitable(result):
-                        await result
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # one bad subscriber must not stop the others
-                    logger.exception("snapshot subscriber {} failed", subscriber)
+            await deliver(snapshot, self._subscribers)
             return snapshot
 
     def _share_node_names(self) -> None:
