@@ -89,17 +89,11 @@ class Poller(Generic[T]):
         self.value = value
         latency = time.perf_counter() - monotonic_start
         partial = _partial_error(value)
-        self.health = replace(
-            self.health,
-            ok=True,
-            last_success=started,
-            last_attempt=started,
-            latency_s=latency,
-            consecutive_failures=0,
-            last_error=partial,
-            failing_targets=MappingProxyType(dict(value.errors))
-            if isinstance(value, GpuReading)
-            else EMPTY_MAPPING,
+        failing = (
+            MappingProxyType(dict(value.errors)) if isinstance(value, GpuReading) else EMPTY_MAPPING
+        )
+        self.health = self.health.succeeded(
+            started, latency, partial_error=partial, failing_targets=failing
         )
         return True
 
@@ -107,14 +101,7 @@ class Poller(Generic[T]):
         failures = self.health.consecutive_failures + 1
         if failures == 1 or failures % 10 == 0:
             logger.warning("source {} failed ({}x): {}", self.name, failures, message)
-        self.health = replace(
-            self.health,
-            ok=False,
-            last_attempt=started,
-            consecutive_failures=failures,
-            last_error=message,
-            failing_targets=EMPTY_MAPPING,
-        )
+        self.health = self.health.failed(started, message)
 
     def next_delay(self) -> float:
         return backoff_delay(self.health.consecutive_failures, self.interval_s, self._rng)

@@ -105,13 +105,7 @@ class HistoryWriter:
     def _failed(self, attempt: float, message: str) -> None:
         if self.health.ok or self.health.last_error != message:
             logger.error("{} (keeping readings in memory until it can be written)", message)
-        self.health = replace(
-            self.health,
-            ok=False,
-            last_attempt=attempt,
-            consecutive_failures=self.health.consecutive_failures + 1,
-            last_error=message,
-        )
+        self.health = self.health.failed(attempt, message)
 
     def _recovered(self, attempt: float, latency_s: float, written: int) -> None:
         if not self.health.ok:
@@ -120,12 +114,4 @@ class HistoryWriter:
                 "history database writable again: wrote {} kept readings{}", written, dropped
             )
         self._dropped_rows = 0
-        self.health = replace(
-            self.health,
-            ok=True,
-            last_attempt=attempt,
-            last_success=attempt,
-            latency_s=latency_s,
-            consecutive_failures=0,
-            last_error=None,
-        )
+        self.health = self.health.succeeded(attempt, latency_s)

@@ -204,6 +204,37 @@ class SourceHealth:
     # Per target (exporter node name or URL): why it failed in the last cycle.
     failing_targets: Mapping[str, str] = field(default_factory=lambda: EMPTY_MAPPING)
 
+    def succeeded(
+        self,
+        at: float,
+        latency_s: float,
+        *,
+        partial_error: str | None = None,
+        failing_targets: Mapping[str, str] = EMPTY_MAPPING,
+    ) -> SourceHealth:
+        """This health after an attempt at `at` that answered (perhaps for some targets only)."""
+        return replace(
+            self,
+            ok=True,
+            last_success=at,
+            last_attempt=at,
+            latency_s=latency_s,
+            consecutive_failures=0,
+            last_error=partial_error,
+            failing_targets=failing_targets,
+        )
+
+    def failed(self, at: float, message: str) -> SourceHealth:
+        """This health after an attempt at `at` that failed with the one-line `message`."""
+        return replace(
+            self,
+            ok=False,
+            last_attempt=at,
+            consecutive_failures=self.consecutive_failures + 1,
+            last_error=message,
+            failing_targets=EMPTY_MAPPING,
+        )
+
     def age_s(self, now: float) -> float | None:
         return None if self.last_success is None else max(0.0, now - self.last_success)
 
