@@ -21,6 +21,7 @@ from loguru import logger
 from tui.collector import Subscriber, deliver
 from tui.config import Settings, state_dir
 from tui.gc_tuning import gc_paused
+from tui.mode import Mode
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.snapshot_wire import decode, patch
 from tui.text import one_line
@@ -92,7 +93,7 @@ async def find_collector(settings: Settings, *, demo: bool) -> tuple[Path, dict[
 
 
 async def attached_snapshot(
-    settings: Settings, mode: str
+    settings: Settings, mode: Mode
 ) -> tuple[ClusterSnapshot, Path | None] | None:
     """The running collector's snapshot and its history database; None when none runs.
 
@@ -101,11 +102,11 @@ async def attached_snapshot(
     """
     if not settings.collector.attach:
         return None
-    found = await find_collector(settings, demo=mode == "demo")
+    found = await find_collector(settings, demo=mode == Mode.DEMO)
     if found is None:
         return None
     path, hello = found
-    remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == "demo")
+    remote = RemoteCollector(path, str(hello.get("cluster", "")), demo=mode == Mode.DEMO)
     snapshot = await remote.current()
     store = hello.get("store")
     return snapshot, Path(store) if store else None
