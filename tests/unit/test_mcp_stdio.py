@@ -117,7 +117,7 @@ async def test_each_read_tool_answers_what_the_chat_and_its_slash_commands_show(
         detail = payload(answers["job_detail"])
         shown = (await run_slash(context, f"/job {job.job_id}")).markdown
         assert f"**job {detail['id']}** {detail['name']}" in shown
-        assert f"- user: {detail['user']}" in shown and f"- nodes: {detail['nodes']}" in shown
+        assert f"| user | {detail['user']} |" in shown and f"| nodes | {detail['nodes']} |" in shown
     finally:
         await services.aclose()
 
