@@ -13,11 +13,13 @@ no utilization reading count as allocated time but neither busy nor idle: unknow
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tui.model import Job, JobState
-from tui.store import Store
+from tui.store import Store, StoreError
 
 IDLE_THRESHOLD_PCT = 5.0
 RECENT_WINDOW_S = 600.0
@@ -86,6 +88,14 @@ class JobEfficiency:
     recent: JobUsage | None
 
 
+async def _rows(store: Store, sql: str, params: Mapping[str, object]) -> list[Any]:
+    try:
+        return list(await store.db.execute_fetchall(sql, params))
+    except sqlite3.Error as error:
+        text = " ".join(str(error).split())
+        raise StoreError(f"history database {store.path}: {text}") from None
+
+
 def _mean(weighted_sum: float | None, weight: float | None) -> float | None:
     if not weight or weighted_sum is None:
         return None
@@ -111,7 +121,7 @@ async def usage_by_job(store: Store, start: float, end: float) -> list[JobUsage]
     boundary10, rolled = await _boundaries(store)
     params = {"start": start, "end": end, "boundary10": boundary10, "rolled": rolled}
     usages: list[JobUsage] = []
-    for row in await store.db.execute_fetchall(_BY_JOB, params):
+    for row in await _rows(store, _BY_JOB, params):
         job_id, user, account, minutes, util_w, util_s, idle, mem_w, mem_s, pct_w, pct_s = row
         usages.append(
             JobUsage(
