@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tui.hostlist import compress_hostlist, compress_indices, parse_index_set
 from tui.job_arrays import group_arrays, split_array_id
-from tui.model import Job, JobState
+from tui.model import ClusterSnapshot, Job, JobState
+from tui.snapshot_output import snapshot_json
 
 
 @pytest.mark.parametrize(
@@ -67,3 +70,16 @@ def test_an_array_is_one_group_where_it_first_appears() -> None:
     assert [j.job_id for j in array.jobs] == ["1234_1", "1234_2", "1234_3", "1234_[4-20%4]"]
     assert groups[0].task_count == 1 and not groups[0].is_array
     assert groups[3].is_array and groups[3].task_count == 1
+
+
+def test_snapshot_json_names_each_jobs_compressed_nodes_and_array() -> None:
+    nodes = ("gpu-07", "gpu-01", "gpu-02", "gpu-03", "gpu-04")
+    snapshot = ClusterSnapshot(
+        taken_at=1_800_000_000.0,
+        jobs=(Job(job_id="42", nodes=nodes), Job(job_id="1234_[4-20]", state=JobState.PENDING)),
+    )
+    jobs = {job["id"]: job for job in json.loads(snapshot_json(snapshot, 1.89))["jobs"]}
+    assert jobs["42"]["nodelist"] == "gpu-[01-04,07]"
+    assert jobs["42"]["array_job_id"] is None
+    assert jobs["1234_[4-20]"]["nodelist"] == ""
+    assert jobs["1234_[4-20]"]["array_job_id"] == "1234"
