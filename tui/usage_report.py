@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tui.durations import format_duration
 from tui.job_usage import (
@@ -222,7 +223,7 @@ def as_csv(report: UsageReport) -> str:
     return out.getvalue().rstrip("\n")
 
 
-def report_mapping(report: UsageReport) -> dict[str, object]:
+def report_mapping(report: UsageReport) -> dict[str, Any]:
     price = report.price
 
     def group(g: GroupUsage) -> dict[str, object]:
