@@ -48,15 +48,32 @@ _UNION = """
     ) WHERE job IS NOT NULL AND m > :start - 60
 """
 
-_BY_JOB = f"""
-SELECT j.job_id, j.user, j.account, SUM(u.minutes),
-       SUM(CASE WHEN u.util IS NOT NULL THEN u.minutes END),
-       SUM(u.util * u.minutes), SUM(CASE WHEN u.util < {IDLE_THRESHOLD_PCT} THEN u.minutes END),
+# Per group: GPU-minutes, then (weight, weighted sum) of utilization, idle GPU-minutes, and
+# (weight, weighted sum) of memory used and memory percent; the order of UsageTotals.sums.
+_SUMS = f"""SUM(u.minutes),
+       SUM(CASE WHEN u.util IS NOT NULL THEN u.minutes END), SUM(u.util * u.minutes),
+       SUM(CASE WHEN u.util < {IDLE_THRESHOLD_PCT} THEN u.minutes END),
        SUM(CASE WHEN u.mem IS NOT NULL THEN u.minutes END), SUM(u.mem * u.minutes),
-       SUM(CASE WHEN u.mem_pct IS NOT NULL THEN u.minutes END), SUM(u.mem_pct * u.minutes)
+       SUM(CASE WHEN u.mem_pct IS NOT NULL THEN u.minutes END), SUM(u.mem_pct * u.minutes)"""
+
+_BY_JOB = f"""
+SELECT j.job_id, j.user, j.account, {_SUMS}
 FROM ({_UNION}) AS u JOIN jobs AS j ON j.id = u.job
 WHERE u.minutes > 0
 GROUP BY u.job
+"""
+
+# Closed minutes of the 1-minute tier, per job and minute (the jobs screen's running update).
+MINUTES_BY_JOB = f"""
+SELECT j.job_id, j.user, j.account, u.minute, {_SUMS}
+FROM (
+    SELECT job, minute, 1.0 AS minutes, utilization_pct_avg AS util,
+           memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
+    FROM gpu_rollups_1m
+    WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+      AND job IS NOT NULL
+) AS u JOIN jobs AS j ON j.id = u.job
+GROUP BY u.job, u.minute
 """
 
 
@@ -80,6 +97,35 @@ class JobUsage:
         return self.idle_gpu_hours * price_per_gpu_hour
 
 
+@dataclass(slots=True)
+class UsageTotals:
+    """Running sums behind a JobUsage, so that usage over adjacent windows can be added."""
+
+    user: str
+    account: str
+    sums: list[float]
+
+    @classmethod
+    def from_sums(cls, user: object, account: object, sums: Iterable[float | None]) -> UsageTotals:
+        return cls(str(user), str(account), [float(value or 0.0) for value in sums])
+
+    def add(self, other: UsageTotals) -> None:
+        self.sums = [a + b for a, b in zip(self.sums, other.sums, strict=True)]
+
+    def usage(self, job_id: str) -> JobUsage:
+        minutes, util_w, util_s, idle, mem_w, mem_s, pct_w, pct_s = self.sums
+        return JobUsage(
+            job_id=job_id,
+            user=self.user,
+            account=self.account,
+            gpu_hours=minutes / 60.0,
+            idle_gpu_hours=idle / 60.0,
+            mean_utilization_pct=_mean(util_s, util_w),
+            mean_memory_used_mib=_mean(mem_s, mem_w),
+            mean_memory_pct=_mean(pct_s, pct_w),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class JobEfficiency:
     """A running job's usage over its life so far and over the last ten minutes."""
@@ -88,7 +134,7 @@ class JobEfficiency:
     recent: JobUsage | None
 
 
-async def _rows(store: Store, sql: str, params: Mapping[str, object]) -> list[Any]:
+async def read_rows(store: Store, sql: str, params: Mapping[str, object]) -> list[Any]:
     try:
         return list(await store.db.execute_fetchall(sql, params))
     except sqlite3.Error as error:
@@ -102,7 +148,7 @@ def _mean(weighted_sum: float | None, weight: float | None) -> float | None:
     return weighted_sum / weight
 
 
-async def _boundaries(store: Store) -> tuple[float, float]:
+async def tier_boundaries(store: Store) -> tuple[float, float]:
     """(where the 1-minute tier starts, where raw samples not yet rolled up start)."""
     rows = dict(
         await store.db.execute_fetchall(
@@ -114,28 +160,22 @@ async def _boundaries(store: Store) -> tuple[float, float]:
     return boundary10, (-1.0 if rolled is None else float(rolled))
 
 
+async def totals_by_job(store: Store, start: float, end: float) -> dict[str, UsageTotals]:
+    """job id -> the sums behind its usage in [start, end), for every job that held a GPU."""
+    if end <= start:
+        return {}
+    boundary10, rolled = await tier_boundaries(store)
+    params = {"start": start, "end": end, "boundary10": boundary10, "rolled": rolled}
+    return {
+        str(job_id): UsageTotals.from_sums(user, account, sums)
+        for job_id, user, account, *sums in await read_rows(store, _BY_JOB, params)
+    }
+
+
 async def usage_by_job(store: Store, start: float, end: float) -> list[JobUsage]:
     """Every job that held a GPU in [start, end), with its usage inside that window."""
-    if end <= start:
-        return []
-    boundary10, rolled = await _boundaries(store)
-    params = {"start": start, "end": end, "boundary10": boundary10, "rolled": rolled}
-    usages: list[JobUsage] = []
-    for row in await _rows(store, _BY_JOB, params):
-        job_id, user, account, minutes, util_w, util_s, idle, mem_w, mem_s, pct_w, pct_s = row
-        usages.append(
-            JobUsage(
-                job_id=str(job_id),
-                user=str(user),
-                account=str(account),
-                gpu_hours=float(minutes) / 60.0,
-                idle_gpu_hours=float(idle or 0.0) / 60.0,
-                mean_utilization_pct=_mean(util_s, util_w),
-                mean_memory_used_mib=_mean(mem_s, mem_w),
-                mean_memory_pct=_mean(pct_s, pct_w),
-            )
-        )
-    return usages
+    totals = await totals_by_job(store, start, end)
+    return [job_totals.usage(job_id) for job_id, job_totals in totals.items()]
 
 
 async def running_job_efficiency(
