@@ -2,8 +2,9 @@
 
 The first call reads each running job's life from the store's tiers; after that only the
 minutes closed since the previous call are read (8,192 rows a minute for 1,024 nodes), and the
-last ten minutes are kept per minute in memory. Figures cover closed minutes: they move once a
-minute, as the 1-minute tier does.
+last ten minutes are kept per minute in memory, their sums updated as minutes enter and leave.
+Figures cover closed minutes: they move once a minute, as the 1-minute tier does, and a call
+within the same minute for the same jobs returns the previous answer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tui.job_usage import (
 from tui.model import Job, JobState
 from tui.store import Store
 
-_MINUTE = 60.0
+# Sums left by minutes that entered and then left the window are rounding noise.
+_EMPTY_MINUTES = 1e-6
 
 
 class JobEfficiencyTracker:
@@ -33,55 +35,55 @@ class JobEfficiencyTracker:
         self._store = store
         self._until: float | None = None
         self._life: dict[str, UsageTotals] = {}
-        self._recent: deque[tuple[float, dict[str, UsageTotals]]] = deque()
+        self._minutes: deque[tuple[float, dict[str, UsageTotals]]] = deque()
+        self._recent: dict[str, UsageTotals] = {}
+        self._answer: tuple[frozenset[str], dict[str, JobEfficiency]] | None = None
 
     async def efficiency(self, jobs: Iterable[Job]) -> dict[str, JobEfficiency]:
         """job id -> life and last-ten-minute usage, for running jobs the store saw on GPUs."""
-        running = {job.job_id: job for job in jobs if job.state is JobState.RUNNING}
+        running = frozenset(job.job_id for job in jobs if job.state is JobState.RUNNING)
+        starts = [job.start_time for job in jobs if job.state is JobState.RUNNING]
         boundary10, rolled = await tier_boundaries(self._store)
         if self._until is None or self._until < boundary10 or rolled < self._until:
-            await self._read_lives(running.values(), rolled)
+            known = [start for start in starts if start is not None]
+            earliest = min(known) if known and len(known) == len(starts) else 0.0
+            self._life = await totals_by_job(self._store, earliest, rolled)
+            self._minutes.clear()
+            self._recent = {}
+            await self._read_minutes(rolled - RECENT_WINDOW_S, rolled, into_life=False)
         elif rolled > self._until:
             await self._read_minutes(self._until, rolled, into_life=True)
+        elif self._answer is not None and self._answer[0] == running:
+            return self._answer[1]
         self._until = rolled
-        while self._recent and self._recent[0][0] < rolled - RECENT_WINDOW_S:
-            self._recent.popleft()
+        while self._minutes and self._minutes[0][0] < rolled - RECENT_WINDOW_S:
+            _, leaving = self._minutes.popleft()
+            for job_id, totals in leaving.items():
+                recent = self._recent[job_id]
+                recent.add(totals, -1.0)
+                if recent.sums[0] < _EMPTY_MINUTES:
+                    del self._recent[job_id]
         self._life = {job_id: t for job_id, t in self._life.items() if job_id in running}
-        recent: dict[str, UsageTotals] = {}
-        for _, minute in self._recent:
-            for job_id, totals in minute.items():
-                if job_id not in running:
-                    continue
-                if job_id in recent:
-                    recent[job_id].add(totals)
-                else:
-                    recent[job_id] = UsageTotals(totals.user, totals.account, list(totals.sums))
-        return {
+        answer = {
             job_id: JobEfficiency(
                 life=totals.usage(job_id),
-                recent=recent[job_id].usage(job_id) if job_id in recent else None,
+                recent=self._recent[job_id].usage(job_id) if job_id in self._recent else None,
             )
             for job_id, totals in self._life.items()
         }
-
-    async def _read_lives(self, running: Iterable[Job], rolled: float) -> None:
-        starts = [job.start_time for job in running]
-        known = [start for start in starts if start is not None]
-        earliest = min(known) if known and len(known) == len(starts) else 0.0
-        self._life = await totals_by_job(self._store, earliest, rolled)
-        self._recent.clear()
-        await self._read_minutes(rolled - RECENT_WINDOW_S, rolled, into_life=False)
+        self._answer = (running, answer)
+        return answer
 
     async def _read_minutes(self, start: float, end: float, *, into_life: bool) -> None:
         rows = await read_rows(self._store, MINUTES_BY_JOB, {"start": start, "end": end})
         by_minute: dict[float, dict[str, UsageTotals]] = {}
         for job_id, user, account, minute, *sums in rows:
+            key = str(job_id)
             totals = UsageTotals.from_sums(user, account, sums)
-            by_minute.setdefault(float(minute), {})[str(job_id)] = totals
-            if into_life:
-                life = self._life.get(str(job_id))
-                if life is None:
-                    self._life[str(job_id)] = UsageTotals(user, account, list(totals.sums))
+            by_minute.setdefault(float(minute), {})[key] = totals
+            for kept in (self._life, self._recent) if into_life else (self._recent,):
+                if key in kept:
+                    kept[key].add(totals)
                 else:
-                    life.add(totals)
-        self._recent.extend(sorted(by_minute.items()))
+                    kept[key] = UsageTotals(totals.user, totals.account, list(totals.sums))
+        self._minutes.extend(sorted(by_minute.items()))

@@ -109,8 +109,10 @@ class UsageTotals:
     def from_sums(cls, user: object, account: object, sums: Iterable[float | None]) -> UsageTotals:
         return cls(str(user), str(account), [float(value or 0.0) for value in sums])
 
-    def add(self, other: UsageTotals) -> None:
-        self.sums = [a + b for a, b in zip(self.sums, other.sums, strict=True)]
+    def add(self, other: UsageTotals, sign: float = 1.0) -> None:
+        sums = self.sums
+        for i, value in enumerate(other.sums):
+            sums[i] += sign * value
 
     def usage(self, job_id: str) -> JobUsage:
         minutes, util_w, util_s, idle, mem_w, mem_s, pct_w, pct_s = self.sums

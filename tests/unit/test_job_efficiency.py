@@ -37,7 +37,7 @@ async def test_updates_match_a_fresh_read_and_the_last_ten_minutes_move(tmp_path
         assert second.life == fresh
         assert second.life.idle_gpu_hours == pytest.approx(8 * (1 - 1 / 60))
         assert second.recent is not None
-        assert second.recent.mean_utilization_pct == 0.0
+        assert second.recent.mean_utilization_pct == pytest.approx(0.0, abs=1e-9)
         assert second.recent.gpu_hours == pytest.approx(8 * 10 / 60)
 
         assert await tracker.efficiency([]) == {}  # the job ended
