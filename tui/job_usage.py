@@ -24,20 +24,25 @@ from tui.store import Store, StoreError
 IDLE_THRESHOLD_PCT = 5.0
 RECENT_WINDOW_S = 600.0
 
-_UNION = """
+# Each tier's rows inside [:start, :end) as (job, minutes in the window, util, mem, mem_pct).
+_TIER_ROWS = (
+    """
     SELECT job, (MIN(bucket + 600, :end) - MAX(bucket, :start)) / 60.0 AS minutes,
            utilization_pct_avg AS util, memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
     FROM gpu_rollups_10m
     WHERE node_id IN (SELECT id FROM nodes) AND bucket > :start - 600 AND bucket < :end
       AND bucket < :boundary10 AND job IS NOT NULL
-    UNION ALL
-    SELECT job, (MIN(minute + 60, :end) - MAX(minute, :start)) / 60.0,
-           utilization_pct_avg, memory_used_mib_avg, memory_pct_avg
+    """,
+    """
+    SELECT job, (MIN(minute + 60, :end) - MAX(minute, :start)) / 60.0 AS minutes,
+           utilization_pct_avg AS util, memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
     FROM gpu_rollups_1m
     WHERE node_id IN (SELECT id FROM nodes) AND minute > :start - 60 AND minute < :end
       AND minute >= :boundary10 AND minute < :rolled AND job IS NOT NULL
-    UNION ALL
-    SELECT job, (MIN(m + 60, :end) - MAX(m, :start)) / 60.0, util, mem, mem_pct FROM (
+    """,
+    """
+    SELECT job, (MIN(m + 60, :end) - MAX(m, :start)) / 60.0 AS minutes, util, mem, mem_pct
+    FROM (
         SELECT CAST(ts / 60 AS INTEGER) * 60 AS m, MAX(job) AS job,
                AVG(utilization_pct) AS util, AVG(memory_used_mib) AS mem,
                AVG(100.0 * memory_used_mib / NULLIF(memory_total_mib, 0)) AS mem_pct
@@ -46,22 +51,38 @@ _UNION = """
           AND ts < :end
         GROUP BY node_id, gpu, m
     ) WHERE job IS NOT NULL AND m > :start - 60
-"""
+    """,
+)
 
 # Per group: GPU-minutes, then (weight, weighted sum) of utilization, idle GPU-minutes, and
 # (weight, weighted sum) of memory used and memory percent; the order of UsageTotals.sums.
-_SUMS = f"""SUM(u.minutes),
-       SUM(CASE WHEN u.util IS NOT NULL THEN u.minutes END), SUM(u.util * u.minutes),
-       SUM(CASE WHEN u.util < {IDLE_THRESHOLD_PCT} THEN u.minutes END),
-       SUM(CASE WHEN u.mem IS NOT NULL THEN u.minutes END), SUM(u.mem * u.minutes),
-       SUM(CASE WHEN u.mem_pct IS NOT NULL THEN u.minutes END), SUM(u.mem_pct * u.minutes)"""
+_SUM_TERMS = (
+    "SUM(u.minutes)",
+    "SUM(CASE WHEN u.util IS NOT NULL THEN u.minutes END)",
+    "SUM(u.util * u.minutes)",
+    f"SUM(CASE WHEN u.util < {IDLE_THRESHOLD_PCT} THEN u.minutes END)",
+    "SUM(CASE WHEN u.mem IS NOT NULL THEN u.minutes END)",
+    "SUM(u.mem * u.minutes)",
+    "SUM(CASE WHEN u.mem_pct IS NOT NULL THEN u.minutes END)",
+    "SUM(u.mem_pct * u.minutes)",
+)
+_SUMS = ", ".join(_SUM_TERMS)
+_NAMED_SUMS = ", ".join(f"{term} AS s{i}" for i, term in enumerate(_SUM_TERMS))
 
+# Summed per tier first, so that no tier's rows are copied into a temporary table.
 _BY_JOB = f"""
-SELECT j.job_id, j.user, j.account, {_SUMS}
-FROM ({_UNION}) AS u JOIN jobs AS j ON j.id = u.job
-WHERE u.minutes > 0
-GROUP BY u.job
+SELECT j.job_id, j.user, j.account, {", ".join(f"SUM(p.s{i})" for i in range(len(_SUM_TERMS)))}
+FROM (
+    {
+    " UNION ALL ".join(
+        f"SELECT u.job AS job, {_NAMED_SUMS} FROM ({rows}) AS u WHERE u.minutes > 0 GROUP BY u.job"
+        for rows in _TIER_ROWS
+    )
+}
+) AS p JOIN jobs AS j ON j.id = p.job
+GROUP BY p.job
 """
+
 
 # Closed minutes of the 1-minute tier, per job and minute (the jobs screen's running update).
 MINUTES_BY_JOB = f"""
