@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub("sim", "serve the simulated cluster's GPU metrics over HTTP")
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=9410, help="port (default 9410)")
+    report = sub("report", "GPU usage and cost per user, account and job, from the history")
+    report.add_argument("--since", default="7d", help="period to report, e.g. 24h, 7d (default 7d)")
+    report.add_argument(
+        "--format", default="table", help="table, markdown, csv or json (default table)"
+    )
     ask = sub("ask", "ask the cluster assistant one question; the answer streams to stdout")
     ask.add_argument("question", help="the question, quoted")
     rules = sub("rules", "alert rules")
@@ -181,6 +186,17 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
         return asyncio.run(_collect(settings, _headless_mode(settings, demo_flag, configured)))
     if command == "sim":
         return asyncio.run(_sim(settings, args.host, args.port))
+    if command == "report":
+        from tui.report_command import report_command
+
+        return asyncio.run(
+            report_command(
+                settings,
+                _headless_mode(settings, demo_flag, configured),
+                args.since,
+                args.format,
+            )
+        )
     if command == "ask":
         from tui.agent.cli_ask import ask_command
 

@@ -11,6 +11,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from tui.hostlist import compress_hostlist
+from tui.job_arrays import split_array_id
 from tui.model import ClusterSnapshot, Gpu, Job, Node, SourceHealth
 from tui.summary import ClusterSummary
 
@@ -67,6 +69,7 @@ def _gpu(gpu: Gpu) -> dict[str, Any]:
 
 
 def _job(job: Job) -> dict[str, Any]:
+    array = split_array_id(job.job_id)
     return {
         "id": job.job_id,
         "name": job.name,
@@ -76,6 +79,8 @@ def _job(job: Job) -> dict[str, Any]:
         "state": job.state.value,
         "reason": job.reason,
         "nodes": list(job.nodes),
+        "nodelist": compress_hostlist(job.nodes),
+        "array_job_id": array[0] if array else None,
         "gpu_indices": {node: list(idx) for node, idx in job.gpu_indices.items()},
         "gpus": job.gpu_count,
         "gpus_requested": job.gpus_requested,

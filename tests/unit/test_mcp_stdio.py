@@ -81,6 +81,7 @@ async def test_each_read_tool_answers_what_the_chat_and_its_slash_commands_show(
             "alerts": {},
             "source_health": {},
             "vllm_logs": {},
+            "gpu_usage_report": {"since": "1h"},
         }
         assert set(calls) == {spec.name for spec in READ_TOOLS}
         answers: dict[str, types.CallToolResult] = {}
@@ -92,6 +93,10 @@ async def test_each_read_tool_answers_what_the_chat_and_its_slash_commands_show(
             if spec.name == "gpu_history":  # the server records its own history as it collects
                 history = payload(answer)
                 assert not answer.is_error and history["node"] == node and history["gpus"]
+                continue
+            if spec.name == "gpu_usage_report":  # read from the server's own history too
+                report = payload(answer)
+                assert not answer.is_error and {"users", "top_wasting_jobs"} <= set(report)
                 continue
             try:
                 expected: Any = await spec.run(context, calls[spec.name])

@@ -21,6 +21,7 @@ from pydantic_core import PydanticUndefined, core_schema
 from tui.actions import Action
 from tui.agent import tools
 from tui.agent.tool_context import ToolContext, ToolError
+from tui.agent.usage_tool import gpu_usage_report
 from tui.text import one_line
 
 ACTION_NOTE = " Only proposes it: the operator confirms or rejects; you get the outcome."
@@ -129,6 +130,7 @@ READ_TOOLS: tuple[ToolSpec, ...] = tuple(
         tools.alerts,
         tools.source_health,
         tools.vllm_logs,
+        gpu_usage_report,
     )
 )
 

@@ -1,0 +1,279 @@
+"""Per-job GPU usage from the history store: GPU-hours, mean utilization and memory, idle time.
+
+Read at minute resolution from whichever tier holds each stretch of time: 10-minute rows
+before the 1-minute tier begins, 1-minute rows after, and the raw samples of the minute(s)
+not rolled up yet, grouped by minute exactly as the rollup would. A row counts for the part
+of its interval inside the window. A 10-minute row belongs wholly to the job holding the GPU
+at its latest minute, so older history is attributed to the nearest 10 minutes.
+
+A GPU is idle in a row when its mean utilization there is under IDLE_THRESHOLD_PCT. Rows with
+no utilization reading count as allocated time but neither busy nor idle: unknown is never 0.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tui.model import Job, JobState
+from tui.store import Store, StoreError
+
+IDLE_THRESHOLD_PCT = 5.0
+RECENT_WINDOW_S = 600.0
+
+# Each tier's rows inside [:start, :end) as (job, minutes in the window, util, mem, mem_pct).
+_TIER_ROWS = (
+    """
+    SELECT job, (MIN(bucket + 600, :end) - MAX(bucket, :start)) / 60.0 AS minutes,
+           utilization_pct_avg AS util, memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
+    FROM gpu_rollups_10m
+    WHERE node_id IN (SELECT id FROM nodes) AND bucket > :start - 600 AND bucket < :end
+      AND bucket < :boundary10 AND job IS NOT NULL
+    """,
+    """
+    SELECT job, (MIN(minute + 60, :end) - MAX(minute, :start)) / 60.0 AS minutes,
+           utilization_pct_avg AS util, memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
+    FROM gpu_rollups_1m
+    WHERE node_id IN (SELECT id FROM nodes) AND minute > :start - 60 AND minute < :end
+      AND minute >= :boundary10 AND minute < :rolled AND job IS NOT NULL
+    """,
+    """
+    SELECT job, (MIN(m + 60, :end) - MAX(m, :start)) / 60.0 AS minutes, util, mem, mem_pct
+    FROM (
+        SELECT CAST(ts / 60 AS INTEGER) * 60 AS m, MAX(job) AS job,
+               AVG(utilization_pct) AS util, AVG(memory_used_mib) AS mem,
+               AVG(100.0 * memory_used_mib / NULLIF(memory_total_mib, 0)) AS mem_pct
+        FROM gpu_samples
+        WHERE node_id IN (SELECT id FROM nodes) AND ts >= MAX(:rolled, :start - 60)
+          AND ts < :end
+        GROUP BY node_id, gpu, m
+    ) WHERE job IS NOT NULL AND m > :start - 60
+    """,
+)
+
+# Per group: GPU-minutes, then (weight, weighted sum) of utilization, idle GPU-minutes, and
+# (weight, weighted sum) of memory used and memory percent; the order of UsageTotals.sums.
+_SUM_TERMS = (
+    "SUM(u.minutes)",
+    "SUM(CASE WHEN u.util IS NOT NULL THEN u.minutes END)",
+    "SUM(u.util * u.minutes)",
+    f"SUM(CASE WHEN u.util < {IDLE_THRESHOLD_PCT} THEN u.minutes END)",
+    "SUM(CASE WHEN u.mem IS NOT NULL THEN u.minutes END)",
+    "SUM(u.mem * u.minutes)",
+    "SUM(CASE WHEN u.mem_pct IS NOT NULL THEN u.minutes END)",
+    "SUM(u.mem_pct * u.minutes)",
+)
+_SUMS = ", ".join(_SUM_TERMS)
+_NAMED_SUMS = ", ".join(f"{term} AS s{i}" for i, term in enumerate(_SUM_TERMS))
+
+# Summed per tier first, so that no tier's rows are copied into a temporary table.
+_BY_JOB = f"""
+SELECT j.job_id, j.user, j.account, {", ".join(f"SUM(p.s{i})" for i in range(len(_SUM_TERMS)))}
+FROM (
+    {
+    " UNION ALL ".join(
+        f"SELECT u.job AS job, {_NAMED_SUMS} FROM ({rows}) AS u WHERE u.minutes > 0 GROUP BY u.job"
+        for rows in _TIER_ROWS
+    )
+}
+) AS p JOIN jobs AS j ON j.id = p.job
+GROUP BY p.job
+"""
+
+
+# Closed minutes of the 1-minute tier, per job and minute (the jobs screen's running update).
+MINUTES_BY_JOB = f"""
+SELECT j.job_id, j.user, j.account, u.minute, {_SUMS}
+FROM (
+    SELECT job, minute, 1.0 AS minutes, utilization_pct_avg AS util,
+           memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
+    FROM gpu_rollups_1m
+    WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+      AND job IS NOT NULL
+) AS u JOIN jobs AS j ON j.id = u.job
+GROUP BY u.job, u.minute
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JobUsage:
+    """One job's GPU usage over a window. Means are None when nothing was measured."""
+
+    job_id: str
+    user: str
+    account: str
+    gpu_hours: float
+    idle_gpu_hours: float
+    mean_utilization_pct: float | None
+    mean_memory_used_mib: float | None
+    mean_memory_pct: float | None
+
+    def cost(self, price_per_gpu_hour: float) -> float:
+        return self.gpu_hours * price_per_gpu_hour
+
+    def wasted_cost(self, price_per_gpu_hour: float) -> float:
+        return self.idle_gpu_hours * price_per_gpu_hour
+
+
+@dataclass(slots=True)
+class UsageTotals:
+    """Running sums behind a JobUsage, so that usage over adjacent windows can be added."""
+
+    user: str
+    account: str
+    sums: list[float]
+
+    @classmethod
+    def from_sums(cls, user: object, account: object, sums: Iterable[float | None]) -> UsageTotals:
+        return cls(str(user), str(account), [float(value or 0.0) for value in sums])
+
+    def add(self, other: UsageTotals, sign: float = 1.0) -> None:
+        sums = self.sums
+        for i, value in enumerate(other.sums):
+            sums[i] += sign * value
+
+    def usage(self, job_id: str) -> JobUsage:
+        minutes, util_w, util_s, idle, mem_w, mem_s, pct_w, pct_s = self.sums
+        return JobUsage(
+            job_id=job_id,
+            user=self.user,
+            account=self.account,
+            gpu_hours=minutes / 60.0,
+            idle_gpu_hours=idle / 60.0,
+            mean_utilization_pct=_mean(util_s, util_w),
+            mean_memory_used_mib=_mean(mem_s, mem_w),
+            mean_memory_pct=_mean(pct_s, pct_w),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobEfficiency:
+    """A running job's usage over its life so far and over the last ten minutes."""
+
+    life: JobUsage
+    recent: JobUsage | None
+
+
+async def read_rows(store: Store, sql: str, params: Mapping[str, object]) -> list[Any]:
+    try:
+        return list(await store.db.execute_fetchall(sql, params))
+    except sqlite3.Error as error:
+        text = " ".join(str(error).split())
+        raise StoreError(f"history database {store.path}: {text}") from None
+
+
+def _mean(weighted_sum: float | None, weight: float | None) -> float | None:
+    if not weight or weighted_sum is None:
+        return None
+    return weighted_sum / weight
+
+
+async def tier_boundaries(store: Store) -> tuple[float, float]:
+    """(where the 1-minute tier starts, where raw samples not yet rolled up start)."""
+    rows = dict(
+        await store.db.execute_fetchall(
+            "SELECT key, value FROM store_meta WHERE key IN ('minute_pruned_until', 'rolled_until')"
+        )
+    )
+    boundary10 = float(rows.get("minute_pruned_until", -1.0))
+    rolled = rows.get("rolled_until")
+    return boundary10, (-1.0 if rolled is None else float(rolled))
+
+
+async def totals_by_job(store: Store, start: float, end: float) -> dict[str, UsageTotals]:
+    """job id -> the sums behind its usage in [start, end), for every job that held a GPU."""
+    if end <= start:
+        return {}
+    boundary10, rolled = await tier_boundaries(store)
+    params = {"start": start, "end": end, "boundary10": boundary10, "rolled": rolled}
+    return {
+        str(job_id): UsageTotals.from_sums(user, account, sums)
+        for job_id, user, account, *sums in await read_rows(store, _BY_JOB, params)
+    }
+
+
+async def usage_by_job(store: Store, start: float, end: float) -> list[JobUsage]:
+    """Every job that held a GPU in [start, end), with its usage inside that window."""
+    totals = await totals_by_job(store, start, end)
+    return [job_totals.usage(job_id) for job_id, job_totals in totals.items()]
+
+
+async def running_job_efficiency(
+    store: Store, jobs: Iterable[Job], now: float
+) -> dict[str, JobEfficiency]:
+    """job id -> efficiency, for the running jobs the store has seen holding GPUs.
+
+    A job's life starts at its Slurm start time (the whole stored history when unknown).
+    """
+    running = {job.job_id: job for job in jobs if job.state is JobState.RUNNING}
+    if not running:
+        return {}
+    starts = [job.start_time for job in running.values()]
+    known = [start for start in starts if start is not None]
+    earliest = min(known) if known and len(known) == len(starts) else -math.inf
+    life = {u.job_id: u for u in await usage_by_job(store, max(earliest, 0.0), now)}
+    recent = {u.job_id: u for u in await usage_by_job(store, now - RECENT_WINDOW_S, now)}
+    return {
+        job_id: JobEfficiency(life=usage, recent=recent.get(job_id))
+        for job_id, usage in life.items()
+        if job_id in running
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUsage:
+    """Usage summed over the jobs of one user or one account."""
+
+    name: str
+    jobs: int
+    gpu_hours: float
+    idle_gpu_hours: float
+    mean_utilization_pct: float | None
+
+
+def group_usage(usages: Iterable[JobUsage], key: str) -> list[GroupUsage]:
+    """Per `key` ("user" or "account"), most idle GPU-hours first."""
+    totals: dict[str, list[float]] = {}
+    for usage in usages:
+        name = getattr(usage, key)
+        total = totals.setdefault(name, [0, 0.0, 0.0, 0.0, 0.0])
+        total[0] += 1
+        total[1] += usage.gpu_hours
+        total[2] += usage.idle_gpu_hours
+        if usage.mean_utilization_pct is not None:
+            total[3] += usage.mean_utilization_pct * usage.gpu_hours
+            total[4] += usage.gpu_hours
+    groups = [
+        GroupUsage(name, int(n), hours, idle, _mean(util_s, util_w))
+        for name, (n, hours, idle, util_s, util_w) in totals.items()
+    ]
+    return sorted(groups, key=lambda g: (-g.idle_gpu_hours, -g.gpu_hours, g.name))
+
+
+def most_wasteful(usages: Iterable[JobUsage], count: int = 10) -> list[JobUsage]:
+    """The `count` jobs with the most idle GPU-hours (ties: more GPU-hours first)."""
+    wasting = [usage for usage in usages if usage.idle_gpu_hours > 0]
+    wasting.sort(key=lambda u: (-u.idle_gpu_hours, -u.gpu_hours, u.job_id))
+    return wasting[:count]
+
+
+def usage_mapping(usage: JobUsage, price: float) -> Mapping[str, object]:
+    """A job's usage as plain values (JSON, CSV, agent tools)."""
+    return {
+        "job_id": usage.job_id,
+        "user": usage.user,
+        "account": usage.account,
+        "gpu_hours": round(usage.gpu_hours, 4),
+        "mean_utilization_pct": _rounded(usage.mean_utilization_pct),
+        "mean_memory_used_mib": _rounded(usage.mean_memory_used_mib),
+        "idle_gpu_hours": round(usage.idle_gpu_hours, 4),
+        "cost": round(usage.cost(price), 2),
+        "wasted_cost": round(usage.wasted_cost(price), 2),
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
