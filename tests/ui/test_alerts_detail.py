@@ -87,6 +87,34 @@ async def test_acknowledge_records_who_and_survives_a_restart(tmp_path: Path) ->
         assert not any("node_drained firing" in title for title, _, _ in toasts(again))
 
 
+async def test_feed_keys_go_through_the_same_acknowledge_and_silence_dialog(
+    tmp_path: Path,
+) -> None:
+    """The feed's a and x take the path the palette and the detail take: x asks how long."""
+    app = sim_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("3")
+        feed = app.screen.query_one("#alerts")
+        feed.move_cursor(row=[r.key for r in feed.alerts].index("node_drained|gpu-03"))
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        alert = app.alerts_ui.find(DRAINED)
+        assert alert is not None and alert.ack_by == current_user()
+        await pilot.press("x")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, SilenceDialog)
+        await pilot.click("#silence-4h")
+        await pilot.click("#silence")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (silence,) = services(app).alerts.silences()
+        assert (silence.rule, silence.target) == ("node_drained", "gpu-03")
+        assert silence.ends_at - silence.created_at == pytest.approx(4 * 3600)
+
+
 async def test_silence_by_rule_mutes_new_alerts_until_lifted(tmp_path: Path) -> None:
     app = sim_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

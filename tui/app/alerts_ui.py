@@ -176,6 +176,22 @@ class AlertsController:
         else:
             self.ask_silence(*key)
 
+    def acknowledge_row(self, row: AlertRow) -> None:
+        key = self._engine_key(row)
+        if key is not None:
+            self.acknowledge(*key)
+
+    def silence_row(self, row: AlertRow) -> None:
+        key = self._engine_key(row)
+        if key is not None:
+            self.ask_silence(*key)
+
+    def _engine_key(self, row: AlertRow) -> tuple[str, str] | None:
+        key = alert_key(row)
+        if key is None:
+            self.app.notify("source-health problems clear by themselves once the source answers")
+        return key
+
     def acknowledge(self, rule: str, target: str) -> None:
         if self._has_service() and self.allowed("acknowledgement"):
             self.app.run_worker(self._acknowledge(rule, target), group="alerts")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from loguru import logger
-from textual import work
+from textual import on, work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.notifications import Notify, SeverityLevel
@@ -45,7 +45,7 @@ from tui.app.screens.jobs import JobDetailScreen, JobsScreen
 from tui.app.screens.main import MainScreen
 from tui.app.screens.node_detail import NodeDetailScreen
 from tui.app.toast_hold import HeldToast, ToastHold, is_dialog
-from tui.app.widgets.alert_feed import AlertRow, health_alerts
+from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.collector import Collector
 from tui.config import Settings
 from tui.gc_tuning import calm_gc
@@ -372,34 +372,17 @@ class ClusterDashApp(ContainedErrors, App[int]):
             )
         return rows
 
-    def ack_alert(self, row: AlertRow) -> None:
-        self._alert_command(row, silence=False)
+    @on(AlertFeed.OpenRequested)
+    def _alert_open_requested(self, event: AlertFeed.OpenRequested) -> None:
+        self.alerts_ui.open_detail(event.row)
 
-    def silence_alert(self, row: AlertRow) -> None:
-        self._alert_command(row, silence=True)
+    @on(AlertFeed.AckRequested)
+    def _alert_ack_requested(self, event: AlertFeed.AckRequested) -> None:
+        self.alerts_ui.acknowledge_row(event.row)
 
-    @work(group="alerts")
-    async def _alert_command(self, row: AlertRow, silence: bool) -> None:
-        if not self.alerts_ui.allowed("silencing" if silence else "acknowledgement"):
-            return
-        service = self.alert_service
-        if service is None or "|" not in row.key:
-            self.notify("source-health problems clear by themselves once the source answers")
-            return
-        rule, target = row.key.split("|", 1)
-        try:
-            if silence:
-                await service.silence(
-                    rule=rule, target=target, duration_s=3600.0, who=current_user()
-                )
-                self.notify(f"silenced {rule} on {target} for 1h")
-            elif await service.acknowledge(rule, target, current_user()):
-                self.notify(f"acknowledged {rule} on {target}")
-            else:
-                self.notify(f"{rule} on {target} is no longer active", severity="warning")
-        except Exception as error:  # shown, never raised
-            self.notify(f"alert update failed: {one_line(error)}", severity="error")
-        self.apply_latest(force=True)
+    @on(AlertFeed.SilenceRequested)
+    def _alert_silence_requested(self, event: AlertFeed.SilenceRequested) -> None:
+        self.alerts_ui.silence_row(event.row)
 
     # ------------------------------------------------------------------ GPUs pane
 

@@ -89,13 +89,7 @@ class MainScreen(ContainedErrors, Screen[None]):
             with Vertical(id="side"):
                 with VerticalScroll(id="gpus-pane", classes="side-pane"):
                     yield GpuList(id="gpus")
-                yield AlertFeed(
-                    id="alerts",
-                    classes="side-pane",
-                    on_ack=self.dash.ack_alert,
-                    on_silence=self.dash.silence_alert,
-                    on_open=self.dash.alerts_ui.open_detail,
-                )
+                yield AlertFeed(id="alerts", classes="side-pane")
                 yield ChatPane(id="chat", classes="side-pane")
         yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 

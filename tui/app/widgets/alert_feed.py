@@ -1,15 +1,17 @@
 """The alert feed: newest first, severity colour, firing/resolved, age, target; ack and silence.
 
-The feed knows nothing about the alert engine: it is given rows and two callbacks.
+The feed knows nothing about the alert engine: it is given rows, and its keys post
+messages (open, acknowledge, silence) that the alerts controller handles.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
 from tui.app import format as fmt
@@ -32,9 +34,6 @@ class AlertRow:
     summary: str
     acked: bool = False
     silenced: bool = False
-
-
-AlertCallback = Callable[[AlertRow], None]
 
 
 def health_alerts(snapshot: ClusterSnapshot) -> list[AlertRow]:
@@ -71,22 +70,25 @@ class AlertFeed(DataTable[Text | str]):
     BINDINGS = [
         Binding("enter", "open", "Detail"),
         Binding("a", "ack", "Ack"),
-        Binding("x", "silence", "Silence 1h"),
+        Binding("x", "silence", "Silence"),
     ]
 
-    def __init__(
-        self,
-        *,
-        on_ack: AlertCallback | None = None,
-        on_silence: AlertCallback | None = None,
-        on_open: AlertCallback | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
+    class RowMessage(Message):
+        def __init__(self, row: AlertRow) -> None:
+            super().__init__()
+            self.row = row
+
+    class OpenRequested(RowMessage):
+        """Enter on a row: show its detail."""
+
+    class AckRequested(RowMessage):
+        """`a` on a row: acknowledge it."""
+
+    class SilenceRequested(RowMessage):
+        """`x` on a row: ask how long to silence it."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row")
-        self.on_ack = on_ack
-        self.on_silence = on_silence
-        self.on_open = on_open
         self.alerts: list[AlertRow] = []
         self._shown: list[tuple[str, tuple[Text | str, ...]]] = []
 
@@ -117,23 +119,18 @@ class AlertFeed(DataTable[Text | str]):
 
     def action_open(self) -> None:
         row = self.current()
-        if row is not None and self.on_open is not None:
-            self.on_open(row)
+        if row is not None:
+            self.post_message(self.OpenRequested(row))
 
     def action_ack(self) -> None:
-        row = self.current()
-        if row is None:
-            self.notify("no alert selected", severity="warning")
-        elif self.on_ack is None:
-            self.notify("alert acknowledgement needs the alert engine", severity="warning")
-        else:
-            self.on_ack(row)
+        self._post_for_current(self.AckRequested)
 
     def action_silence(self) -> None:
+        self._post_for_current(self.SilenceRequested)
+
+    def _post_for_current(self, message: type[RowMessage]) -> None:
         row = self.current()
         if row is None:
             self.notify("no alert selected", severity="warning")
-        elif self.on_silence is None:
-            self.notify("silencing needs the alert engine", severity="warning")
         else:
-            self.on_silence(row)
+            self.post_message(message(row))
