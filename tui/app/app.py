@@ -37,6 +37,7 @@ from tui.actions import (
 from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
 from tui.app.errors import ContainedErrors
+from tui.app.messages import NodeOpenRequested
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import METRICS, GpuRings
 from tui.app.screens.confirm import ConfirmActionScreen
@@ -398,7 +399,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         self.update_ui_state(gpu_metric=METRICS[(position + 1) % len(METRICS)])
         main = self.main_screen
         if main is not None:
-            node = main.query_one("#nodes").current_node()  # type: ignore[attr-defined]
+            node = main.nodes.current_node()
             if node:
                 self._seed_rings(node, self.ui_state.gpu_metric)
             main.refresh_gpus()
@@ -457,7 +458,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
     def open_node(self, node: str) -> None:
         main = self.main_screen
         if main is not None:
-            main.query_one("#nodes").select_node(node)  # type: ignore[attr-defined]
+            main.nodes.select_node(node)
         self.push_screen(NodeDetailScreen(node))
 
     def open_job(self, job_id: str) -> None:
@@ -491,15 +492,21 @@ class ClusterDashApp(ContainedErrors, App[int]):
     def action_on_selection(self, kind: str) -> None:
         action_kind = ActionKind(kind)
         screen = self.screen
-        if action_kind.targets_nodes:
+        if action_kind.targets_nodes and isinstance(screen, NodeDetailScreen):
+            targets = [screen.node]
+        elif action_kind.targets_nodes:
             main = self.main_screen
-            targets = main.query_one("#nodes").targets() if main else []  # type: ignore[attr-defined]
+            targets = main.nodes.targets() if main else []
         elif isinstance(screen, JobsScreen):
             targets = screen.targets()
         else:
             self.notify(f"{kind}: open the jobs list (j) and select jobs first", severity="warning")
             return
         self.request_action(action_kind, targets)
+
+    @on(NodeOpenRequested)
+    def _node_open_requested(self, event: NodeOpenRequested) -> None:
+        self.open_node(event.node)
 
     def request_action(self, kind: ActionKind, targets: list[str]) -> None:
         """Ask for confirmation, then run; readonly mode refuses with a notification."""
@@ -542,7 +549,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
             self.notify(f"{action.describe()}: {result.message}", title="done")
             main = self.main_screen
             if main is not None:
-                main.query_one("#nodes").clear_selection()  # type: ignore[attr-defined]
+                main.nodes.clear_selection()
             if isinstance(self.screen, JobsScreen):
                 self.screen.selected.clear()
         else:
@@ -583,7 +590,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         if main is None or self.services is None:
             return
         context, session = build_chat(self)
-        main.query_one("#chat").configure(context, session)  # type: ignore[attr-defined]
+        main.chat.configure(context, session)
 
     async def confirm_agent_action(self, action: Action) -> bool:
         """The agent proposed an action: the same dialog as the keyboard's."""

@@ -13,7 +13,6 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from tui.actions import ActionKind
 from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
 from tui.app.errors import ContainedErrors
@@ -105,10 +104,10 @@ class JobsScreen(ContainedErrors, Screen[None]):
         Binding("slash", "filter", "Filter"),
         Binding("enter", "detail", "Detail"),
         Binding("space", "toggle_select", "Select"),
-        Binding("C", "job_action('cancel')", "Cancel job"),
-        Binding("R", "job_action('requeue')", "Requeue"),
-        Binding("H", "job_action('hold')", "Hold"),
-        Binding("L", "job_action('release')", "Release"),
+        Binding("C", "app.on_selection('cancel')", "Cancel job"),
+        Binding("R", "app.on_selection('requeue')", "Requeue"),
+        Binding("H", "app.on_selection('hold')", "Hold"),
+        Binding("L", "app.on_selection('release')", "Release"),
     ]
 
     def __init__(self, initial_filter: str = "") -> None:
@@ -234,6 +233,3 @@ class JobsScreen(ContainedErrors, Screen[None]):
             return [j for j in self._order if j in self.selected]
         job_id = self.current_job_id()
         return [job_id] if job_id else []
-
-    def action_job_action(self, kind: str) -> None:
-        self.dash.request_action(ActionKind(kind), self.targets())

@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from tui.actions import ActionKind
 from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter
+from tui.app.messages import NodeOpenRequested
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.gpu_list import GpuList
@@ -37,8 +37,8 @@ class NodesPane(ContainedErrors, NodesTable):
 
     BINDINGS = [
         Binding("enter", "open_detail", "Detail"),
-        Binding("d", "node_action('drain')", "Drain"),
-        Binding("r", "node_action('resume')", "Resume"),
+        Binding("d", "app.on_selection('drain')", "Drain"),
+        Binding("r", "app.on_selection('resume')", "Resume"),
         Binding("slash", "screen.filter", "Filter"),
         Binding("escape", "screen.clear", "Clear", show=False),
     ]
@@ -48,13 +48,10 @@ class NodesPane(ContainedErrors, NodesTable):
         if not route_typeahead(box, event) and is_filter_key(event):
             show_filter(box, self.row_filter.text)
 
-    def action_node_action(self, kind: str) -> None:
-        self.app.request_action(ActionKind(kind), self.targets())  # type: ignore[attr-defined]
-
     def action_open_detail(self) -> None:
         node = self.current_node()
         if node:
-            self.app.open_node(node)  # type: ignore[attr-defined]
+            self.post_message(NodeOpenRequested(node))
 
 
 class MainScreen(ContainedErrors, Screen[None]):
@@ -77,6 +74,14 @@ class MainScreen(ContainedErrors, Screen[None]):
     def dash(self) -> ClusterDashApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def nodes(self) -> NodesPane:
+        return self.query_one(NodesPane)
+
+    @property
+    def chat(self) -> ChatPane:
+        return self.query_one(ChatPane)
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static("", id="banner", markup=False)
@@ -95,7 +100,7 @@ class MainScreen(ContainedErrors, Screen[None]):
 
     def on_mount(self) -> None:
         state = self.dash.ui_state
-        nodes = self.query_one(NodesPane)
+        nodes = self.nodes
         nodes.sort_column = state.sort_column
         nodes.sort_reverse = state.sort_reverse
         nodes.group_by_partition = state.group_by_partition
@@ -131,7 +136,7 @@ class MainScreen(ContainedErrors, Screen[None]):
 
     def action_focus_pane(self, pane: str) -> None:
         if pane == "nodes":
-            self.query_one(NodesPane).focus()
+            self.nodes.focus()
             return
         self.dash.update_ui_state(side_pane=pane, show_side=True)
         self._apply_layout()
@@ -149,11 +154,11 @@ class MainScreen(ContainedErrors, Screen[None]):
     # ------------------------------------------------------------------ filter
 
     def action_filter(self) -> None:
-        nodes = self.query_one(NodesPane)
+        nodes = self.nodes
         show_filter(self.query_one("#node-filter", Input), nodes.row_filter.text)
 
     def action_clear(self) -> None:
-        nodes = self.query_one(NodesPane)
+        nodes = self.nodes
         if nodes.row_filter.active:
             self._set_node_filter(parse_filter(""))
         elif nodes.selected:
@@ -178,15 +183,15 @@ class MainScreen(ContainedErrors, Screen[None]):
             self.notify(str(error), severity="error")
             return
         event.input.remove_class("-shown")
-        self.query_one(NodesPane).focus()
+        self.nodes.focus()
 
     def _set_node_filter(self, row_filter: RowFilter) -> None:
         """Filter the nodes table; while a filter is on, a line under it says so."""
-        self.query_one(NodesPane).set_filter(row_filter)
+        self.nodes.set_filter(row_filter)
         self._show_filter_note()
 
     def _show_filter_note(self) -> None:
-        nodes = self.query_one(NodesPane)
+        nodes = self.nodes
         note = self.query_one("#node-filter-note", Static)
         row_filter = nodes.row_filter
         if row_filter.active:
@@ -199,7 +204,7 @@ class MainScreen(ContainedErrors, Screen[None]):
         box = self.query_one("#node-filter", Input)
         if key == "escape" and box.has_focus:
             box.remove_class("-shown")
-            self.query_one(NodesPane).focus()
+            self.nodes.focus()
 
     # ------------------------------------------------------------------ data
 
@@ -207,7 +212,7 @@ class MainScreen(ContainedErrors, Screen[None]):
         self.dash.node_highlighted(event.node)
 
     def on_nodes_table_view_changed(self, event: NodesTable.ViewChanged) -> None:
-        nodes = self.query_one(NodesPane)
+        nodes = self.nodes
         self.dash.update_ui_state(
             sort_column=nodes.sort_column,
             sort_reverse=nodes.sort_reverse,
@@ -248,7 +253,7 @@ class MainScreen(ContainedErrors, Screen[None]):
         self.query_one(SummaryLine).show(
             ClusterSummary.of(snapshot, dash.settings.cluster.gpu_hourly_price)
         )
-        nodes = self.query_one(NodesPane)
+        nodes = self.nodes
         nodes.apply(snapshot)
         if nodes.row_filter.active:
             self._show_filter_note()
@@ -264,7 +269,7 @@ class MainScreen(ContainedErrors, Screen[None]):
         if self.pane_visible("gpus"):
             self.query_one(GpuList).show(
                 self.dash.snapshot,
-                self.query_one(NodesPane).current_node(),
+                self.nodes.current_node(),
                 self.dash.ui_state.gpu_metric,
                 self.dash.rings,
             )

@@ -14,7 +14,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
-from tui.actions import ActionKind
 from tui.app import format as fmt
 from tui.app.errors import ContainedErrors
 from tui.app.rows import stale_gpu_age, stale_gpu_note
@@ -130,8 +129,8 @@ class NodeDetailScreen(ContainedErrors, Screen[None]):
         Binding("5", "range(4)", "7d"),
         Binding("left_square_bracket", "pick_gpu(-1)", "Prev GPU"),
         Binding("right_square_bracket", "pick_gpu(1)", "Next GPU"),
-        Binding("d", "node_action('drain')", "Drain"),
-        Binding("r", "node_action('resume')", "Resume"),
+        Binding("d", "app.on_selection('drain')", "Drain"),
+        Binding("r", "app.on_selection('resume')", "Resume"),
     ]
 
     def __init__(self, node: str, range_index: int = 1) -> None:
@@ -198,9 +197,6 @@ class NodeDetailScreen(ContainedErrors, Screen[None]):
         self.refresh_snapshot(self.dash.snapshot)
         for metric, _ in CHARTS:
             self._draw(metric, None)
-
-    def action_node_action(self, kind: str) -> None:
-        self.dash.request_action(ActionKind(kind), [self.node])
 
     @work(exclusive=True, group="history")
     async def load_history(self) -> None:
