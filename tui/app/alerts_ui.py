@@ -8,22 +8,22 @@ served to many people.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+from textual.notifications import SeverityLevel
 
+from tui.actions import current_user
 from tui.alerts.engine import Alert, AlertState, Transition
 from tui.alerts.rules import Severity
-from tui.app import format as fmt
 from tui.text import one_line
 
 if TYPE_CHECKING:
     from tui.app.app import ClusterDashApp
     from tui.app.widgets.alert_feed import AlertRow
 
-NOTIFY_SEVERITY: dict[str, str] = {
+NOTIFY_SEVERITY: dict[str, SeverityLevel] = {
     Severity.CRITICAL.value: "error",
     Severity.WARNING.value: "warning",
     Severity.INFO.value: "information",
@@ -40,17 +40,6 @@ def alert_key(row: AlertRow) -> tuple[str, str] | None:
         return None
     rule, target = row.key.split("|", 1)
     return rule, target
-
-
-def clock_text(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def time_text(ts: float | None, now: float) -> str:
-    """A local time and how long ago it was."""
-    if ts is None:
-        return "-"
-    return f"{clock_text(ts)} ({fmt.age(now - ts)} ago)" if now >= ts else clock_text(ts)
 
 
 class AlertsController:
@@ -79,7 +68,7 @@ class AlertsController:
                 self.app.notify(
                     alert.summary,
                     title=f"{alert.severity.value.upper()} {alert.rule} firing",
-                    severity=NOTIFY_SEVERITY.get(alert.severity.value, "warning"),  # type: ignore[arg-type]
+                    severity=NOTIFY_SEVERITY.get(alert.severity.value, "warning"),
                     timeout=10 if alert.severity is Severity.CRITICAL else 6,
                 )
             else:
@@ -197,8 +186,6 @@ class AlertsController:
             self.app.run_worker(self._acknowledge(rule, target), group="alerts")
 
     async def _acknowledge(self, rule: str, target: str) -> None:
-        from tui.app.app import current_user
-
         try:
             done = await self.service.acknowledge(rule, target, current_user())
         except Exception as error:  # shown, never raised
@@ -225,8 +212,6 @@ class AlertsController:
         self.app.run_worker(self._silence(request), group="alerts")
 
     async def _silence(self, request: Any) -> None:
-        from tui.app.app import current_user
-
         try:
             silence = await self.service.silence(
                 rule=request.rule,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Provider
 
 from tui.actions import ActionKind
+from tui.app.dash import DashAccess
 from tui.app.widgets.chat_pane import palette_entries as chat_palette_entries
 
 if TYPE_CHECKING:
@@ -53,11 +54,7 @@ def palette_commands(app: ClusterDashApp) -> list[tuple[str, Callable[[], object
     return commands
 
 
-class ClusterCommands(Provider):
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
-
+class ClusterCommands(DashAccess, Provider):
     async def discover(self) -> AsyncIterator[DiscoveryHit]:
         for title, callback, help_text in palette_commands(self.dash):
             yield DiscoveryHit(title, callback, help=help_text)

@@ -6,6 +6,7 @@ Text, so it is unit-tested without an app.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.console import RenderableType
@@ -159,3 +160,14 @@ def add_plain_row(table: Table, *cells: RenderableType) -> None:
     """A Rich table row whose strings are shown as written: Rich would read a node reason,
     job name or alert summary holding "[...]" as markup and drop it."""
     table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def clock_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def time_text(ts: float | None, now: float) -> str:
+    """A local time and how long ago it was."""
+    if ts is None:
+        return "-"
+    return f"{clock_text(ts)} ({age(now - ts)} ago)" if now >= ts else clock_text(ts)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -16,11 +14,8 @@ from textual.widgets import DataTable, Footer, Label, Static
 from tui.alerts.engine import Alert, AlertState
 from tui.alerts.persistence import AlertEvent, Silence
 from tui.app import format as fmt
-from tui.app.alerts_ui import clock_text, time_text
+from tui.app.dash import DashAccess
 from tui.app.widgets.alert_feed import SEVERITY_STYLES
-
-if TYPE_CHECKING:
-    from tui.app.app import ClusterDashApp
 
 LABEL_ORDER: tuple[str, ...] = ("job", "user", "node", "gpu", "model", "state", "reason", "source")
 HISTORY_LIMIT = 50
@@ -50,12 +45,12 @@ def alert_table(alert: Alert, silences: list[Silence], now: float, *, active: bo
         k for k in labels if k not in LABEL_ORDER and labels[k]
     )
     fmt.add_plain_row(table, "Labels", "  ".join(f"{k}={labels[k]}" for k in ordered) or "-")
-    fmt.add_plain_row(table, "Since", time_text(alert.active_since, now))
-    fmt.add_plain_row(table, "Fired", time_text(alert.fired_at, now))
-    fmt.add_plain_row(table, "Resolved", time_text(alert.resolved_at, now))
+    fmt.add_plain_row(table, "Since", fmt.time_text(alert.active_since, now))
+    fmt.add_plain_row(table, "Fired", fmt.time_text(alert.fired_at, now))
+    fmt.add_plain_row(table, "Resolved", fmt.time_text(alert.resolved_at, now))
     if alert.ack_by:
         fmt.add_plain_row(
-            table, "Acknowledged", f"by {alert.ack_by} at {time_text(alert.ack_at, now)}"
+            table, "Acknowledged", f"by {alert.ack_by} at {fmt.time_text(alert.ack_at, now)}"
         )
     else:
         fmt.add_plain_row(table, "Acknowledged", "no (a acknowledges)")
@@ -64,7 +59,7 @@ def alert_table(alert: Alert, silences: list[Silence], now: float, *, active: bo
             table,
             "Silenced",
             "; ".join(
-                f"{s.describe()} by {s.created_by} until {clock_text(s.ends_at)}"
+                f"{s.describe()} by {s.created_by} until {fmt.clock_text(s.ends_at)}"
                 + (f": {s.comment}" if s.comment else "")
                 for s in silences
             ),
@@ -74,7 +69,7 @@ def alert_table(alert: Alert, silences: list[Silence], now: float, *, active: bo
     return table
 
 
-class AlertDetailScreen(Screen[None]):
+class AlertDetailScreen(DashAccess, Screen[None]):
     DEFAULT_CSS = """
     AlertDetailScreen #alert-title { height: 1; background: $boost; }
     AlertDetailScreen #alert-info { height: auto; max-height: 60%; padding: 0 1; }
@@ -93,10 +88,6 @@ class AlertDetailScreen(Screen[None]):
         self.alert: Alert | None = None
         self.active = False
         self.events: list[AlertEvent] = []
-
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         rule, target = self.key
@@ -151,7 +142,7 @@ class AlertDetailScreen(Screen[None]):
             value = "-" if event.value is None else f"{event.value:g}"
             style = SEVERITY_STYLES.get(event.severity, "")
             table.add_row(
-                clock_text(event.ts),
+                fmt.clock_text(event.ts),
                 event.state,
                 Text(event.severity, style),
                 value,

@@ -7,7 +7,6 @@ the running engine at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,6 +17,7 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, S
 
 from tui.alerts.rules import Comparator, Rule, Severity, Watch
 from tui.alerts.rules_file import RuleSet
+from tui.app.dash import DashAccess
 from tui.app.rule_form import FIELDS, FieldError, fields_for, form_to_rule, rule_to_form
 from tui.app.rules_editor import (
     RulesFileError,
@@ -30,9 +30,6 @@ from tui.app.rules_editor import (
 )
 from tui.app.widgets.alert_feed import SEVERITY_STYLES
 from tui.durations import format_duration
-
-if TYPE_CHECKING:
-    from tui.app.app import ClusterDashApp
 
 SaveRule = Callable[[Rule, str | None], None]
 
@@ -147,7 +144,7 @@ class RuleFormScreen(ModalScreen[Rule | None]):
             elif isinstance(widget, Select):
                 values[field] = str(widget.value)
             else:
-                values[field] = widget.value  # type: ignore[attr-defined]
+                values[field] = self.query_one(f"#field-{field}", Input).value
         return values
 
     def _show_fields(self) -> None:
@@ -200,7 +197,7 @@ class RuleFormScreen(ModalScreen[Rule | None]):
         self.dismiss(None)
 
 
-class AlertRulesScreen(Screen[None]):
+class AlertRulesScreen(DashAccess, Screen[None]):
     """Built-in and custom rules; space switches one on/off, n adds, e or enter edits."""
 
     DEFAULT_CSS = """
@@ -220,10 +217,6 @@ class AlertRulesScreen(Screen[None]):
         super().__init__()
         self.rules: list[Rule] = []
         self.problem = ""
-
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rules-title", markup=False)

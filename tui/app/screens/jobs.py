@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.table import Table
 from rich.text import Text
 from textual import events
@@ -15,15 +13,13 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
+from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter, sort_rows
 from tui.app.rows import JOB_COLUMNS, job_gpus, job_row
 from tui.app.screens.closing import close_screen
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot, Job, JobState
-
-if TYPE_CHECKING:
-    from tui.app.app import ClusterDashApp
 
 
 def job_detail_table(job: Job, now: float) -> Table:
@@ -92,7 +88,7 @@ class JobsTable(DataTable[Text | str]):
             show_filter(box, screen.row_filter.text)
 
 
-class JobsScreen(ContainedErrors, Screen[None]):
+class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
     DEFAULT_CSS = """
     JobsScreen #jobs-title { height: 1; background: $boost; }
     JobsScreen DataTable { height: 1fr; }
@@ -117,10 +113,6 @@ class JobsScreen(ContainedErrors, Screen[None]):
         self.selected: set[str] = set()
         self._order: list[str] = []
         self._columns_ready = False
-
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="jobs-title", markup=False)

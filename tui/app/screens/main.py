@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -12,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter
 from tui.app.messages import NodeOpenRequested
@@ -24,9 +23,6 @@ from tui.app.widgets.summary import SummaryLine
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot
 from tui.summary import ClusterSummary
-
-if TYPE_CHECKING:
-    from tui.app.app import ClusterDashApp
 
 SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
 NARROW_WIDTH = 120
@@ -54,7 +50,7 @@ class NodesPane(ContainedErrors, NodesTable):
             self.post_message(NodeOpenRequested(node))
 
 
-class MainScreen(ContainedErrors, Screen[None]):
+class MainScreen(DashAccess, ContainedErrors, Screen[None]):
     AUTO_FOCUS = "#nodes"
     BINDINGS = [
         Binding("1", "focus_pane('nodes')", "Nodes", show=False),
@@ -69,10 +65,6 @@ class MainScreen(ContainedErrors, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.alerts: list[AlertRow] = []
-
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
 
     @property
     def nodes(self) -> NodesPane:

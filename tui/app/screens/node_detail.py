@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -15,14 +13,12 @@ from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
 from tui.app import format as fmt
+from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
 from tui.app.rows import stale_gpu_age, stale_gpu_note
 from tui.model import ClusterSnapshot, Node
 from tui.sources.base import GpuSeries
 from tui.text import one_line
-
-if TYPE_CHECKING:
-    from tui.app.app import ClusterDashApp
 
 RANGES: tuple[tuple[str, float], ...] = (
     ("15m", 900.0),
@@ -111,7 +107,7 @@ def jobs_table(snapshot: ClusterSnapshot, node: str, now: float) -> Table | Text
     return table
 
 
-class NodeDetailScreen(ContainedErrors, Screen[None]):
+class NodeDetailScreen(DashAccess, ContainedErrors, Screen[None]):
     DEFAULT_CSS = """
     NodeDetailScreen #detail-title { height: 1; background: $boost; }
     NodeDetailScreen Grid { grid-size: 2 2; height: 2fr; min-height: 16; }
@@ -140,10 +136,6 @@ class NodeDetailScreen(ContainedErrors, Screen[None]):
         self.series: dict[str, GpuSeries] = {}
         # None: every GPU on the charts; else the one GPU index shown.
         self.gpu_pick: int | None = None
-
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-title", markup=False)

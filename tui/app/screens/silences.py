@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,11 +21,9 @@ from textual.widgets import (
     Static,
 )
 
-from tui.app.alerts_ui import clock_text
+from tui.app import format as fmt
+from tui.app.dash import DashAccess
 from tui.durations import format_duration, parse_duration
-
-if TYPE_CHECKING:
-    from tui.app.app import ClusterDashApp
 
 DURATION_CHOICES: tuple[str, ...] = ("15m", "1h", "4h", "24h")
 DEFAULT_DURATION = "1h"
@@ -151,7 +148,7 @@ class SilenceDialog(ModalScreen[SilenceRequest | None]):
         self.dismiss(None)
 
 
-class SilencesScreen(Screen[None]):
+class SilencesScreen(DashAccess, Screen[None]):
     """Active silences: what, who, until when, why; `l` lifts the highlighted one."""
 
     DEFAULT_CSS = """
@@ -166,10 +163,6 @@ class SilencesScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.ids: list[int] = []
-
-    @property
-    def dash(self) -> ClusterDashApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="silences-title", markup=False)
@@ -197,7 +190,7 @@ class SilencesScreen(Screen[None]):
                 str(s.id),
                 s.describe(),
                 s.created_by,
-                clock_text(s.ends_at),
+                fmt.clock_text(s.ends_at),
                 format_duration(s.ends_at - now),
                 s.comment or "-",
                 key=str(s.id),
