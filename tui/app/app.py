@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,6 @@ from textual.binding import Binding
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
 
-import tui
 from tui.actions import (
     Action,
     ActionError,
@@ -37,6 +35,7 @@ from tui.actions import (
 from tui.app.alerts_ui import AlertsController
 from tui.app.commands import ClusterCommands
 from tui.app.errors import ContainedErrors
+from tui.app.first_paint import exit_after_first_paint, first_paint_message
 from tui.app.messages import NodeOpenRequested
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import METRICS, GpuRings
@@ -45,6 +44,7 @@ from tui.app.screens.help import HelpScreen
 from tui.app.screens.jobs import JobDetailScreen, JobsScreen
 from tui.app.screens.main import MainScreen
 from tui.app.screens.node_detail import NodeDetailScreen
+from tui.app.snapshot_view import SnapshotView
 from tui.app.toast_hold import HeldToast, ToastHold, is_dialog
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.collector import Collector
@@ -55,7 +55,6 @@ from tui.model import ClusterSnapshot
 from tui.sources.base import GpuHistory
 from tui.text import one_line
 
-FIRST_PAINT_ENV = "CLUSTERDASH_EXIT_AFTER_FIRST_PAINT"
 TICK_S = 1.0
 # A burst of results (a batch drain, alerts firing) must not bury an 80x24 screen.
 MAX_TOASTS = 4
@@ -144,10 +143,9 @@ class ClusterDashApp(ContainedErrors, App[int]):
         self._dirty = False
         self._last_apply: float | None = None
         self._busy_frame: int | None = None
-        self._first_paint_reported = False
+        self._first_paint_done = False
         self._seeded: set[tuple[str, str]] = set()
         self._restore_gc: Callable[[], None] | None = None
-        self.apply_times_ms: list[float] = []
         self.alerts_ui = AlertsController(self)
         self.contain_errors = contain_errors
         self.last_ui_error: str | None = None
@@ -315,29 +313,23 @@ class ClusterDashApp(ContainedErrors, App[int]):
     def apply_latest(self, force: bool = False) -> None:
         """Apply the newest snapshot to whatever screen is showing (nothing under a modal)."""
         snapshot = self.snapshot
-        started = time.perf_counter()
         self.rings.add(snapshot.gpus, snapshot.taken_at)
         screen = self.screen
-        if isinstance(screen, MainScreen):
-            screen.apply_snapshot(snapshot)
-        elif isinstance(screen, NodeDetailScreen | JobsScreen):
-            screen.refresh_snapshot(snapshot)
-        else:
+        if not isinstance(screen, SnapshotView):
             return  # a modal is open: keep dirty, catch up when it closes
+        screen.apply_snapshot(snapshot)
         self._dirty = False
         self._last_apply = self.monotonic()
         self._show_status()
-        self.apply_times_ms.append((time.perf_counter() - started) * 1000.0)
-        if not self._first_paint_reported and snapshot.nodes:
-            self._first_paint_reported = True
-            # Once the start-up objects (Textual, the first rows) exist: see tui/gc_tuning.
-            self._restore_gc = calm_gc()
-            if os.environ.get(FIRST_PAINT_ENV):
-                self.call_after_refresh(self._report_first_paint)
+        if not self._first_paint_done and snapshot.nodes:
+            self._first_paint_done = True
+            self.call_after_refresh(self._after_first_paint)
 
-    def _report_first_paint(self) -> None:
-        elapsed = process_age_s()
-        self.exit(return_code=0, message=f"FIRST_PAINT {elapsed:.3f}")
+    def _after_first_paint(self) -> None:
+        # Once the start-up objects (Textual, the first rows) exist: see tui/gc_tuning.
+        self._restore_gc = calm_gc()
+        if exit_after_first_paint():
+            self.exit(return_code=0, message=first_paint_message())
 
     def catch_up(self) -> None:
         """A screen came back into view: apply what arrived while it was hidden."""
@@ -439,10 +431,9 @@ class ClusterDashApp(ContainedErrors, App[int]):
 
     def set_refresh(self, seconds: float) -> None:
         self.refresh_s = seconds
-        if self.services is not None:
-            for poller in self.services.collector.pollers():
-                if poller is self.services.collector.pollers()[-1]:
-                    self.services.collector.set_interval(poller.name, seconds)
+        pollers = self.services.collector.pollers() if self.services is not None else []
+        if pollers and self.services is not None:
+            self.services.collector.set_interval(pollers[-1].name, seconds)
         self.notify(f"refreshing every {seconds:g}s")
 
     # ------------------------------------------------------------------ navigation
@@ -602,18 +593,3 @@ class ClusterDashApp(ContainedErrors, App[int]):
         if decided is not None:
             self.confirmed_actions.append(decided)
         return decided is not None
-
-
-def process_age_s() -> float:
-    """Seconds since this process started (boot-relative, so immune to clock offsets)."""
-    try:
-        with open("/proc/self/stat", encoding="ascii") as stat, open("/proc/uptime") as up:
-            fields = stat.read().rsplit(")", 1)[1].split()
-            started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
-            return float(up.read().split()[0]) - started
-    except (OSError, ValueError, IndexError):  # no /proc: from when the package was imported
-        return time.monotonic() - tui.IMPORTED_AT
-
-
-def screen_names(app: App[Any]) -> list[str]:
-    return [type(s).__name__ for s in app.screen_stack if isinstance(s, Screen)]

@@ -130,10 +130,10 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
         self._columns_ready = True
         if self.initial_filter:
             self.row_filter = parse_filter(self.initial_filter)
-        self.refresh_snapshot(self.dash.snapshot)
+        self.apply_snapshot(self.dash.snapshot)
         table.focus()
 
-    def refresh_snapshot(self, snapshot: ClusterSnapshot) -> None:
+    def apply_snapshot(self, snapshot: ClusterSnapshot) -> None:
         if not self._columns_ready:
             return  # a snapshot before on_mount: on_mount shows the latest one
         now = self.dash.now()
@@ -180,7 +180,7 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
             return
         event.input.remove_class("-shown")
         self.query_one("#jobs-table", DataTable).focus()
-        self.refresh_snapshot(self.dash.snapshot)
+        self.apply_snapshot(self.dash.snapshot)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Keys can arrive before on_mount built the table; only "back" makes sense then.
@@ -196,7 +196,7 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
             self.query_one("#jobs-table", DataTable).focus()
         elif self.row_filter.active:
             self.row_filter = RowFilter()
-            self.refresh_snapshot(self.dash.snapshot)
+            self.apply_snapshot(self.dash.snapshot)
         else:
             close_screen(self)
 
@@ -217,7 +217,7 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
         self.selected.symmetric_difference_update({job_id})
         table = self.query_one("#jobs-table", DataTable)
         row = table.cursor_row
-        self.refresh_snapshot(self.dash.snapshot)
+        self.apply_snapshot(self.dash.snapshot)
         table.move_cursor(row=min(row + 1, len(self._order) - 1), animate=False)
 
     def targets(self) -> list[str]:

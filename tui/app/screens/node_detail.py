@@ -152,10 +152,10 @@ class NodeDetailScreen(DashAccess, ContainedErrors, Screen[None]):
         yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
-        self.refresh_snapshot(self.dash.snapshot)
+        self.apply_snapshot(self.dash.snapshot)
         self.load_history()
 
-    def refresh_snapshot(self, snapshot: ClusterSnapshot) -> None:
+    def apply_snapshot(self, snapshot: ClusterSnapshot) -> None:
         now = self.dash.now()
         node = snapshot.node_by_name.get(self.node)
         label, _ = RANGES[self.range_index]
@@ -173,7 +173,7 @@ class NodeDetailScreen(DashAccess, ContainedErrors, Screen[None]):
 
     def action_range(self, index: int) -> None:
         self.range_index = index
-        self.refresh_snapshot(self.dash.snapshot)
+        self.apply_snapshot(self.dash.snapshot)
         self.load_history()
 
     def action_pick_gpu(self, step: int) -> None:
@@ -186,7 +186,7 @@ class NodeDetailScreen(DashAccess, ContainedErrors, Screen[None]):
         choices: list[int | None] = [None, *indices]
         position = choices.index(self.gpu_pick) if self.gpu_pick in choices else 0
         self.gpu_pick = choices[(position + step) % len(choices)]
-        self.refresh_snapshot(self.dash.snapshot)
+        self.apply_snapshot(self.dash.snapshot)
         for metric, _ in CHARTS:
             self._draw(metric, None)
 
