@@ -38,7 +38,7 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("node detail", "escape", "back"),
     ("alerts", "enter", "alert detail (labels, times, ack, silences, history)"),
     ("alerts", "a", "acknowledge the alert"),
-    ("alerts", "x", "silence the alert for an hour"),
+    ("alerts", "x", "silence the alert (asks for how long, as in the alert detail)"),
     ("alert detail", "a / s", "acknowledge / silence (rule and/or target, 15m-24h, comment)"),
     ("alert detail", "escape", "back"),
     ("alert rules", ": Alerts: rules", "every rule, built-in and custom (from the palette)"),
