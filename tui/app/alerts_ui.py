@@ -17,11 +17,12 @@ from textual.notifications import SeverityLevel
 from tui.actions import current_user
 from tui.alerts.engine import Alert, AlertState, Transition
 from tui.alerts.rules import Severity
+from tui.app.widgets.alert_feed import AlertRow, health_alerts
+from tui.model import ClusterSnapshot
 from tui.text import one_line
 
 if TYPE_CHECKING:
     from tui.app.app import ClusterDashApp
-    from tui.app.widgets.alert_feed import AlertRow
 
 NOTIFY_SEVERITY: dict[str, SeverityLevel] = {
     Severity.CRITICAL.value: "error",
@@ -51,6 +52,33 @@ class AlertsController:
     @property
     def service(self) -> Any:
         return self.app.alert_service
+
+    # ------------------------------------------------------------------ the feed
+
+    def rows(self, snapshot: ClusterSnapshot) -> list[AlertRow]:
+        """The alert engine's active alerts, plus any source-health problem."""
+        rows = health_alerts(snapshot)
+        service = self.service
+        if service is None:
+            return rows
+        now = self.app.now()
+        for alert in service.active():
+            state = str(getattr(alert.state, "value", alert.state))
+            if state == "pending":
+                continue
+            rows.append(
+                AlertRow(
+                    key=f"{alert.rule}|{alert.target}",
+                    severity=str(getattr(alert.severity, "value", alert.severity)),
+                    firing=state == "firing",
+                    since=alert.fired_at or alert.active_since,
+                    target=alert.target,
+                    summary=alert.summary,
+                    acked=alert.ack_by is not None,
+                    silenced=service.is_silenced(alert, now),
+                )
+            )
+        return rows
 
     # ------------------------------------------------------------------ notifications
 

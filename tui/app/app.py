@@ -46,7 +46,7 @@ from tui.app.screens.main import MainScreen
 from tui.app.screens.node_detail import NodeDetailScreen
 from tui.app.snapshot_view import SnapshotView
 from tui.app.toast_hold import HeldToast, ToastHold, is_dialog
-from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
+from tui.app.widgets.alert_feed import AlertFeed
 from tui.collector import Collector
 from tui.config import Settings
 from tui.gc_tuning import calm_gc
@@ -103,6 +103,17 @@ async def _default_factory(settings: Settings, mode: Mode) -> AppServices:
 
 
 class ClusterDashApp(ContainedErrors, App[int]):
+    """The hub: owns the services, the newest snapshot, the GPU rings and the UI state.
+
+    - snapshots: the collector's snapshots reach whichever SnapshotView is on screen
+    - alerts: AlertFeed's Open/Ack/SilenceRequested go to the AlertsController (alerts_ui)
+    - GPUs pane: the sparkline metric and the rings' history seeding
+    - navigation: help, jobs, node (NodeOpenRequested) and job detail
+    - actions: every node and job key, the palette and the agent end in request_action /
+      confirm_agent_action, then the confirm dialog, execute_action and the audit log
+    - chat: the assistant is built off the UI loop once services exist
+    """
+
     TITLE = "clusterdash"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ClusterCommands}
@@ -339,31 +350,6 @@ class ClusterDashApp(ContainedErrors, App[int]):
     @property
     def alert_service(self) -> Any:
         return getattr(self.services, "alerts", None) if self.services else None
-
-    def alert_rows(self, snapshot: ClusterSnapshot) -> list[AlertRow]:
-        """The alert engine's active alerts, plus any source-health problem."""
-        rows = health_alerts(snapshot)
-        service = self.alert_service
-        if service is None:
-            return rows
-        now = self.now()
-        for alert in service.active():
-            state = str(getattr(alert.state, "value", alert.state))
-            if state == "pending":
-                continue
-            rows.append(
-                AlertRow(
-                    key=f"{alert.rule}|{alert.target}",
-                    severity=str(getattr(alert.severity, "value", alert.severity)),
-                    firing=state == "firing",
-                    since=alert.fired_at or alert.active_since,
-                    target=alert.target,
-                    summary=alert.summary,
-                    acked=alert.ack_by is not None,
-                    silenced=service.is_silenced(alert, now),
-                )
-            )
-        return rows
 
     @on(AlertFeed.OpenRequested)
     def _alert_open_requested(self, event: AlertFeed.OpenRequested) -> None:

@@ -254,7 +254,7 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
                 snapshot, nodes.current_node(), dash.ui_state.gpu_metric, dash.rings
             )
         if self.pane_visible("alerts"):
-            self.alerts = dash.alert_rows(snapshot)
+            self.alerts = dash.alerts_ui.rows(snapshot)
             self.query_one(AlertFeed).show(self.alerts, dash.now())
 
     def refresh_gpus(self) -> None:
