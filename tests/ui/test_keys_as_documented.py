@@ -164,3 +164,25 @@ async def test_brackets_pick_one_gpu_and_leave_the_range_keys_alone(tmp_path: Pa
         assert "showing: GPU1" in static_text(screen.query_one("#detail-title"))
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert screen.gpu_pick is None
+
+
+async def test_drain_in_node_detail_targets_that_node_not_the_table_selection(
+    tmp_path: Path,
+) -> None:
+    from tui.actions import ActionKind
+    from tui.app.screens.confirm import ConfirmActionScreen
+    from tui.app.screens.node_detail import NodeDetailScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await pilot.press("space")  # selects the first node; the cursor moves to the second
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, NodeDetailScreen)
+        await pilot.press("d")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmActionScreen)
+        assert dialog.action_to_run.kind is ActionKind.DRAIN
+        assert dialog.action_to_run.targets == (detail.node,)
