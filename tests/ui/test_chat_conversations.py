@@ -79,8 +79,13 @@ async def test_palette_entries_open_the_list_and_start_new(tmp_path: Path) -> No
     async with chat_app(tmp_path, None) as chat:
         entries = {title: callback for title, callback, _ in palette_entries(chat.app)}
         entries["Chat: conversations"]()
-        await wait_for(chat.pilot, lambda: isinstance(chat.app.screen, ConversationsScreen))
-        assert chat.app.screen.query_one("#conversations-empty")
+        await wait_for(
+            chat.pilot,
+            lambda: (
+                isinstance(chat.app.screen, ConversationsScreen)
+                and bool(chat.app.screen.query("#conversations-empty"))
+            ),
+        )
         await chat.pilot.press("n")
         await wait_for(chat.pilot, lambda: "new conversation" in chat.text())
         assert not isinstance(chat.app.screen, ConversationsScreen)
