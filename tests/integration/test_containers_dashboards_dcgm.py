@@ -5,27 +5,25 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import need_binaries
-from tests.ports import free_port
+from tests.integration.prometheus_process import (
+    DASHBOARDS,
+    api,
+    dashboard_queries,
+    running_prometheus,
+)
 from tests.unit.exposition_server import Reply, serve
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARDS = ROOT / "containers" / "grafana" / "dashboards"
 FIXTURES = [
     ROOT / "tests" / "fixtures" / "exposition" / name
     for name in ("dcgm-exporter-3.x.prom", "dcgm-exporter-4.x.prom")
@@ -67,25 +65,6 @@ OPT_IN_HEALTH = frozenset({"DCGM_EXP_GPU_HEALTH_STATUS"})
 METRIC = re.compile(r"\b(DCGM_(?:FI|EXP)_[A-Z0-9_]+|slurm_[a-z_]+)\b")  # not label values
 
 
-def api(base: str, path: str, **params: str) -> dict[str, Any]:
-    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body: dict[str, Any] = json.load(response)
-    except urllib.error.HTTPError as error:
-        body = json.load(error)
-    return body
-
-
-def dashboard_queries() -> list[tuple[str, str]]:
-    queries = []
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel.get("targets", []):
-                queries.append((f"{path.stem}: {panel['title']}", target["expr"]))
-    return queries
-
-
 def fixture_metrics() -> set[str]:
     names: set[str] = set()
     for fixture in FIXTURES:
@@ -96,7 +75,6 @@ def fixture_metrics() -> set[str]:
 @contextmanager
 def scraping(tmp_path: Path, exporter_port: int, paths: list[str]) -> Iterator[str]:
     """A real Prometheus scraping each of `paths` on the loopback exporter every second."""
-    binary = need_binaries("prometheus")["prometheus"]
     config = {
         "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
         "scrape_configs": [
@@ -109,38 +87,14 @@ def scraping(tmp_path: Path, exporter_port: int, paths: list[str]) -> Iterator[s
         ],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
-            try:
-                answer = api(base, "/api/v1/query", query="count(up == 1)")
-            except (urllib.error.URLError, ValueError):
-                answer = {}  # not listening, or not ready to answer JSON yet
-            result = answer.get("data", {}).get("result")
-            if result and float(result[0]["value"][1]) == len(paths):
-                break
-            time.sleep(0.25)
-        else:
-            raise AssertionError("Prometheus did not scrape the dcgm-exporter fixtures")
+    with running_prometheus(
+        tmp_path / "prometheus.yml",
+        tmp_path,
+        ready_query="count(up == 1)",
+        ready=lambda result: bool(result) and float(result[0]["value"][1]) == len(paths),
+        not_ready="Prometheus did not scrape the dcgm-exporter fixtures",
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")

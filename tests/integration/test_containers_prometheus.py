@@ -4,15 +4,9 @@ exporter (fake NVML) and answers every Grafana dashboard query."""
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -20,23 +14,13 @@ import yaml
 from containers.gpu_exporter.exporter import GpuExporter
 from containers.gpu_exporter.nvml_reader import NvmlReader
 from containers.gpu_exporter.server import ExporterServer
-from tests.conftest import need_binaries
 from tests.fixtures.containers.fake_nvml import FakeNvml, eight_gpus
+from tests.integration.prometheus_process import api, dashboard_queries, running_prometheus
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
-
-
-def api(base: str, path: str, **params: str) -> dict[str, Any]:
-    url = f"{base}{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            body: dict[str, Any] = json.load(response)
-    except urllib.error.HTTPError as error:
-        body = json.load(error)
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +40,6 @@ def exporter_address() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, exporter_address: str) -> Iterator[str]:
-    binary = need_binaries("prometheus")["prometheus"]
     tmp_path = tmp_path_factory.mktemp("prometheus")
     config_dir = tmp_path / "etc"
     (config_dir / "targets").mkdir(parents=True)
@@ -80,47 +63,15 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, exporter_address: str) 
         for flag in compose["services"]["prometheus"]["command"]
         if not flag.startswith(("--config.file=", "--storage.tsdb.path="))
     ]
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config_dir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            *flags,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
-            try:
-                answer = api(base, "/api/v1/query", query="count(DCGM_FI_DEV_GPU_UTIL)")
-            except (urllib.error.URLError, ValueError):
-                answer = {}  # not listening, or not ready to answer JSON yet
-            if answer.get("data", {}).get("result"):
-                break
-            time.sleep(0.25)
-        else:
-            raise AssertionError("Prometheus scraped nothing from the exporter within 30s")
+    with running_prometheus(
+        config_dir / "prometheus.yml",
+        tmp_path,
+        ready_query="count(DCGM_FI_DEV_GPU_UTIL)",
+        ready=bool,
+        not_ready="Prometheus scraped nothing from the exporter within 30s",
+        flags=flags,
+    ) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
-
-
-def dashboard_queries() -> list[tuple[str, str]]:
-    queries = []
-    for path in sorted((CONTAINERS / "grafana" / "dashboards").glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            for target in panel["targets"]:
-                queries.append((f"{path.stem}: {panel['title']}", target["expr"]))
-    return queries
 
 
 def test_prometheus_scrapes_the_exporter_with_dcgm_labels(prometheus: str) -> None:
