@@ -62,6 +62,15 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _first_full_cycle(socket: Path) -> None:
+    """Wait until the collector has read every node's GPUs once."""
+    probe = RemoteCollector(socket, "bench", demo=True)
+    for _ in range(240):
+        if len((await probe.collect_once()).gpus) >= NODES * 8:
+            return
+        await asyncio.sleep(0.5)
+
+
 async def test_viewer_scrape_amplification(tmp_path: Path) -> None:
     window_s = 6.0
     with serve({"/metrics": Reply(FIXTURE.read_text())}) as exporter:
@@ -91,11 +100,7 @@ async def test_attach_first_paint_and_collector_cpu_per_viewer(tmp_path: Path) -
     env = _env(tmp_path, CLUSTERDASH_GPU_INTERVAL="2s")
     collect = Collect(env, "--demo", "--nodes", str(NODES)).start()
     try:
-        probe = RemoteCollector(collect.socket, "bench", demo=True)
-        for _ in range(240):  # the collector's first full cycle of every node
-            if len((await probe.collect_once()).gpus) >= NODES * 8:
-                break
-            await asyncio.sleep(0.5)
+        await _first_full_cycle(collect.socket)
 
         started = time.perf_counter()
         app = ClusterDashApp(
@@ -162,11 +167,7 @@ async def test_stream_bytes_per_update_with_and_without_deltas(tmp_path: Path) -
     env = _env(tmp_path, CLUSTERDASH_GPU_INTERVAL="2s", CLUSTERDASH_SLURM_INTERVAL="2s")
     collect = Collect(env, "--demo", "--nodes", str(NODES)).start()
     try:
-        probe = RemoteCollector(collect.socket, "bench", demo=True)
-        for _ in range(240):  # the collector's first full cycle of every node
-            if len((await probe.collect_once()).gpus) >= NODES * 8:
-                break
-            await asyncio.sleep(0.5)
+        await _first_full_cycle(collect.socket)
         full, delta = await asyncio.gather(
             _stream_bytes(collect.socket, deltas=False, updates=6),
             _stream_bytes(collect.socket, deltas=True, updates=6),
