@@ -15,7 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from tests.collect_process import Collect, wait_until
 from tests.ports import free_port
 from tests.unit.exposition_server import Reply, serve
 from tui.collect_client import RemoteCollector, request, serving_socket
-from tui.config import load_settings
+from tui.config import Settings, load_settings
+from tui.mode import Mode
 from tui.services import attach_or_build
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "exposition" / "dcgm-exporter-3.x.prom"
@@ -38,6 +40,21 @@ async def _await(condition: Callable[[], bool], limit_s: float, what: str) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_viewers(settings: Settings, mode: Mode, count: int) -> AsyncIterator[list[Any]]:
+    """`count` viewers attached to the running collector, following it until the block ends."""
+    viewers = [await attach_or_build(settings, mode) for _ in range(count)]
+    tasks = [asyncio.create_task(v.run_background()) for v in viewers]
+    try:
+        yield viewers
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for viewer in viewers:
+            await viewer.aclose()
 
 
 @pytest.fixture
@@ -84,9 +101,7 @@ async def test_viewers_never_scrape_and_one_drained_node_is_one_event_and_one_po
     collect = Collect(env, "--demo", "--nodes", "8").start()
     try:
         settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("CLUS")})
-        viewers = [await attach_or_build(settings, "demo") for _ in range(2)]
-        tasks = [asyncio.create_task(v.run_background()) for v in viewers]
-        try:
+        async with running_viewers(settings, Mode.DEMO, 2) as viewers:
             for viewer in viewers:
                 assert isinstance(viewer.collector, RemoteCollector), "attached, not collecting"
                 assert not viewer.writer and viewer.alerts is not None
@@ -97,12 +112,6 @@ async def test_viewers_never_scrape_and_one_drained_node_is_one_event_and_one_po
             await _await(lambda: bool(received), 30, "the webhook")
             seen = viewers[0].snapshot.taken_at
             await _await(lambda: viewers[0].snapshot.taken_at > seen + 2, 30, "more cycles")
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for viewer in viewers:
-                await viewer.aclose()
     finally:
         collect.stop()
     drained = [
@@ -133,9 +142,7 @@ async def test_exporter_requests_per_interval_do_not_grow_with_viewers(
             settings = load_settings(
                 config, environ={k: v for k, v in env.items() if k.startswith("CLUS")}
             )
-            viewers = [await attach_or_build(settings, "slurm") for _ in range(2)]
-            tasks = [asyncio.create_task(v.run_background()) for v in viewers]
-            try:
+            async with running_viewers(settings, Mode.REAL, 2) as viewers:
                 await _await(lambda: all(v.snapshot.gpus for v in viewers), 30, "viewer data")
                 before, started = len(exporter.requests), time.monotonic()
                 for _ in range(3):
@@ -158,12 +165,6 @@ async def test_exporter_requests_per_interval_do_not_grow_with_viewers(
                     assert json.loads(result.stdout)["gpus"], result.stderr
                 elapsed = time.monotonic() - started
                 during = len(exporter.requests) - before
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                for viewer in viewers:
-                    await viewer.aclose()
         finally:
             collect.stop()
     # The collector alone scrapes at most once per 1 s interval; viewers add nothing.
