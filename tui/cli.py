@@ -257,12 +257,10 @@ def _snapshot_exit_code(snapshot: Any) -> int:
 
 async def _snapshot_from_collector(settings: Settings, mode: Mode, as_json: bool) -> int | None:
     """The running collector's current snapshot, exactly as it would print it; None if none."""
-    if not settings.collector.attach:
-        return None
     from tui.collect_client import CollectorUnavailable, RemoteCollector, find_collector, request
     from tui.snapshot_output import snapshot_table
 
-    found = await find_collector(settings, demo=mode == Mode.DEMO)
+    found = await find_collector(settings, mode)
     if found is None:
         return None
     path, hello = found

@@ -77,8 +77,14 @@ async def request(path: Path, message: dict[str, Any], timeout_s: float = 5.0) -
     return dict(reply)
 
 
-async def find_collector(settings: Settings, *, demo: bool) -> tuple[Path, dict[str, Any]] | None:
-    """The first socket whose collector answers and shows the same kind of cluster."""
+async def find_collector(settings: Settings, mode: Mode) -> tuple[Path, dict[str, Any]] | None:
+    """The first socket whose collector answers and shows the same kind of cluster.
+
+    None without looking when attaching is switched off (`collector.attach = false`).
+    """
+    if not settings.collector.attach:
+        return None
+    demo = mode == Mode.DEMO
     for path in socket_candidates(settings):
         if not path.exists():
             continue
@@ -100,9 +106,7 @@ async def attached_snapshot(
     A collector found but failing mid-read is reported (CollectorUnavailable), never
     replaced by data collected here.
     """
-    if not settings.collector.attach:
-        return None
-    found = await find_collector(settings, demo=mode == Mode.DEMO)
+    found = await find_collector(settings, mode)
     if found is None:
         return None
     path, hello = found

@@ -191,12 +191,11 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
 
 async def attach_or_build(settings: Settings, mode: Mode) -> Services:
     """A viewer of the running collector when there is one, else collect in-process."""
-    if settings.collector.attach:
-        from tui.collect_client import find_collector
+    from tui.collect_client import find_collector
 
-        found = await find_collector(settings, demo=mode == Mode.DEMO)
-        if found is not None:
-            return await build_viewer_services(settings, mode, *found)
+    found = await find_collector(settings, mode)
+    if found is not None:
+        return await build_viewer_services(settings, mode, *found)
     return await build_services(settings, mode)
 
 
