@@ -12,11 +12,22 @@ import httpx
 from tui.actions import Action
 from tui.agent.reasons import reason_code
 from tui.agent.tool_context import ToolError
-from tui.durations import format_duration
+from tui.durations import format_duration, parse_duration
 from tui.model import ClusterSnapshot, Gpu, Job, JobState, Node, NodeBaseState
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+
+
+def positive_duration(name: str, text: str, not_positive: str) -> float:
+    """A duration argument in seconds, or the tool's one-line error naming the argument."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise ToolError(f"{name}: {error}") from None
+    if seconds <= 0:
+        raise ToolError(not_positive)
+    return seconds
 
 
 def age(seconds: float | None) -> str | None:

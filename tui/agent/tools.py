@@ -35,10 +35,10 @@ from tui.agent.tool_helpers import (
     node_matches_state,
     node_row,
     plain,
+    positive_duration,
     rounded,
     row_limit,
 )
-from tui.durations import parse_duration
 from tui.model import JobState, is_allocated_idle
 from tui.sources.base import HISTORY_METRICS
 from tui.text import one_line
@@ -209,12 +209,7 @@ async def gpu_history(
         raise ToolError("GPU history is not available: no store or Prometheus configured")
     if metric not in HISTORY_METRICS:
         raise ToolError(f"unknown metric {metric!r}; use one of {', '.join(HISTORY_METRICS)}")
-    try:
-        span = parse_duration(range)
-    except ValueError as error:
-        raise ToolError(f"range: {error}") from None
-    if span <= 0:
-        raise ToolError("range must be positive, like 15m or 1h")
+    span = positive_duration("range", range, "range must be positive, like 15m or 1h")
     span = min(span, MAX_HISTORY_RANGE_S)
     end = ctx.clock()
     series = await ctx.history.gpu_history(node.strip(), metric, end - span, end, HISTORY_POINTS)

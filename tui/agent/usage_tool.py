@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from tui.agent.tool_context import ToolContext, ToolError
-from tui.durations import parse_duration
+from tui.agent.tool_helpers import positive_duration
 from tui.store import Store, StoreError
 from tui.usage_report import build_report, report_mapping
 
@@ -22,12 +22,7 @@ async def gpu_usage_report(
     """GPU usage over a period from the history: per user, account and job, the GPU-hours
     held, mean utilization, GPU-hours idle (under 5 %) and their cost and wasted cost;
     the most wasteful first. Answers "who wasted the most GPU time this week?"."""
-    try:
-        since_s = parse_duration(since)
-    except ValueError as error:
-        raise ToolError(f"since: {error}") from None
-    if since_s <= 0:
-        raise ToolError("since must be longer than 0, like 24h or 7d")
+    since_s = positive_duration("since", since, "since must be longer than 0, like 24h or 7d")
     if limit < 1:
         raise ToolError("limit must be at least 1")
     store = ctx.history
