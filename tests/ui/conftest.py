@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,34 @@ def make_app(
         state_path=tmp_path / "ui-state.json",
         contain_errors=contain_errors,
     )
+
+
+async def wait_until(
+    pilot: Any, condition: Callable[[], bool], what: str, seconds: float = 20.0
+) -> None:
+    """Wait on a condition the user would see, however slow the machine is."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not in {seconds:g} s: {what}")
+        await pilot.pause(0.02)
+
+
+async def palette_shows(pilot: Any, text: str) -> None:
+    """The command palette has finished searching and highlights a hit containing `text`."""
+    from textual.command import CommandList
+    from textual.css.query import NoMatches
+
+    def ready() -> bool:
+        try:
+            hits = pilot.app.screen.query_one(CommandList)
+        except NoMatches:
+            return False
+        index = hits.highlighted
+        return index is not None and text in str(hits.get_option_at_index(index).prompt)
+
+    await wait_until(pilot, ready, f"the palette highlights {text!r}")
+    await pilot.pause()
 
 
 async def dialog_ready(pilot: Any) -> Any:

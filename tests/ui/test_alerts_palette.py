@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.alerts_sim import DRAINED, SIZE, sim_app
+from tests.ui.conftest import palette_shows
 from tui.app.app import current_user
 from tui.app.screens.silences import SilenceDialog
 
@@ -22,14 +23,14 @@ async def test_palette_acknowledges_and_silences_the_highlighted_alert(tmp_path:
         feed.move_cursor(row=[r.key for r in feed.alerts].index("node_drained|gpu-03"))
         await pilot.press("colon")
         await pilot.press(*"acknowledge selected")
-        await pilot.pause(0.3)
+        await palette_shows(pilot, "cknowledge")
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.alerts_ui.find(DRAINED).ack_by == current_user()
         await pilot.press("colon")
         await pilot.press(*"silence selected")
-        await pilot.pause(0.3)
+        await palette_shows(pilot, "ilence")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, SilenceDialog)
@@ -47,7 +48,7 @@ async def test_palette_opens_rules_and_silences(
         await pilot.pause()
         await pilot.press("colon")
         await pilot.press(*query)
-        await pilot.pause(0.3)
+        await palette_shows(pilot, query.split(": ")[1])
         await pilot.press("enter")
         await pilot.pause()
         assert type(app.screen).__name__ == screen_type

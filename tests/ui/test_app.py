@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.widgets import Input
 
-from tests.ui.conftest import dialog_ready, make_app, notifications
+from tests.ui.conftest import dialog_ready, make_app, notifications, wait_until
 from tui.actions import ActionKind
 from tui.app.persistence import load_ui_state
 from tui.app.screens.confirm import ConfirmActionScreen
@@ -257,9 +257,9 @@ async def test_sighup_exits_cleanly(tmp_path: Path, holder: dict[str, Any]) -> N
 async def test_live_collector_refreshes_the_screen(tmp_path: Path, holder: dict[str, Any]) -> None:
     app = make_app(tmp_path, holder=holder, live=True)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
         nodes = app.screen.query_one(NodesPane)
-        assert nodes.row_count == 12
+        await wait_until(pilot, lambda: nodes.row_count == 12, "twelve node rows")
         workload = holder["services"].workload
         workload.nodes[0] = workload.nodes[0].__class__(
             **{
@@ -269,8 +269,11 @@ async def test_live_collector_refreshes_the_screen(tmp_path: Path, holder: dict[
             }
         )
         await pilot.press("ctrl+r")
-        await pilot.pause(0.3)
-        assert nodes.rows_by_name["gpu-01"].sort_values["reason"] == "live"
+        await wait_until(
+            pilot,
+            lambda: nodes.rows_by_name["gpu-01"].sort_values["reason"] == "live",
+            "the refreshed reason on gpu-01",
+        )
 
 
 async def test_alert_feed_shows_engine_alerts_and_acks_and_silences(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import wait_until
 from tui.app.app import ClusterDashApp
 from tui.app.widgets.status_bar import StatusBar
 from tui.collect_client import RemoteCollector
@@ -50,9 +51,12 @@ async def test_dashboard_shows_the_collectors_data_via_collect(
         assert app.services is not None
         assert isinstance(app.services.collector, RemoteCollector)
         assert len(app.snapshot.nodes) == 6
-        await pilot.pause(0.3)
-        status = str(app.screen.query_one(StatusBar).render())
-        assert "via collect" in status and "DEMO" in status
+        await wait_until(
+            pilot,
+            lambda: "via collect" in str(app.screen.query_one(StatusBar).render()),
+            "the status bar names the collector",
+        )
+        assert "DEMO" in str(app.screen.query_one(StatusBar).render())
 
 
 async def test_a_rule_switched_off_in_an_attached_dashboard_stops_the_collectors_alert(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from tests.ui.conftest import dialog_ready, make_app, notifications, static_text
+from tests.ui.conftest import dialog_ready, make_app, notifications, palette_shows, static_text
 from tui.actions import Action, ActionKind
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.jobs import JobDetailScreen, JobsScreen
@@ -109,7 +109,7 @@ async def test_palette_jumps_to_a_node(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("colon")
         await pilot.press(*"gpu-07")
-        await pilot.pause(0.5)
+        await palette_shows(pilot, "gpu-07")
         await pilot.press("enter")
         await pilot.pause()
         assert type(app.screen).__name__ == "NodeDetailScreen"

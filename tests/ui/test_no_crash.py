@@ -15,7 +15,7 @@ import pytest
 from textual import events
 from textual.screen import Screen
 
-from tests.ui.conftest import make_app
+from tests.ui.conftest import make_app, wait_until
 from tui.app.app import ClusterDashApp
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.jobs import JobsScreen
@@ -139,7 +139,7 @@ async def test_an_unexpected_error_is_one_status_line_not_an_exit(tmp_path: Path
             raise RuntimeError("summary widget broke\nsecond line")
 
         app.call_later(widget_bug)  # run by the app's message loop, like any handler
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: app.last_ui_error is not None, "the error shown")
         assert app.return_code is None
         assert app.last_ui_error == "summary widget broke second line"
         status = str(main.query_one(StatusBar).render())

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Button
 from textual.widgets._toast import Toast
 
-from tests.ui.conftest import dialog_ready, make_app, notifications
+from tests.ui.conftest import dialog_ready, make_app, notifications, wait_until
 from tui.app.screens.confirm import ConfirmActionScreen
 
 pytestmark = pytest.mark.timeout(60)
@@ -45,5 +45,8 @@ async def test_confirmation_buttons_stay_visible_with_four_toasts_at_80x24(
         assert [m for m in shown if "during the dialog" in m][-3:] == [
             f"toast during the dialog {n}\nwith a second line" for n in (1, 2, 3)
         ]
-        await pilot.pause(0.1)
-        assert any(isinstance(app.screen.get_widget_at(70, y)[0], Toast) for y in range(24))
+        await wait_until(
+            pilot,
+            lambda: any(isinstance(app.screen.get_widget_at(70, y)[0], Toast) for y in range(24)),
+            "the held toasts on screen",
+        )
