@@ -11,6 +11,7 @@ import pytest
 from tests.unit.exposition_server import Reply, closed_port, serve
 from tui.sources.base import SourceError
 from tui.sources.prometheus import (
+    GPU_FAMILIES,
     MAX_POINTS_PER_SERIES,
     PrometheusGpuSource,
     promql_string,
@@ -32,72 +33,75 @@ def series(name: str, value: str, **labels: str) -> dict[str, Any]:
 
 DCGM_LABELS = {"UUID": "GPU-1", "modelName": "NVIDIA H100 80GB HBM3", "job": "dcgm"}
 
-INSTANT = success(
-    {
-        "resultType": "vector",
-        "result": [
-            series(
-                "DCGM_FI_DEV_GPU_UTIL",
-                "87",
-                gpu="0",
-                Hostname="gpu-01",
-                instance="10.0.0.1:9400",
-                **DCGM_LABELS,
-            ),
-            series(
-                "DCGM_FI_DEV_FB_USED",
-                "1024",
-                gpu="0",
-                Hostname="gpu-01",
-                instance="10.0.0.1:9400",
-                **DCGM_LABELS,
-            ),
-            series(
-                "DCGM_FI_DEV_FB_FREE",
-                "80000",
-                gpu="0",
-                Hostname="gpu-01",
-                instance="10.0.0.1:9400",
-                **DCGM_LABELS,
-            ),
-            series(
-                "DCGM_FI_DEV_GPU_TEMP",
-                "9223372036854775794",
-                gpu="0",
-                Hostname="gpu-01",
-                instance="10.0.0.1:9400",
-                **DCGM_LABELS,
-            ),
-            series(
-                "DCGM_FI_DEV_POWER_USAGE",
-                "NaN",
-                gpu="0",
-                Hostname="gpu-01",
-                instance="10.0.0.1:9400",
-                **DCGM_LABELS,
-            ),
-            series(
-                "DCGM_FI_DEV_GPU_UTIL",
-                "5",
-                gpu="1",
-                hostname="gpu-02",
-                instance="10.0.0.2:9400",
-                **DCGM_LABELS,
-            ),
-            series("DCGM_FI_DEV_GPU_UTIL", "40", gpu="0", instance="gpu-03:9400", **DCGM_LABELS),
-        ],
-    }
+INSTANT_SERIES = (
+    series(
+        "DCGM_FI_DEV_GPU_UTIL",
+        "87",
+        gpu="0",
+        Hostname="gpu-01",
+        instance="10.0.0.1:9400",
+        **DCGM_LABELS,
+    ),
+    series(
+        "DCGM_FI_DEV_FB_USED",
+        "1024",
+        gpu="0",
+        Hostname="gpu-01",
+        instance="10.0.0.1:9400",
+        **DCGM_LABELS,
+    ),
+    series(
+        "DCGM_FI_DEV_FB_FREE",
+        "80000",
+        gpu="0",
+        Hostname="gpu-01",
+        instance="10.0.0.1:9400",
+        **DCGM_LABELS,
+    ),
+    series(
+        "DCGM_FI_DEV_GPU_TEMP",
+        "9223372036854775794",
+        gpu="0",
+        Hostname="gpu-01",
+        instance="10.0.0.1:9400",
+        **DCGM_LABELS,
+    ),
+    series(
+        "DCGM_FI_DEV_POWER_USAGE",
+        "NaN",
+        gpu="0",
+        Hostname="gpu-01",
+        instance="10.0.0.1:9400",
+        **DCGM_LABELS,
+    ),
+    series(
+        "DCGM_FI_DEV_GPU_UTIL",
+        "5",
+        gpu="1",
+        hostname="gpu-02",
+        instance="10.0.0.2:9400",
+        **DCGM_LABELS,
+    ),
+    series("DCGM_FI_DEV_GPU_UTIL", "40", gpu="0", instance="gpu-03:9400", **DCGM_LABELS),
 )
 
 
+def instant(request: str) -> Reply:
+    """The instant query's answer: the series of the family it names."""
+    family = params(request)["query"]
+    result = [item for item in INSTANT_SERIES if item["metric"]["__name__"] == family]
+    return success({"resultType": "vector", "result": result})
+
+
 async def test_fetch_builds_gpus_with_node_from_hostname_then_instance() -> None:
-    with serve({"/api/v1/query": INSTANT}) as server:
+    with serve({"/api/v1/query": instant}) as server:
         source = PrometheusGpuSource(server.url(""))
         try:
             reading = await source.fetch()
         finally:
             await source.aclose()
-        assert "__name__=~" in params(server.requests[0])["query"]
+        asked = sorted(params(request)["query"] for request in server.requests)
+    assert asked == sorted(GPU_FAMILIES)  # one instant query per family
     by_key = {g.key: g for g in reading.gpus}
     assert set(by_key) == {("gpu-01", 0), ("gpu-02", 1), ("gpu-03", 0)}
     first = by_key[("gpu-01", 0)]
@@ -109,7 +113,7 @@ async def test_fetch_builds_gpus_with_node_from_hostname_then_instance() -> None
 
 
 async def test_node_label_can_be_instance_or_a_custom_label() -> None:
-    with serve({"/api/v1/query": INSTANT}) as server:
+    with serve({"/api/v1/query": instant}) as server:
         by_instance = PrometheusGpuSource(server.url(""), node_label="instance")
         by_custom = PrometheusGpuSource(server.url(""), node_label="hostname")
         try:

@@ -1,7 +1,13 @@
 """GPU readings and history from Prometheus' HTTP API (or Thanos, Mimir, VictoriaMetrics).
 
-Only the standard endpoints are used: /api/v1/query for the latest readings (one instant
-query selecting every GPU family by name) and /api/v1/query_range for history.
+Only the standard endpoints are used: /api/v1/query for the latest readings and
+/api/v1/query_range for history.
+
+The latest readings are one instant query per GPU family, sent together. A single query
+selecting every family with `{__name__=~"..."}` makes Prometheus match the name regex and
+evaluate all 80,000 series of a 1,024-node cluster in one goroutine: measured against a real
+Prometheus scraping the 1,024-node simulator on one 2-core machine, the regex query took
+11.9 s where the 24 per-family queries, sent at once, took 3.7 s (the same run).
 
 Which node a series belongs to comes from `node_label`:
 - "auto" (default): dcgm-exporter's `Hostname`, else `hostname` (newer releases), else the
@@ -13,6 +19,7 @@ Which node a series belongs to comes from `node_label`:
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Mapping
@@ -66,9 +73,6 @@ def promql_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-GPU_SERIES_QUERY = "{__name__=~" + promql_string("|".join(GPU_FAMILIES)) + "}"
-
-
 def range_step_s(start: float, end: float, max_points: int) -> float:
     """A step giving at most min(max_points, 11000) points over [start, end], >= 1 s."""
     points = max(2, min(max_points, MAX_POINTS_PER_SERIES))
@@ -106,14 +110,20 @@ class PrometheusGpuSource:
         return labels.get(self.node_label, "")
 
     async def fetch(self) -> GpuReading:
-        data = await self._api("query", {"query": GPU_SERIES_QUERY})
+        answers = await asyncio.gather(
+            *(self._api("query", {"query": family}) for family in GPU_FAMILIES),
+            return_exceptions=True,
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
         samples = []
-        for series in _result(data, "vector"):
-            labels = series.get("metric", {})
-            value = _sample_value(series.get("value"))
-            name = labels.get("__name__", "")
-            if name and value is not None:
-                samples.append(Sample(name, labels, value))
+        for family, data in zip(GPU_FAMILIES, answers, strict=True):
+            for series in _result(data, "vector"):
+                labels = series.get("metric", {})
+                value = _sample_value(series.get("value"))
+                if value is not None:
+                    samples.append(Sample(family, labels, value))
         gpus = [g for g in gpus_from_samples(samples, node_of=self.node_of) if g.node]
         return GpuReading(gpus=tuple(gpus))
 
