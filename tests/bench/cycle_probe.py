@@ -1,8 +1,10 @@
 """One process measuring full collection cycles against a simulator served by another.
 
 Run by test_bench_cycle.py:
-`python -m tests.bench.cycle_probe PORT NODES BIN_DIR DB_PATH CYCLES`; prints JSON with the
-median and best cycle, the median of each part, connects per cycle and peak RSS.
+`python -m tests.bench.cycle_probe PORT NODES BIN_DIR DB_PATH CYCLES [PROMETHEUS_URL]`; prints
+JSON with the median and best cycle, the median of each part, connects per cycle and peak RSS.
+With PROMETHEUS_URL the GPU readings come from that Prometheus (which scrapes the nodes)
+instead of from each node's exporter.
 
 The wiring is production's (tui/services.py): the real Slurm source running `scontrol`
 (stand-ins printing 23.11 text, parsed for real), the exporter source scraping each node on
@@ -30,7 +32,9 @@ from tui.config import Settings
 from tui.model import ClusterSnapshot
 from tui.services import build_alerting
 from tui.sim.server import node_address
+from tui.sources.base import GpuSource
 from tui.sources.exporters import ExporterGpuSource
+from tui.sources.prometheus import PrometheusGpuSource
 from tui.sources.slurm import SlurmSource
 from tui.store import Store
 
@@ -85,22 +89,37 @@ def count_connects(loop: asyncio.AbstractEventLoop) -> list[int]:
     return count
 
 
-async def measure(port: int, nodes: int, bin_dir: Path, db_path: Path, cycles: int) -> dict:
-    raise_open_file_limit()
-    settings = Settings()
-    times = PartTimes()
-    slurm_module._text_state = times.timed("slurm_parse", slurm_module._text_state)  # type: ignore[attr-defined]
-    workload = SlurmSource(env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
-    workload.fetch = times.timed("slurm", workload.fetch)  # type: ignore[method-assign]
+def gpu_source(port: int, nodes: int, prometheus_url: str | None) -> GpuSource:
+    if prometheus_url:
+        source = PrometheusGpuSource(prometheus_url, timeout_s=MEASURE_TIMEOUT_S)
+        source.name = "prometheus"
+        return source
     width = max(2, len(str(nodes)))
     targets = [
         (f"gpu-{i + 1:0{width}d}", f"http://{node_address(i)}:{port}/metrics") for i in range(nodes)
     ]
     # Production's concurrency; a generous timeout so that a slow cycle is measured (and
     # reported against the default gpu.timeout) rather than cut short.
-    gpu = ExporterGpuSource(
-        targets, timeout_s=MEASURE_TIMEOUT_S, concurrency=settings.gpu.concurrency
+    return ExporterGpuSource(
+        targets, timeout_s=MEASURE_TIMEOUT_S, concurrency=Settings().gpu.concurrency
     )
+
+
+async def measure(
+    port: int,
+    nodes: int,
+    bin_dir: Path,
+    db_path: Path,
+    cycles: int,
+    prometheus_url: str | None = None,
+) -> dict:
+    raise_open_file_limit()
+    settings = Settings()
+    times = PartTimes()
+    slurm_module._text_state = times.timed("slurm_parse", slurm_module._text_state)  # type: ignore[attr-defined]
+    workload = SlurmSource(env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    workload.fetch = times.timed("slurm", workload.fetch)  # type: ignore[method-assign]
+    gpu = gpu_source(port, nodes, prometheus_url)
     gpu.fetch = times.timed("gpu", gpu.fetch)  # type: ignore[method-assign]
     collector = Collector(
         workload=workload,
@@ -122,25 +141,27 @@ async def measure(port: int, nodes: int, bin_dir: Path, db_path: Path, cycles: i
     snapshot: ClusterSnapshot | None = None
     totals = []
     connects_per_cycle = []
-    for cycle in range(cycles + 1):  # the first warms connections, node ids and caches
-        before = connects[0]
-        started = time.perf_counter()
-        snapshot = await collector.collect_once()
-        elapsed = time.perf_counter() - started
-        health = snapshot.health["gpu"]
-        assert health.ok, f"GPU source failed: {health.last_error}"
-        assert snapshot.health["slurm"].ok, snapshot.health["slurm"].last_error
-        assert snapshot.jobs, "no jobs parsed"
-        assert len(snapshot.gpus) >= (nodes - 1) * 8, f"only {len(snapshot.gpus)} GPUs scraped"
-        times.next_cycle(record=cycle > 0)
-        if cycle > 0:
-            totals.append(elapsed)
-            connects_per_cycle.append(connects[0] - before)
+    try:
+        for cycle in range(cycles + 1):  # the first warms connections, node ids and caches
+            before = connects[0]
+            started = time.perf_counter()
+            snapshot = await collector.collect_once()
+            elapsed = time.perf_counter() - started
+            health = snapshot.health[gpu.name]
+            assert health.ok, f"GPU source failed: {health.last_error}"
+            assert snapshot.health["slurm"].ok, snapshot.health["slurm"].last_error
+            assert snapshot.jobs, "no jobs parsed"
+            assert len(snapshot.gpus) >= (nodes - 1) * 8, f"only {len(snapshot.gpus)} GPUs read"
+            times.next_cycle(record=cycle > 0)
+            if cycle > 0:
+                totals.append(elapsed)
+                connects_per_cycle.append(connects[0] - before)
+    finally:  # the store's thread must stop even when a cycle failed, or the process hangs
+        for close in closers:
+            await close()
+        await gpu.aclose()
+        await store.close()
     assert snapshot is not None
-    for close in closers:
-        await close()
-    await gpu.aclose()
-    await store.close()
     result = {
         "median_s": statistics.median(totals),
         "best_s": min(totals),
@@ -156,6 +177,6 @@ async def measure(port: int, nodes: int, bin_dir: Path, db_path: Path, cycles: i
 
 if __name__ == "__main__":
     port, count, bins, path, repeat = sys.argv[1:6]
-    print(
-        json.dumps(asyncio.run(measure(int(port), int(count), Path(bins), Path(path), int(repeat))))
-    )
+    url = sys.argv[6] if len(sys.argv) > 6 else None
+    result = asyncio.run(measure(int(port), int(count), Path(bins), Path(path), int(repeat), url))
+    print(json.dumps(result))

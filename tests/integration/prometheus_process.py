@@ -49,10 +49,11 @@ def running_prometheus(
     ready: Callable[[list[Any]], bool],
     not_ready: str,
     flags: Sequence[str] = (),
+    ready_timeout_s: float = 30.0,
 ) -> Iterator[str]:
     """Prometheus with `config_file`, its base URL once `ready(result of ready_query)` holds.
 
-    Fails with `not_ready` (and the log's tail if the process died) after 30 s.
+    Fails with `not_ready` (and the log's tail if the process died) after `ready_timeout_s`.
     """
     binary = need_binaries("prometheus")["prometheus"]
     port = free_port()
@@ -71,7 +72,7 @@ def running_prometheus(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             assert process.poll() is None, log_path.read_text()[-2000:]
             try:
