@@ -86,10 +86,12 @@ async def test_agent_endpoint_health_shows_as_a_source(tmp_path: Path) -> None:
 
 async def test_prometheus_timeout_is_not_capped_by_the_exporter_timeout(tmp_path: Path) -> None:
     from tests.unit.exposition_server import Reply, serve
-    from tests.unit.test_prometheus_source import INSTANT
+    from tests.unit.test_prometheus_source import instant
     from tui.config import Duration
 
-    slow = Reply(INSTANT.body, content_type=INSTANT.content_type, delay_s=1.5)
+    def slow(request: str) -> Reply:
+        return replace(instant(request), delay_s=1.5)
+
     with serve({"/api/v1/query": slow}) as server:
         base = demo_settings(tmp_path)
         settings = replace(
