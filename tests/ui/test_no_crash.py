@@ -20,6 +20,7 @@ from tui.app.app import ClusterDashApp
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.jobs import JobsScreen
 from tui.app.screens.main import MainScreen
+from tui.app.widgets.gpu_list import GpuList
 from tui.app.widgets.status_bar import StatusBar
 
 SIZE = (120, 36)
@@ -146,3 +147,15 @@ async def test_an_unexpected_error_is_one_status_line_not_an_exit(tmp_path: Path
         assert "internal error: summary widget broke" in status and "log" in status
         await pilot.press("j")  # and it keeps working
         assert isinstance(app.screen, JobsScreen)
+
+
+@pytest.mark.timeout(60)
+async def test_a_late_sparkline_history_while_the_screen_is_taken_down(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await main.query_one(GpuList).remove()  # as when the app exits under a worker
+        main.refresh_gpus()  # what the history worker does when its answer arrives
+        assert app.return_code is None

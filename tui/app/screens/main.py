@@ -7,6 +7,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -258,13 +259,13 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
             self.query_one(AlertFeed).show(self.alerts, dash.now())
 
     def refresh_gpus(self) -> None:
-        if self.pane_visible("gpus"):
-            self.query_one(GpuList).show(
-                self.dash.snapshot,
-                self.nodes.current_node(),
-                self.dash.ui_state.gpu_metric,
-                self.dash.rings,
-            )
+        if not self.pane_visible("gpus"):
+            return
+        try:
+            gpu_list, node = self.query_one(GpuList), self.nodes.current_node()
+        except NoMatches:  # a late history answer while the screen is being taken down
+            return
+        gpu_list.show(self.dash.snapshot, node, self.dash.ui_state.gpu_metric, self.dash.rings)
 
 
 __all__ = ["SIDE_PANES", "MainScreen", "NodesPane", "health_alerts"]
