@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.collect_process import Collect
 from tests.integration.slurm_cluster import SlurmCluster
 from tests.ui.conftest import dialog_ready
 from tui.alerts.builtin import BUILTIN_RULES
@@ -19,8 +20,10 @@ from tui.alerts.engine import AlertEngine, AlertState, Transition
 from tui.app.app import ClusterDashApp
 from tui.app.screens.jobs import JobsScreen
 from tui.app.screens.main import NodesPane
+from tui.collect_client import RemoteCollector
 from tui.collector import Collector, CollectorOptions
-from tui.config import Settings
+from tui.config import Settings, load_settings
+from tui.mode import Mode
 from tui.sources.exporters import ExporterGpuSource
 from tui.sources.slurm import SlurmSource
 
@@ -196,3 +199,60 @@ async def test_resuming_a_down_node_raises_no_node_down_alert(
         await until(pilot, lambda: action_done(app), "the action finished")
     fired = [t.alert for t in transitions if t.alert.state is AlertState.FIRING]
     assert fired == []
+
+
+@pytest.mark.parametrize("mode", ["text", "json"])
+async def test_named_nodes_and_jobs_read_from_real_slurm(slurm: SlurmCluster, mode: str) -> None:
+    source = SlurmSource(env=slurm.env, mode=mode)
+    job = slurm.submit("-J", "named", "--gres=gpu:2", "--wrap", "sleep 300")
+    slurm.wait_for(lambda: slurm.job_state(job) == "RUNNING", 30)
+    slurm.run(["scontrol", "update", "NodeName=gpu-04", "State=DRAIN", "Reason=psu"])
+    nodes = await source.read_nodes(["gpu-04"])
+    assert [(n.name, n.display_state, n.reason) for n in nodes] == [("gpu-04", "drained", "psu")]
+    (running,) = await source.read_jobs([job])
+    assert running.state.value == "RUNNING" and running.gpu_count == 2
+    slurm.run(["scancel", job])
+    slurm.wait_for(lambda: slurm.job_state(job) == "", 30, what="the job gone from squeue")
+    assert await source.read_jobs([job]) == ()
+
+
+async def test_a_viewers_action_shows_at_once_through_the_collector(
+    slurm: SlurmCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard attached to `clusterdash collect`: its drain runs here, the collector
+    re-reads the node (its GPU exporter hanging, its next poll an hour away) and streams it."""
+    with hanging_exporter() as exporter:
+        env = dict(
+            slurm.env,
+            XDG_RUNTIME_DIR=str(tmp_path / "run"),
+            CLUSTERDASH_STORE_PATH=str(tmp_path / "history.sqlite3"),
+            CLUSTERDASH_SLURM_INTERVAL="1h",
+            CLUSTERDASH_GPU_INTERVAL="1h",
+            CLUSTERDASH_GPU_TIMEOUT="1h",
+            CLUSTERDASH_GPU_URL_TEMPLATE=exporter + "?node={node}",
+        )
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        collect = Collect(env).start()
+        try:
+            settings = load_settings(environ=env)
+            app = ClusterDashApp(settings, Mode.REAL, state_path=tmp_path / "ui.json")
+            async with app.run_test(size=(160, 40)) as pilot:
+                await until(pilot, lambda: "gpu-02" in app.snapshot.node_by_name, "first data")
+                assert isinstance(app.services.collector, RemoteCollector), "attached"
+                first_poll = app.snapshot.health["slurm"].last_attempt
+                assert app.screen.query_one(NodesPane).select_node("gpu-02")
+                await pilot.press("d")
+                await dialog_ready(pilot)
+                await pilot.press(*"bad dimm", "enter")
+                await until(pilot, lambda: viewer_state(app, "gpu-02") == "drained", "drained")
+                assert app.snapshot.node_by_name["gpu-02"].reason == "bad dimm"
+                assert app.snapshot.health["slurm"].last_attempt == first_poll
+                await until(pilot, lambda: action_done(app), "the action finished")
+        finally:
+            collect.stop()
+
+
+def viewer_state(app: ClusterDashApp, node: str) -> str:
+    found = app.snapshot.node_by_name.get(node)
+    return found.display_state if found is not None else "?"
