@@ -178,10 +178,9 @@ class RemoteCollector:
     async def reread(self, action: Action) -> None:
         """Have the collector re-read what an action acted on (Slurm only) and publish it."""
         targets = "nodes" if action.kind.targets_nodes else "jobs"
+        message = {"op": "poll_now", targets: list(action.targets), "action": action.kind.value}
         with contextlib.suppress(CollectorUnavailable):
-            await request(
-                self.path, {"op": "poll_now", targets: list(action.targets)}, timeout_s=15.0
-            )
+            await request(self.path, message, timeout_s=15.0)
 
     def prefetch(self) -> None:
         """Open the stream and read the first snapshot now, while the viewer sets up the rest;

@@ -25,7 +25,7 @@ from typing import Any
 
 from loguru import logger
 
-from tui.actions import JOB_ID_RE, NODE_NAME_RE
+from tui.actions import JOB_ID_RE, NODE_NAME_RE, Action, ActionKind
 from tui.model import ClusterSnapshot
 from tui.services import Services
 from tui.snapshot_output import snapshot_json
@@ -339,6 +339,11 @@ class CollectServer:
         if not nodes and not jobs:
             snapshot = await collector.collect_once()
             return {"taken_at": snapshot.taken_at}
+        kind = _action_kind(request.get("action"), nodes=bool(nodes))
+        if kind is not None:
+            # The action named: Slurm may still be carrying it out, read until it settles.
+            await collector.reread(Action(kind, tuple(nodes or jobs)))
+            return {"taken_at": collector.latest.taken_at}
         if nodes:
             await collector.reread_nodes(nodes)
         if jobs:
@@ -426,3 +431,16 @@ def _names(request: dict[str, Any], key: str, pattern: re.Pattern[str], what: st
         if not pattern.match(name):
             raise ValueError(f"invalid {what} {name!r}")
     return value
+
+
+def _action_kind(value: object, *, nodes: bool) -> ActionKind | None:
+    """The action a re-read follows (optional), which must act on what the request names."""
+    if value is None:
+        return None
+    try:
+        kind = ActionKind(str(value))
+    except ValueError:
+        raise ValueError(f"unknown action {value!r}") from None
+    if kind.targets_nodes != nodes:
+        raise ValueError(f"{kind.value} acts on {'nodes' if kind.targets_nodes else 'jobs'}")
+    return kind
