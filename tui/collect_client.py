@@ -18,6 +18,7 @@ from typing import Any
 
 from loguru import logger
 
+from tui.actions import Action
 from tui.collector import Subscriber, deliver
 from tui.config import Settings, state_dir
 from tui.gc_tuning import gc_paused
@@ -173,6 +174,13 @@ class RemoteCollector:
         """Ask the collector to poll now (after an action), so the result shows at once."""
         with contextlib.suppress(CollectorUnavailable):
             await request(self.path, {"op": "poll_now"}, timeout_s=15.0)
+
+    async def reread(self, action: Action) -> None:
+        """Have the collector re-read what an action acted on (Slurm only) and publish it."""
+        targets = "nodes" if action.kind.targets_nodes else "jobs"
+        message = {"op": "poll_now", targets: list(action.targets), "action": action.kind.value}
+        with contextlib.suppress(CollectorUnavailable):
+            await request(self.path, message, timeout_s=15.0)
 
     def prefetch(self) -> None:
         """Open the stream and read the first snapshot now, while the viewer sets up the rest;

@@ -15,6 +15,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import struct
@@ -24,6 +25,7 @@ from typing import Any
 
 from loguru import logger
 
+from tui.actions import JOB_ID_RE, NODE_NAME_RE, Action, ActionKind
 from tui.model import ClusterSnapshot
 from tui.services import Services
 from tui.snapshot_output import snapshot_json
@@ -329,8 +331,24 @@ class CollectServer:
         return store
 
     async def _poll_now(self, request: dict[str, Any], user: str) -> dict[str, Any]:
-        snapshot = await self.services.collector.collect_once()
-        return {"taken_at": snapshot.taken_at}
+        """A whole cycle; or, after a viewer's action, a re-read of the nodes or jobs it named
+        (Slurm only, so a slow GPU source does not hold the action's result back)."""
+        collector = self.services.collector
+        nodes = _names(request, "nodes", NODE_NAME_RE, "node name")
+        jobs = _names(request, "jobs", JOB_ID_RE, "job id")
+        if not nodes and not jobs:
+            snapshot = await collector.collect_once()
+            return {"taken_at": snapshot.taken_at}
+        kind = _action_kind(request.get("action"), nodes=bool(nodes))
+        if kind is not None:
+            # The action named: Slurm may still be carrying it out, read until it settles.
+            await collector.reread(Action(kind, tuple(nodes or jobs)))
+            return {"taken_at": collector.latest.taken_at}
+        if nodes:
+            await collector.reread_nodes(nodes)
+        if jobs:
+            await collector.reread_jobs(jobs)
+        return {"taken_at": collector.latest.taken_at}
 
     async def _rules(self, request: dict[str, Any], user: str) -> dict[str, Any]:
         """A viewer's rule edit: the collector's rules file becomes `text`, its engine reloads.
@@ -402,3 +420,27 @@ async def _answers(path: Path) -> bool:
         return False
     writer.close()
     return True
+
+
+def _names(request: dict[str, Any], key: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    """A request's list of node names or job ids, each checked as an action's targets are."""
+    value = request.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{key} must be a list of strings")
+    for name in value:
+        if not pattern.match(name):
+            raise ValueError(f"invalid {what} {name!r}")
+    return value
+
+
+def _action_kind(value: object, *, nodes: bool) -> ActionKind | None:
+    """The action a re-read follows (optional), which must act on what the request names."""
+    if value is None:
+        return None
+    try:
+        kind = ActionKind(str(value))
+    except ValueError:
+        raise ValueError(f"unknown action {value!r}") from None
+    if kind.targets_nodes != nodes:
+        raise ValueError(f"{kind.value} acts on {'nodes' if kind.targets_nodes else 'jobs'}")
+    return kind

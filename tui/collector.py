@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from loguru import logger
 
-from tui.model import EMPTY_MAPPING, ClusterSnapshot, SourceHealth
+from tui.actions import Action, ActionKind, ActionResult, ActionRunner
+from tui.model import (
+    EMPTY_MAPPING,
+    ClusterSnapshot,
+    Job,
+    JobState,
+    Node,
+    NodeFlag,
+    SourceHealth,
+    job_is_part_of,
+)
 from tui.sources.base import (
     GpuReading,
     GpuSource,
+    NodeAndJobReader,
     SlurmState,
     WorkloadSource,
     backoff_delay,
@@ -43,6 +55,27 @@ async def deliver(snapshot: ClusterSnapshot, subscribers: list[Subscriber]) -> N
             raise
         except Exception:  # one bad subscriber must not stop the others
             logger.exception("snapshot subscriber {} failed", subscriber)
+
+
+class Rereader(Protocol):
+    """Collector or a viewer's RemoteCollector: re-reads an action's targets and publishes."""
+
+    async def reread(self, action: Action) -> None: ...
+
+
+@dataclass(frozen=True)
+class RereadingRunner:
+    """Runs actions through `runner`; after one succeeds, its nodes or jobs are re-read at
+    once so whoever asked for it (the assistant too) sees the result without a poll."""
+
+    runner: ActionRunner
+    collector: Rereader
+
+    async def run_action(self, action: Action) -> ActionResult:
+        result = await self.runner.run_action(action)
+        if result.ok:
+            await self.collector.reread(action)
+        return result
 
 
 HealthProbe = Callable[[], Awaitable[SourceHealth]]
@@ -69,11 +102,14 @@ class Poller(Generic[T]):
         self._clock = clock
         self._rng = rng or random.Random()
         self.value: T | None = None
+        # time.monotonic() when the fetch that produced `value` started.
+        self.value_started = -math.inf
         self.health = SourceHealth(name=name)
 
     async def poll(self) -> bool:
         """Run the source once; True when it produced fresh data."""
         started = self._clock()
+        fetch_started = time.monotonic()
         monotonic_start = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -87,6 +123,7 @@ class Poller(Generic[T]):
             self._failed(started, one_line(error))
             return False
         self.value = value
+        self.value_started = fetch_started
         latency = time.perf_counter() - monotonic_start
         partial = _partial_error(value)
         failing = (
@@ -120,6 +157,10 @@ def _partial_error(value: object) -> str | None:
 # A GPU source ends its cycle at its own deadline and returns the answers that arrived; the
 # poller's timeout is that deadline plus this grace, a cap for a source that overruns it.
 SOURCE_DEADLINE_GRACE_S = 2.0
+
+
+# While Slurm is still carrying an action out, how long to wait before each further read.
+SETTLE_READS_S = (0.5, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -173,6 +214,10 @@ class Collector:
         self._reports: dict[str, HealthReport] = {}
         self._subscribers: list[Subscriber] = []
         self._publish_lock = asyncio.Lock()
+        # Nodes and jobs re-read after an action, with when that read started: they stand
+        # over the last poll's answer until a poll that started after them answers.
+        self._node_reads: dict[str, tuple[float, Node]] = {}
+        self._job_reads: dict[str, tuple[float, tuple[Job, ...]]] = {}
         self.latest: ClusterSnapshot = self._merge()
 
     def subscribe(self, subscriber: Subscriber) -> None:
@@ -199,8 +244,31 @@ class Collector:
     def pollers(self) -> list[Poller[GpuReading] | Poller[SlurmState]]:
         return [p for p in (self._slurm, self._gpu) if p is not None]
 
+    def _slurm_state(self) -> SlurmState | None:
+        """The last poll's answer with any later re-reads of single nodes and jobs over it."""
+        if self._slurm is None or self._slurm.value is None:
+            return None
+        state, since = self._slurm.value, self._slurm.value_started
+        self._node_reads = {k: v for k, v in self._node_reads.items() if v[0] > since}
+        self._job_reads = {k: v for k, v in self._job_reads.items() if v[0] > since}
+        if not self._node_reads and not self._job_reads:
+            return state
+        nodes = tuple(
+            self._node_reads[node.name][1] if node.name in self._node_reads else node
+            for node in state.nodes
+        )
+        jobs = state.jobs
+        if self._job_reads:
+            jobs = tuple(
+                job
+                for job in jobs
+                if not any(job_is_part_of(job.job_id, requested) for requested in self._job_reads)
+            )
+            jobs += tuple(job for _, read in self._job_reads.values() for job in read)
+        return replace(state, nodes=nodes, jobs=jobs)
+
     def _merge(self) -> ClusterSnapshot:
-        slurm = self._slurm.value if self._slurm else None
+        slurm = self._slurm_state()
         reading = self._gpu.value if self._gpu else None
         health = {p.name: p.health for p in self.pollers()} | self._probe_health
         health |= {name: report() for name, report in self._reports.items()}
@@ -242,6 +310,92 @@ class Collector:
             await self._gpu.poll()
         await self._run_probes()
         return await self.publish()
+
+    async def reread(self, action: Action) -> None:
+        """Re-read what an action acted on and publish, so its result shows at once.
+
+        Slurm may still be carrying it out: a resumed node that was down reads "not
+        responding" until its slurmd answers slurmctld's ping, a cancelled job reads
+        "completing" while its processes are killed (each under a second on a healthy
+        node). Those are read again a few times, briefly, so the dashboard shows the end
+        state without waiting for the next poll.
+        """
+        read = self.reread_nodes if action.kind.targets_nodes else self.reread_jobs
+        await read(action.targets)
+        for delay_s in SETTLE_READS_S:
+            if not self._settling(action):
+                return
+            await asyncio.sleep(delay_s)
+            await read(action.targets)
+
+    def _settling(self, action: Action) -> bool:
+        latest = self.latest
+        if action.kind is ActionKind.RESUME:
+            nodes = (latest.node_by_name.get(name) for name in action.targets)
+            return any(n is not None and NodeFlag.NOT_RESPONDING in n.flags for n in nodes)
+        if action.kind in (ActionKind.CANCEL, ActionKind.REQUEUE):
+            return any(
+                job.state is JobState.COMPLETING
+                for job in latest.jobs
+                if any(job_is_part_of(job.job_id, target) for target in action.targets)
+            )
+        return False
+
+    async def reread_nodes(self, names: Sequence[str]) -> bool:
+        """Read these nodes from Slurm now (only Slurm: a slow GPU source never delays it),
+        put them in the latest snapshot and publish it. False when Slurm did not answer."""
+        reader = self._reader()
+        if reader is None:
+            return await self._repoll_slurm()
+        started = time.monotonic()
+        nodes = await self._read("nodes", reader.read_nodes(names))
+        if nodes is None:
+            return False
+        self._node_reads.update({node.name: (started, node) for node in nodes})
+        await self.publish()
+        return True
+
+    async def reread_jobs(self, job_ids: Sequence[str]) -> bool:
+        """Read these jobs from Slurm now and publish; one that is gone leaves the snapshot."""
+        reader = self._reader()
+        if reader is None:
+            return await self._repoll_slurm()
+        started = time.monotonic()
+        jobs = await self._read("jobs", reader.read_jobs(job_ids))
+        if jobs is None:
+            return False
+        for job_id in job_ids:
+            answer = tuple(job for job in jobs if job_is_part_of(job.job_id, job_id))
+            self._job_reads[job_id] = (started, answer)
+        await self.publish()
+        return True
+
+    def _reader(self) -> NodeAndJobReader | None:
+        if self._slurm is None or not isinstance(self.workload, NodeAndJobReader):
+            return None
+        return self.workload
+
+    async def _read(self, what: str, read: Awaitable[T]) -> T | None:
+        assert self._slurm is not None
+        try:
+            async with asyncio.timeout(self._slurm.timeout_s):
+                return await read
+        except TimeoutError:
+            error = f"timed out after {self._slurm.timeout_s:g}s"
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:  # the next regular poll shows it anyway
+            error = one_line(failure)
+        logger.warning("re-reading {} from {} failed: {}", what, self._slurm.name, error)
+        return None
+
+    async def _repoll_slurm(self) -> bool:
+        """For a workload source that reads only everything at once (the simulator)."""
+        if self._slurm is None:
+            return False
+        polled = await self._slurm.poll()
+        await self.publish()
+        return polled
 
     async def _run_probes(self) -> None:
         for name, probe in self._probes.items():

@@ -187,6 +187,12 @@ class Job:
         return max(0.0, now - self.submit_time)
 
 
+def job_is_part_of(job_id: str, requested: str) -> bool:
+    """Whether a job Slurm lists answers for a requested id: itself, an array task of it
+    (42_7 for 42), or a component of a heterogeneous job (42+1 for 42)."""
+    return job_id == requested or job_id.startswith((f"{requested}_", f"{requested}+"))
+
+
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
     """How a source is doing. Errors are one readable line."""

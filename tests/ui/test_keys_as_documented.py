@@ -94,20 +94,26 @@ async def test_end_brings_the_last_node_into_view(tmp_path: Path, size: tuple[in
         assert int(nodes.scroll_offset.y) == 0
 
 
-async def test_summary_at_80_columns_breaks_only_between_parts(tmp_path: Path) -> None:
+async def test_summary_at_80_columns_fits_two_lines_broken_only_between_parts(
+    tmp_path: Path,
+) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         summary = app.screen.query_one(SummaryLine)
-        lines = [line.strip() for line in summary.render().plain.splitlines() if line]
-        assert all(len(line) <= 79 for line in lines), lines
-        # Each part whole on one line: "3 alloc-idle" is never torn from its number.
-        assert [line.split("  ")[0].split(" ")[0] for line in lines] == ["Nodes", "GPUs", "Jobs"]
-        assert any(line.startswith("GPUs ") and "alloc-idle of 96" in line for line in lines)
-        assert summary.size.height == len(lines)
+        assert summary.size.height == 2
+        lines = [summary.render_line(y).text for y in range(summary.size.height)]
+        assert all(len(line.rstrip()) <= 80 for line in lines), lines
+        top, bottom = lines
+        # Each figure whole on one line: "3 alloc-idle" is never torn from its number.
+        assert top.split("  ")[0].strip().startswith("Nodes 12:")
+        assert "Jobs 6 run 3 pend" in top
+        assert bottom.strip().startswith("GPUs 96: ")
+        assert "3 alloc-idle" in bottom
         await pilot.resize_terminal(200, 50)
         await pilot.pause()
         assert summary.size.height == 1 and "\n" not in summary.render().plain
+        assert "3 alloc-idle of 96" in summary.render().plain
 
 
 async def test_gpu_pane_at_80x24_shows_all_eight_gpus_under_a_fixed_title(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from tui.agent.loop import AgentSession, confirm_then_run
 from tui.agent.setup import make_session
 from tui.agent.tool_context import ToolContext
+from tui.collector import RereadingRunner
 from tui.model import ClusterSnapshot
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ def build_chat(app: ClusterDashApp) -> tuple[ToolContext, AgentSession | None]:
     runner = services.workload if services else None
     decide = None
     if runner is not None and not app.readonly:
+        if services is not None and app.live:
+            runner = RereadingRunner(runner, services.collector)
         decide = confirm_then_run(app.confirm_agent_action, runner)
     store = services.store if services else None
     return context, make_session(app.settings, context, decide=decide, store=store)

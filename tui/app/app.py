@@ -533,7 +533,10 @@ class ClusterDashApp(ContainedErrors, App[int]):
             self.notify(result.message, title=f"{action.kind.value} failed", severity="error")
         await self._audit(result)
         if result.ok and self.services is not None and self.live:
-            self._refresh_now()
+            # Re-read the targets from Slurm now: the result shows without waiting for a poll.
+            await self.services.collector.reread(action)
+            if self.screen_stack:  # not when the app closed meanwhile
+                self.apply_latest(force=True)
         return result
 
     async def _audit(self, result: ActionResult) -> None:

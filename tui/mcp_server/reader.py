@@ -60,12 +60,13 @@ class ClusterReader:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._first_cycle.wait(), timeout_s)
 
-    async def refresh(self) -> None:
-        """A collection cycle now, so an action's effect shows in the next answer."""
+    async def reread(self, action: Action) -> None:
+        """Re-read what an action acted on from Slurm now, so its effect shows in the next
+        answer (Slurm only: a slow GPU exporter does not hold the answer back)."""
         try:
-            await self.services.collector.collect_once()
+            await self.services.collector.reread(action)
         except Exception:
-            logger.exception("refresh after an action failed")
+            logger.exception("re-reading after {} failed", action.describe())
 
     def latest(self) -> ClusterSnapshot | None:
         return self.services.collector.latest if self._first_cycle.is_set() else None

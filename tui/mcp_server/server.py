@@ -171,7 +171,8 @@ class ClusterMcp:
             logger.exception("action {} failed", action.describe())
             result = ActionResult(action, ok=False, message=one_line(error))
         await self._audit(action, result)
-        await self.reader.refresh()
+        if result.ok:
+            await self.reader.reread(action)
         if not result.ok:
             return _result(outcome | {"outcome": f"failed: {result.message}"}, error=True)
         return _result(outcome | {"outcome": f"done: {result.message}"})

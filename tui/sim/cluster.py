@@ -213,6 +213,7 @@ class SimCluster:
         ]
         for job in sorted(stuck, key=lambda j: j.job_id):
             if not job.held:
+                self._unreserve(job)
                 self._plan(job, self.tick, max_wait=None)
         self.version += 1
 
@@ -366,8 +367,12 @@ class SimCluster:
             # Among nodes ready equally early, a per-job shuffle spreads the load.
             options.append((ready, ((node + 1) * mix) & 0xFFFF, node))
         if len(options) < job.node_count:
+            # A user's submission that cannot be placed is never made: nothing is registered,
+            # so its job id stays free for the next submission.
+            if max_wait is not None:
+                return False
             self._queue_without_plan(job)
-            return max_wait is None
+            return True
         chosen = heapq.nsmallest(job.node_count, options)
         start = max(option[0] for option in chosen)
         if max_wait is not None and start - tick > max_wait:

@@ -8,9 +8,9 @@ each source in a Poller that applies the timeout, backoff and health tracking.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tui.actions import ActionRunner
 from tui.model import EMPTY_MAPPING, Gpu, Job, Node
@@ -50,6 +50,15 @@ class WorkloadSource(ActionRunner, Protocol):
     name: str
 
     async def fetch(self) -> SlurmState: ...
+
+
+@runtime_checkable
+class NodeAndJobReader(Protocol):
+    """A workload source that can read a few named nodes or jobs without a whole fetch."""
+
+    async def read_nodes(self, names: Sequence[str]) -> tuple[Node, ...]: ...
+
+    async def read_jobs(self, job_ids: Sequence[str]) -> tuple[Job, ...]: ...
 
 
 def backoff_delay(

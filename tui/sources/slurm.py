@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from loguru import logger
 
 from tui.actions import Action, ActionError, ActionResult
+from tui.model import Job, Node, job_is_part_of
 from tui.sources import slurm_json, slurm_text
 from tui.sources.base import SlurmState, SourceError
 from tui.sources.slurm_cli import DEFAULT_TIMEOUT_S, SlurmCli
@@ -83,13 +84,62 @@ class SlurmSource:
     async def _fetch_json(self) -> SlurmState:
         argv = self._nodes_json_argv
         nodes_out, jobs_out = await _all(self.cli.output(argv), self.cli.output(JOBS_JSON_ARGV))
+        nodes_doc = await self._nodes_doc(nodes_out)
+        return await asyncio.to_thread(_json_state, nodes_doc, jobs_out, self.include_finished_jobs)
+
+    async def _nodes_doc(self, nodes_out: str) -> slurm_json.Doc:
+        argv = self._nodes_json_argv
         nodes_doc = await asyncio.to_thread(slurm_json.load, nodes_out, " ".join(argv))
         if slurm_json.is_grouped(nodes_doc):
             logger.info("sinfo --json groups nodes; reading them from scontrol show nodes --json")
             self._nodes_json_argv = argv = NODE_LIST_JSON_ARGV
             nodes_out = await self.cli.output(argv)
             nodes_doc = await asyncio.to_thread(slurm_json.load, nodes_out, " ".join(argv))
-        return await asyncio.to_thread(_json_state, nodes_doc, jobs_out, self.include_finished_jobs)
+        return nodes_doc
+
+    async def read_nodes(self, names: Sequence[str]) -> tuple[Node, ...]:
+        """These nodes as Slurm has them now, read the way fetch() reads every node.
+
+        22.05's `sinfo --json` ignores `--nodes`, so the json mode reads the whole list and
+        keeps the named ones; `scontrol show node` takes a list of names in every version.
+        """
+        wanted = set(names)
+        if not wanted:
+            return ()
+        if self.mode == "json":
+            nodes_out = await self.cli.output(self._nodes_json_argv)
+            doc = await self._nodes_doc(nodes_out)
+            nodes = await asyncio.to_thread(slurm_json.parse_nodes, doc)
+        else:
+            argv = (*NODES_TEXT_ARGV, ",".join(sorted(wanted)))
+            nodes = slurm_text.parse_nodes(await self.cli.output(argv, TEXT_ENV))
+        return tuple(node for node in nodes if node.name in wanted)
+
+    async def read_jobs(self, job_ids: Sequence[str]) -> tuple[Job, ...]:
+        """These jobs as Slurm has them now (array tasks and components of an id included).
+
+        A job Slurm no longer knows, or one that finished (unless finished jobs are shown),
+        is simply not in the answer. 22.05's `squeue --json` ignores `--jobs`, so the json
+        mode reads the whole queue and keeps the named jobs.
+        """
+        wanted = tuple(dict.fromkeys(job_ids))
+        if not wanted:
+            return ()
+        if self.mode == "json":
+            jobs_out = await self.cli.output(JOBS_JSON_ARGV)
+            jobs = await asyncio.to_thread(_json_jobs, jobs_out, self.include_finished_jobs)
+        else:
+            outputs = await _all(*(self._job_text(job_id) for job_id in wanted))
+            jobs = slurm_text.parse_jobs("\n".join(outputs), self.include_finished_jobs)
+        return tuple(job for job in jobs if any(job_is_part_of(job.job_id, w) for w in wanted))
+
+    async def _job_text(self, job_id: str) -> str:
+        result = await self.cli.run((*JOBS_TEXT_ARGV, job_id), TEXT_ENV)
+        if result.ok:
+            return result.stdout
+        if "Invalid job id" in result.stderr:
+            return ""  # gone from slurmctld: no longer a job to show
+        raise SourceError(f"scontrol: {result.error_line()}")
 
     async def version(self) -> str:
         """'22.05.8' from `sinfo --version` (re-read every few minutes)."""
@@ -162,3 +212,7 @@ def _json_state(nodes_doc: slurm_json.Doc, jobs_out: str, include_finished: bool
         jobs=slurm_json.parse_jobs(jobs_doc, include_finished),
         version=slurm_json.version(nodes_doc) or slurm_json.version(jobs_doc),
     )
+
+
+def _json_jobs(jobs_out: str, include_finished: bool) -> tuple[Job, ...]:
+    return slurm_json.parse_jobs(slurm_json.load(jobs_out, "squeue --json"), include_finished)

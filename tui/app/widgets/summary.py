@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
@@ -9,65 +12,169 @@ from textual.widget import Widget
 from tui.app import format as fmt
 from tui.summary import ClusterSummary
 
+# Most lines a narrow terminal gives the summary before it uses its compact wording.
+MAX_LINES = 2
+# What the compact summary leaves out first when two lines are still too few.
+LEAST_NEEDED = ("memory", "cpus", "averages")
+# sinfo's short state names, which operators read in its default output.
+SHORT_STATES = {
+    "mixed": "mix",
+    "allocated": "alloc",
+    "drained": "drain",
+    "draining": "drng",
+    "completing": "comp",
+    "powered down": "pow_dn",
+    "not responding": "no_resp",
+    "future": "futr",
+    "unknown": "unk",
+}
 
-def summary_groups(summary: ClusterSummary) -> list[Text]:
-    """The summary's parts; a line break only ever falls between two of them."""
-    nodes = Text(f"Nodes {summary.nodes_total}", style="bold")
-    states = [
-        fmt.styled(f"{count} {state}", fmt.state_style(state))
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One figure of the summary: a line break may fall between its atoms, never inside one."""
+
+    atoms: tuple[Text, ...]
+    joiner: str = " "
+
+
+def _state_texts(summary: ClusterSummary, name: Callable[[str], str]) -> list[Text]:
+    return [
+        fmt.styled(f"{count} {name(state)}", fmt.state_style(state))
         for state, count in summary.nodes_by_state.items()
     ]
+
+
+def _alloc_idle(summary: ClusterSummary) -> Text:
+    return Text(
+        f"{summary.gpus_allocated_idle} alloc-idle",
+        style="bold yellow" if summary.gpus_allocated_idle else "",
+    )
+
+
+def _temperature(summary: ClusterSummary) -> Text:
+    temp = summary.avg_temperature_c
+    return Text(
+        "-" if temp is None else f"{temp:.0f}°C",
+        style=fmt.threshold_style("temperature_c", temp),
+    )
+
+
+def _memory_pct(summary: ClusterSummary) -> str | None:
+    if not summary.memory_total_mib:
+        return None
+    return f"{100.0 * summary.memory_used_mib / summary.memory_total_mib:.0f}%"
+
+
+def _idle_cost(summary: ClusterSummary) -> Text:
+    return Text(
+        fmt.money(summary.idle_cost_per_hour),
+        style="bold yellow" if summary.idle_cost_per_hour else "",
+    )
+
+
+def _short_money(per_hour: float) -> str:
+    return fmt.money(per_hour) if per_hour < 100 else f"${per_hour:,.0f}/h"
+
+
+def _labelled(label: str, *rest: str | Text) -> Text:
+    text = Text(label, style="bold")
+    for piece in rest:
+        text.append_text(piece if isinstance(piece, Text) else Text(piece))
+    return text
+
+
+def summary_groups(summary: ClusterSummary) -> list[Group]:
+    """The summary in full words, as wide terminals show it on one line."""
+    nodes = _labelled(f"Nodes {summary.nodes_total}")
+    states = _state_texts(summary, lambda state: state)
     if states:
         nodes.append(" (")
         nodes.append_text(Text(", ").join(states))
         nodes.append(")")
-    gpus = Text("GPUs ", style="bold")
-    gpus.append(f"{summary.gpus_busy} busy, {summary.gpus_idle} idle, ")
-    gpus.append(
-        f"{summary.gpus_allocated_idle} alloc-idle",
-        style="bold yellow" if summary.gpus_allocated_idle else "",
+    gpus = _labelled(
+        "GPUs ", f"{summary.gpus_busy} busy, {summary.gpus_idle} idle, ", _alloc_idle(summary)
     )
     gpus.append(f" of {summary.gpus_total}")
     if summary.gpus_lost:
         gpus.append(f", {summary.gpus_lost} lost", style="bold red")
     util = summary.avg_utilization_pct
-    temp = summary.avg_temperature_c
     averages = Text("avg ")
     averages.append("-" if util is None else f"{util:.0f}%")
     averages.append(" ")
-    averages.append(
-        "-" if temp is None else f"{temp:.0f}°C", style=fmt.threshold_style("temperature_c", temp)
+    averages.append_text(_temperature(summary))
+    memory = _memory_pct(summary)
+    if memory is not None:
+        averages.append(f"  mem {memory}")
+    cpus = _labelled("CPUs ", f"{summary.cpus_alloc}/{summary.cpus_total}")
+    jobs = _labelled("Jobs ", f"{summary.jobs_running} run, {summary.jobs_pending} pend")
+    cost = _labelled("Cost ", fmt.money(summary.cost_per_hour), " idle ", _idle_cost(summary))
+    return [Group((part,)) for part in (nodes, gpus, averages, cpus, jobs, cost)]
+
+
+def compact_groups(summary: ClusterSummary, drop: int = 0) -> list[Group]:
+    """Short words for narrow terminals: Slurm's figures first, then the GPUs' and the cost.
+
+    `drop` leaves out that many of the least needed figures (memory, CPUs, averages).
+    """
+    nodes = [_labelled(f"Nodes {summary.nodes_total}:")]
+    nodes += _state_texts(summary, lambda state: SHORT_STATES.get(state, state))
+    jobs = _labelled("Jobs ", f"{summary.jobs_running} run {summary.jobs_pending} pend")
+    cpus = _labelled("CPUs ", f"{summary.cpus_alloc}/{summary.cpus_total}")
+    gpus = _labelled(
+        f"GPUs {summary.gpus_total}: ",
+        f"{summary.gpus_busy} busy {summary.gpus_idle} idle ",
+        _alloc_idle(summary),
     )
-    if summary.memory_total_mib:
-        mem_pct = 100.0 * summary.memory_used_mib / summary.memory_total_mib
-        averages.append(f"  mem {mem_pct:.0f}%")
-    cpus = Text("CPUs ", style="bold")
-    cpus.append(f"{summary.cpus_alloc}/{summary.cpus_total}")
-    jobs = Text("Jobs ", style="bold")
-    jobs.append(f"{summary.jobs_running} run, {summary.jobs_pending} pend")
-    cost = Text("Cost ", style="bold")
-    cost.append(fmt.money(summary.cost_per_hour))
+    if summary.gpus_lost:
+        gpus.append(f" {summary.gpus_lost} lost", style="bold red")
+    util = summary.avg_utilization_pct
+    averages = Text(f"avg {'-' if util is None else f'{util:.0f}%'} ")
+    averages.append_text(_temperature(summary))
+    memory = _memory_pct(summary)
+    cost = Text(_short_money(summary.cost_per_hour))
     cost.append(" idle ")
     cost.append(
-        fmt.money(summary.idle_cost_per_hour),
+        _short_money(summary.idle_cost_per_hour),
         style="bold yellow" if summary.idle_cost_per_hour else "",
     )
-    return [nodes, gpus, averages, cpus, jobs, cost]
+    parts = {"jobs": jobs, "cpus": cpus, "gpus": gpus, "averages": averages}
+    if memory is not None:
+        parts["memory"] = Text(f"mem {memory}")
+    parts["cost"] = cost
+    for name in LEAST_NEEDED[:drop]:
+        parts.pop(name, None)
+    return [Group(tuple(nodes))] + [Group((part,)) for part in parts.values()]
+
+
+def layout(groups: Sequence[Group], width: int | None) -> Text:
+    """Groups two spaces apart; narrower than that, lines broken between atoms only."""
+    text = Text(" ")
+    used = 1
+    first = True
+    for group in groups:
+        for position, atom in enumerate(group.atoms):
+            gap = "" if first else (group.joiner if position else "  ")
+            first = False
+            if width is not None and used > 1 and used + len(gap) + atom.cell_len > width:
+                text.append("\n ")
+                used, gap = 1, ""
+            text.append(gap)
+            text.append_text(atom)
+            used += len(gap) + atom.cell_len
+    return text
 
 
 def summary_text(summary: ClusterSummary, width: int | None = None) -> Text:
-    """One line; narrower than that, lines broken between parts, never inside one."""
-    text = Text(" ")
-    used = 1
-    for index, group in enumerate(summary_groups(summary)):
-        gap = "  " if index else ""
-        if width is not None and index and used + len(gap) + group.cell_len > width:
-            text.append("\n ")
-            used, gap = 1, ""
-        text.append(gap)
-        text.append_text(group)
-        used += len(gap) + group.cell_len
-    return text
+    """One line; narrower, at most two in short words when they fit, broken between parts."""
+    full = layout(summary_groups(summary), width)
+    if width is None or line_count(full, width) <= MAX_LINES:
+        return full
+    for drop in range(len(LEAST_NEEDED) + 1):
+        compact = layout(compact_groups(summary, drop), width)
+        if line_count(compact, width) <= MAX_LINES:
+            return compact
+    return compact
 
 
 def line_count(text: Text, width: int) -> int:
