@@ -9,7 +9,7 @@ DEV_EXTRAS := test,infra,web,exporter,mcp
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench synth plan apply destroy clean
+.PHONY: run test lint format keys bench synth plan apply destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# README's key table and docs/keys.md, from the bindings (a test fails while they differ).
+keys: $(STAMP)
+	$(BIN)/python -m tests.ui.make_docs --keys
 
 # Every test marked bench, wherever it lives (the UI's long random-key soak included).
 bench: $(STAMP)

@@ -2,18 +2,70 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.command import CommandPalette
 
+import tui.app
 from tests.ui.conftest import make_app, static_text
+from tui.app.app import ClusterDashApp
+from tui.app.keys import (
+    context_rows,
+    key_rows,
+    owners_listed,
+)
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.main import MainScreen, NodesPane
 from tui.app.widgets.summary import SummaryLine
 
 SIZE = (200, 50)
 pytestmark = pytest.mark.timeout(60)
+
+
+def test_every_class_with_bindings_has_a_place_in_the_key_table() -> None:
+    # The help screen's own close keys are on its title line.
+    listed = owners_listed() | {ClusterDashApp, HelpScreen}
+    unlisted = []
+    for info in pkgutil.walk_packages(tui.app.__path__, "tui.app."):
+        module = importlib.import_module(info.name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == info.name and "BINDINGS" in vars(cls) and cls not in listed:
+                unlisted.append(f"{info.name}.{name}")
+    assert unlisted == [], "add these to CONTEXTS in tui/app/keys.py"
+
+
+def test_a_new_binding_is_in_the_table_with_its_description_and_tooltip() -> None:
+    class Screen:
+        BINDINGS = [
+            Binding("c", "copy", "Copy", tooltip="the job ID"),
+            Binding("y", "copy", "Yank", show=False),
+            Binding("u", "by_user", "By user"),
+            ("question_mark", "help", "Help"),
+        ]
+
+    assert [tuple(row) for row in context_rows("jobs", (Screen,))] == [
+        ("jobs", "c / y", "Copy: the job ID"),
+        ("jobs", "u", "By user"),
+        ("jobs", "?", "Help"),
+    ]
+
+
+async def test_help_lists_every_bound_key_with_its_tooltip(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(static_text(s, width=200) for s in app.screen.query("Static"))
+        assert "q / ctrl+c" in text and "Quit: the terminal is restored" in text
+        assert "Drain: the selected nodes, else the highlighted one" in text
+        assert "Cancel job" in text and "Requeue" in text
+        assert len(key_rows(ClusterDashApp)) > 60
 
 
 async def test_ctrl_p_opens_the_command_palette(tmp_path: Path) -> None:

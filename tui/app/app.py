@@ -118,11 +118,19 @@ class ClusterDashApp(ContainedErrors, App[int]):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ClusterCommands}
     BINDINGS = [
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="this list of keys"),
         # ctrl+p too: Textual adds its own only when nothing else opens the palette.
-        Binding("colon,ctrl+p", "command_palette", "Palette", show=False),
-        Binding("ctrl+r", "refresh_now", "Refresh", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding(
+            "colon,ctrl+p",
+            "command_palette",
+            "Command palette",
+            show=False,
+            tooltip="jump to a node or job, run an action, theme, refresh",
+        ),
+        Binding(
+            "ctrl+r", "refresh_now", "Refresh now", show=False, tooltip="retry failing sources"
+        ),
+        Binding("q", "quit", "Quit", tooltip="the terminal is restored"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 

@@ -78,7 +78,7 @@ class AlertDetailScreen(DashAccess, Screen[None]):
     """
     BINDINGS = [
         Binding("a", "ack", "Acknowledge"),
-        Binding("s", "silence", "Silence…"),
+        Binding("s", "silence", "Silence…", tooltip="rule and/or target, 15m-24h, with a comment"),
         Binding("escape", "close", "Back"),
     ]
 

@@ -98,7 +98,7 @@ class RuleFormScreen(ModalScreen[Rule | None]):
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+s", "save", "Save", tooltip="the rule, to the rules file"),
     ]
 
     def __init__(self, rule: Rule | None, save: SaveRule) -> None:
@@ -207,8 +207,8 @@ class AlertRulesScreen(DashAccess, Screen[None]):
     AlertRulesScreen DataTable { height: 1fr; }
     """
     BINDINGS = [
-        Binding("space", "toggle", "On/off"),
-        Binding("n", "new", "New rule"),
+        Binding("space", "toggle", "On/off", tooltip="built-ins too; saved to the rules file"),
+        Binding("n", "new", "New rule", tooltip="a custom rule, in a form"),
         Binding("e", "edit", "Edit"),
         Binding("escape", "close", "Back"),
     ]

@@ -45,8 +45,16 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
     ConfirmActionScreen Button { margin-left: 2; }
     """
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("enter", "confirm", "Confirm"),
+        Binding(
+            "escape", "cancel", "Cancel", tooltip="in the drain dialog n types into the reason"
+        ),
+        Binding(
+            "enter",
+            "confirm",
+            "Confirm",
+            tooltip="once the dialog has been on screen 0.3 s (keys typed before are ignored);"
+            " in the drain dialog y types into the reason",
+        ),
         Binding("y", "confirm", "Yes", show=False),
         Binding("n", "cancel", "No", show=False),
     ]

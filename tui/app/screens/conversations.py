@@ -44,8 +44,8 @@ class ConversationsScreen(ModalScreen[ConversationChoice | None]):
     """
     BINDINGS = [
         Binding("escape", "dismiss_none", "Close"),
-        Binding("e", "choose('export')", "Export"),
-        Binding("n", "choose('new')", "New"),
+        Binding("e", "choose('export')", "Export", tooltip="as Markdown"),
+        Binding("n", "choose('new')", "New", tooltip="start a new conversation"),
     ]
 
     def __init__(self, conversations: Sequence[ChatConversation]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.app import format as fmt
-from tui.app.keys import KEY_TABLE
+from tui.app.keys import key_rows
 
 SYMBOLS: tuple[tuple[str, str, str], ...] = (
     ("●", "green", "status bar: the source answered; its data is this old"),
@@ -23,12 +25,12 @@ SYMBOLS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def keys_table() -> Table:
+def keys_table(app: type[Any]) -> Table:
     table = Table(show_header=True, header_style="bold", expand=True, box=None)
     table.add_column("Where")
     table.add_column("Key", style="bold cyan")
     table.add_column("Does")
-    for where, key, does in KEY_TABLE:
+    for where, key, does in key_rows(app):
         fmt.add_plain_row(table, where, key, does)
     return table
 
@@ -62,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static("[b]clusterdash keys[/b]  (esc to close)")
-            yield Static(keys_table())
+            yield Static(keys_table(type(self.app)))
             yield Static("\n[b]Symbols and colours[/b]")
             yield Static(symbols_table())
 

@@ -27,17 +27,35 @@ from tui.summary import ClusterSummary
 
 SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
 NARROW_WIDTH = 120
+FOCUS_PANE = "focus that pane (on narrow screens: show it)"
 
 
 class NodesPane(ContainedErrors, NodesTable):
     """The nodes table with its cluster actions."""
 
     BINDINGS = [
-        Binding("enter", "open_detail", "Detail"),
-        Binding("d", "app.on_selection('drain')", "Drain"),
-        Binding("r", "app.on_selection('resume')", "Resume"),
-        Binding("slash", "screen.filter", "Filter"),
-        Binding("escape", "screen.clear", "Clear", show=False),
+        Binding("enter", "open_detail", "Detail", tooltip="charts, jobs, Slurm record"),
+        Binding(
+            "d",
+            "app.on_selection('drain')",
+            "Drain",
+            tooltip="the selected nodes, else the highlighted one (asks for a reason)",
+        ),
+        Binding(
+            "r",
+            "app.on_selection('resume')",
+            "Resume",
+            tooltip="the selected nodes, else the highlighted one",
+        ),
+        Binding(
+            "slash",
+            "screen.filter",
+            "Filter",
+            tooltip="text, regex (gpu-0[1-4]), !text to invert; esc clears",
+        ),
+        Binding(
+            "escape", "screen.clear", "Clear", show=False, tooltip="the filter, then the selection"
+        ),
     ]
 
     def on_key(self, event: events.Key) -> None:
@@ -54,13 +72,18 @@ class NodesPane(ContainedErrors, NodesTable):
 class MainScreen(DashAccess, ContainedErrors, Screen[None]):
     AUTO_FOCUS = "#nodes"
     BINDINGS = [
-        Binding("1", "focus_pane('nodes')", "Nodes", show=False),
-        Binding("2", "focus_pane('gpus')", "GPUs", show=False),
-        Binding("3", "focus_pane('alerts')", "Alerts", show=False),
-        Binding("4", "focus_pane('chat')", "Chat", show=False),
-        Binding("m", "cycle_metric", "Metric"),
-        Binding("b", "toggle_side", "Side panes", show=False),
-        Binding("j", "app.jobs", "Jobs"),
+        Binding("1", "focus_pane('nodes')", "Nodes", show=False, tooltip=FOCUS_PANE),
+        Binding("2", "focus_pane('gpus')", "GPUs", show=False, tooltip=FOCUS_PANE),
+        Binding("3", "focus_pane('alerts')", "Alerts", show=False, tooltip=FOCUS_PANE),
+        Binding("4", "focus_pane('chat')", "Chat", show=False, tooltip=FOCUS_PANE),
+        Binding(
+            "m",
+            "cycle_metric",
+            "Metric",
+            tooltip="the GPU sparklines show utilization, memory, temperature, power in turn",
+        ),
+        Binding("b", "toggle_side", "Side panes", show=False, tooltip="show / hide"),
+        Binding("j", "app.jobs", "Jobs", tooltip="the job list"),
     ]
 
     def __init__(self) -> None:

@@ -37,6 +37,8 @@ MAX_POINTS = 120
 # Fixed y ranges, so an idle GPU reads 0 on a 0-100 scale rather than filling the chart.
 PERCENT_METRICS = ("utilization_pct", "memory_pct")
 TEMPERATURE_TOP_C = 100.0
+CHART_RANGE = "chart range"
+PICK_GPU = "charts show one GPU (previous / next), then all again"
 
 
 def time_axis(span_s: float) -> tuple[float, list[float], list[str]]:
@@ -118,15 +120,15 @@ class NodeDetailScreen(DashAccess, ContainedErrors, Screen[None]):
     """
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("1", "range(0)", "15m"),
-        Binding("2", "range(1)", "1h"),
-        Binding("3", "range(2)", "6h"),
-        Binding("4", "range(3)", "24h"),
-        Binding("5", "range(4)", "7d"),
-        Binding("left_square_bracket", "pick_gpu(-1)", "Prev GPU"),
-        Binding("right_square_bracket", "pick_gpu(1)", "Next GPU"),
-        Binding("d", "app.on_selection('drain')", "Drain"),
-        Binding("r", "app.on_selection('resume')", "Resume"),
+        Binding("1", "range(0)", "15m", tooltip=CHART_RANGE),
+        Binding("2", "range(1)", "1h", tooltip=CHART_RANGE),
+        Binding("3", "range(2)", "6h", tooltip=CHART_RANGE),
+        Binding("4", "range(3)", "24h", tooltip=CHART_RANGE),
+        Binding("5", "range(4)", "7d", tooltip=CHART_RANGE),
+        Binding("left_square_bracket", "pick_gpu(-1)", "Prev GPU", tooltip=PICK_GPU),
+        Binding("right_square_bracket", "pick_gpu(1)", "Next GPU", tooltip=PICK_GPU),
+        Binding("d", "app.on_selection('drain')", "Drain", tooltip="this node (asks for a reason)"),
+        Binding("r", "app.on_selection('resume')", "Resume", tooltip="this node"),
     ]
 
     def __init__(self, node: str, range_index: int = 1) -> None:

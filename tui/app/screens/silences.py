@@ -156,7 +156,7 @@ class SilencesScreen(DashAccess, Screen[None]):
     SilencesScreen DataTable { height: 1fr; }
     """
     BINDINGS = [
-        Binding("l,delete", "lift", "Lift"),
+        Binding("l,delete", "lift", "Lift", tooltip="end the highlighted silence"),
         Binding("escape", "close", "Back"),
     ]
 

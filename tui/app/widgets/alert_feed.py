@@ -68,9 +68,9 @@ def alert_cells(row: AlertRow, now: float) -> tuple[Text, Text, str, str, str]:
 
 class AlertFeed(DataTable[Text | str]):
     BINDINGS = [
-        Binding("enter", "open", "Detail"),
-        Binding("a", "ack", "Ack"),
-        Binding("x", "silence", "Silence"),
+        Binding("enter", "open", "Detail", tooltip="labels, times, ack, silences, history"),
+        Binding("a", "ack", "Ack", tooltip="record that someone is on it"),
+        Binding("x", "silence", "Silence", tooltip="asks for how long, as in the alert detail"),
     ]
 
     class RowMessage(Message):

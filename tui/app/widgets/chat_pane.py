@@ -70,9 +70,21 @@ class ChatPane(Vertical, can_focus=False):
     ChatPane ChatInput { dock: bottom; }
     """
     BINDINGS = [
-        Binding("escape", "stop", "Stop answer", show=False),
-        Binding("ctrl+n", "new_conversation", "New chat", show=False),
-        Binding("ctrl+o", "conversations", "Conversations", show=False),
+        Binding(
+            "escape",
+            "stop",
+            "Stop answer",
+            show=False,
+            tooltip="with none running, back to the nodes table",
+        ),
+        Binding("ctrl+n", "new_conversation", "New conversation", show=False),
+        Binding(
+            "ctrl+o",
+            "conversations",
+            "Conversations",
+            show=False,
+            tooltip="resume one, export it as Markdown, or start a new one",
+        ),
     ]
 
     def __init__(

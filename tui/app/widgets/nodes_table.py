@@ -54,10 +54,15 @@ class NodesTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home,g", "to_edge(0)", "Top", show=False),
         Binding("end,G", "to_edge(1)", "Bottom", show=False),
-        Binding("space", "toggle_select", "Select", show=True),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("S", "reverse_sort", "Reverse", show=False),
-        Binding("p", "toggle_group", "Group"),
+        Binding(
+            "space",
+            "toggle_select",
+            "Select",
+            tooltip="mark / unmark a node for a batch action (the cursor moves down)",
+        ),
+        Binding("s", "cycle_sort", "Sort", tooltip="by the next column"),
+        Binding("S", "reverse_sort", "Reverse", show=False, tooltip="the sort order"),
+        Binding("p", "toggle_group", "Group", tooltip="by partition"),
     ]
 
     class NodeHighlighted(Message):
