@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from loguru import logger
+
+from tui.text import one_line
+
 # Slurm node names: letters, digits, '-', '_', '.'; no hostlist brackets or spaces.
 # \A..\Z, not ^..$: "$" also matches before a trailing newline.
 NODE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
@@ -113,6 +117,17 @@ class ActionResult:
 
 class ActionRunner(Protocol):
     async def run_action(self, action: Action) -> ActionResult: ...
+
+
+async def run_reported(runner: ActionRunner, action: Action) -> ActionResult:
+    """Run one action; a refusal or Slurm's failure comes back as a failed result, never raised."""
+    try:
+        return await runner.run_action(action)
+    except ActionError as error:
+        return ActionResult(action, ok=False, message=one_line(error))
+    except Exception as error:
+        logger.exception("action {} failed", action.describe())
+        return ActionResult(action, ok=False, message=one_line(error))
 
 
 def current_user() -> str:

@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from loguru import logger
 
-from tui.actions import Action, ActionKind, ActionResult, ActionRunner
+from tui.actions import Action, ActionKind
 from tui.model import (
     EMPTY_MAPPING,
     ClusterSnapshot,
@@ -61,21 +61,6 @@ class Rereader(Protocol):
     """Collector or a viewer's RemoteCollector: re-reads an action's targets and publishes."""
 
     async def reread(self, action: Action) -> None: ...
-
-
-@dataclass(frozen=True)
-class RereadingRunner:
-    """Runs actions through `runner`; after one succeeds, its nodes or jobs are re-read at
-    once so whoever asked for it (the assistant too) sees the result without a poll."""
-
-    runner: ActionRunner
-    collector: Rereader
-
-    async def run_action(self, action: Action) -> ActionResult:
-        result = await self.runner.run_action(action)
-        if result.ok:
-            await self.collector.reread(action)
-        return result
 
 
 HealthProbe = Callable[[], Awaitable[SourceHealth]]

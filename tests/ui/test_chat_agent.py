@@ -32,7 +32,8 @@ async def test_approved_proposal_runs_is_audited_and_reported_to_the_model(
         await dialog_ready(chat.pilot)
         await chat.pilot.press("enter")
         await chat.settle()
-        assert "Drained gpu-02." in chat.text()
+        # Markdown streams finish their last append after the answer's worker ends.
+        await wait_for(chat.pilot, lambda: "Drained gpu-02." in chat.text())
         assert "done: " in chat.text()
         services = holder["services"]
         assert [(a.kind, a.targets, a.reason) for a in services.workload.actions] == [
@@ -55,7 +56,7 @@ async def test_rejected_proposal_runs_nothing_and_the_model_is_told(
         await wait_for(chat.pilot, lambda: isinstance(chat.app.screen, ConfirmActionScreen))
         await chat.pilot.press("escape")
         await chat.settle()
-        assert "gpu-02 stays up" in chat.text()
+        await wait_for(chat.pilot, lambda: "gpu-02 stays up" in chat.text())
         services = holder["services"]
         assert services.workload.actions == []
         assert await services.store.list_audit() == []

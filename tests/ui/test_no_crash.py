@@ -84,12 +84,12 @@ async def soak(tmp_path: Path, seed: int, presses: int) -> None:
             assert app.return_code is None, f"the app exited after {sent} keys"
             problem = screen_stack_is_sane(app)
             assert problem is None, f"after {sent} keys: {problem}"
-            assert len(services.workload.actions) <= len(app.confirmed_actions)
+            assert len(services.workload.actions) <= len(app.actions_ui.confirmed)
         await pilot.pause(0.5)
         await app.workers.wait_for_complete()
         assert app.return_code is None and app.last_ui_error is None
         ran = services.workload.actions
-        assert ran == app.confirmed_actions[: len(ran)]
+        assert ran == app.actions_ui.confirmed[: len(ran)]
 
 
 @pytest.mark.timeout(240)

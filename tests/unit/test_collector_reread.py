@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from tui.actions import Action, ActionKind, ActionResult
-from tui.collector import Collector, CollectorOptions, RereadingRunner
+from tui.collector import Collector, CollectorOptions
 from tui.model import ClusterSnapshot, Job, JobState, Node, NodeBaseState, NodeFlag
 from tui.sources.base import GpuReading, SlurmState
 
@@ -141,19 +141,3 @@ async def test_a_source_that_only_fetches_everything_is_polled_instead() -> None
     workload.now = SlurmState(nodes=(DRAINED,), jobs=())
     await made.reread(Action(ActionKind.DRAIN, ("gpu-01",), reason="fan"))
     assert made.latest.node_by_name["gpu-01"].display_state == "drained"
-
-
-async def test_the_assistants_runner_rereads_after_a_success_only() -> None:
-    class Refusing(Workload):
-        async def run_action(self, action: Action) -> ActionResult:
-            return ActionResult(action, False, "Invalid node state specified")
-
-    for runner_class, shown in ((Workload, "drained"), (Refusing, "idle")):
-        workload = runner_class(SlurmState(nodes=(IDLE,), jobs=()))
-        made, _ = collector(workload)
-        await made._poll(made.pollers()[0])
-        await made.publish()
-        workload.now = SlurmState(nodes=(DRAINED,), jobs=())
-        runner = RereadingRunner(workload, made)
-        await runner.run_action(Action(ActionKind.DRAIN, ("gpu-01",), reason="fan"))
-        assert made.latest.node_by_name["gpu-01"].display_state == shown

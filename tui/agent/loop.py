@@ -16,7 +16,7 @@ from typing import Any
 import openai
 from loguru import logger
 
-from tui.actions import Action, ActionError, ActionResult, ActionRunner
+from tui.actions import Action, ActionResult, ActionRunner, run_reported
 from tui.agent.budget import (
     DEFAULT_CONTEXT_BUDGET_TOKENS,
     DEFAULT_MAX_RESULT_CHARS,
@@ -82,13 +82,7 @@ def confirm_then_run(
     async def decide(action: Action) -> ActionResult | None:
         if not await confirm(action):
             return None
-        try:
-            return await runner.run_action(action)
-        except ActionError as error:
-            return ActionResult(action, ok=False, message=one_line(error))
-        except Exception as error:  # the runner's own failure still goes back to the model
-            logger.exception("action {} failed", action.describe())
-            return ActionResult(action, ok=False, message=one_line(error))
+        return await run_reported(runner, action)
 
     return decide
 

@@ -1,13 +1,16 @@
-"""Builds the chat pane's tool context and, when a model endpoint is configured, its session."""
+"""Builds the chat pane's tool context and, when a model endpoint is configured, its session.
+
+An action the model proposes takes the keyboard's path (the app's ActionsController):
+the same dialog, runner, toast and audit row (origin "agent").
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tui.agent.loop import AgentSession, confirm_then_run
+from tui.agent.loop import AgentSession
 from tui.agent.setup import make_session
 from tui.agent.tool_context import ToolContext
-from tui.collector import RereadingRunner
 from tui.model import ClusterSnapshot
 
 if TYPE_CHECKING:
@@ -28,11 +31,8 @@ def build_chat(app: ClusterDashApp) -> tuple[ToolContext, AgentSession | None]:
         clock=app.now,
     )
     services = app.services
-    runner = services.workload if services else None
     decide = None
-    if runner is not None and not app.readonly:
-        if services is not None and app.live:
-            runner = RereadingRunner(runner, services.collector)
-        decide = confirm_then_run(app.confirm_agent_action, runner)
-    store = services.store if services else None
-    return context, make_session(app.settings, context, decide=decide, store=store)
+    if services is not None and services.workload is not None and not app.readonly:
+        decide = app.actions_ui.confirm_and_run
+    # No store: the controller writes the audit row, as for every other action.
+    return context, make_session(app.settings, context, decide=decide)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -24,22 +23,16 @@ from textual.binding import Binding
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
 
-from tui.actions import (
-    Action,
-    ActionError,
-    ActionKind,
-    ActionResult,
-    ActionRunner,
-    current_user,
-)
+from tui.actions import ActionKind, ActionRunner
+from tui.app.actions_ui import ActionsController
 from tui.app.alerts_ui import AlertsController
+from tui.app.chat_setup import ChatSetup
 from tui.app.commands import ClusterCommands
 from tui.app.errors import ContainedErrors
 from tui.app.first_paint import exit_after_first_paint, first_paint_message
 from tui.app.messages import NodeOpenRequested
 from tui.app.persistence import UiState, load_ui_state, save_ui_state
 from tui.app.rings import METRICS, GpuRings
-from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.jobs import JobDetailScreen, JobsScreen
 from tui.app.screens.main import MainScreen
@@ -58,21 +51,6 @@ from tui.text import one_line
 TICK_S = 1.0
 # A burst of results (a batch drain, alerts firing) must not bury an 80x24 screen.
 MAX_TOASTS = 4
-
-
-class AuditLog(Protocol):
-    async def add_audit(
-        self,
-        *,
-        user: str,
-        origin: str,
-        action: str,
-        targets: Any,
-        ok: bool,
-        reason: str = "",
-        message: str = "",
-        ts: float | None = None,
-    ) -> int: ...
 
 
 class AppServices(Protocol):
@@ -109,9 +87,9 @@ class ClusterDashApp(ContainedErrors, App[int]):
     - alerts: AlertFeed's Open/Ack/SilenceRequested go to the AlertsController (alerts_ui)
     - GPUs pane: the sparkline metric and the rings' history seeding
     - navigation: help, jobs, node (NodeOpenRequested) and job detail
-    - actions: every node and job key, the palette and the agent end in request_action /
-      confirm_agent_action, then the confirm dialog, execute_action and the audit log
-    - chat: the assistant is built off the UI loop once services exist
+    - actions: every node and job key, the palette and the agent go through the
+      ActionsController (actions_ui): confirm dialog, runner, toast, audit log
+    - chat: the assistant is built off the UI loop once services exist (ChatSetup)
     """
 
     TITLE = "clusterdash"
@@ -166,11 +144,10 @@ class ClusterDashApp(ContainedErrors, App[int]):
         self._seeded: set[tuple[str, str]] = set()
         self._restore_gc: Callable[[], None] | None = None
         self.alerts_ui = AlertsController(self)
+        self.actions_ui = ActionsController(self)
+        self.chat_setup = ChatSetup(self)
         self.contain_errors = contain_errors
         self.last_ui_error: str | None = None
-        # Every action an operator confirmed in a dialog, in order (the soak test checks
-        # that nothing ran that is not here).
-        self.confirmed_actions: list[Action] = []
         self._toast_hold = ToastHold(MAX_TOASTS)
 
     # ------------------------------------------------------------------ properties
@@ -218,7 +195,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
             return
         self.services.collector.subscribe(self._on_snapshot)
         self.alerts_ui.attach()
-        self._configure_chat()
+        self.chat_setup.start()
         if self.live:
             self.run_worker(self.services.run_background(), name="collector", group="collector")
         else:
@@ -355,6 +332,8 @@ class ClusterDashApp(ContainedErrors, App[int]):
         if self._dirty:
             self.call_after_refresh(self.apply_latest)
 
+    # ------------------------------------------------------------------ alerts
+
     @property
     def alert_service(self) -> Any:
         return getattr(self.services, "alerts", None) if self.services else None
@@ -446,6 +425,10 @@ class ClusterDashApp(ContainedErrors, App[int]):
             main.nodes.select_node(node)
         self.push_screen(NodeDetailScreen(node))
 
+    @on(NodeOpenRequested)
+    def _node_open_requested(self, event: NodeOpenRequested) -> None:
+        self.open_node(event.node)
+
     def open_job(self, job_id: str) -> None:
         job = self.snapshot.job_by_id.get(job_id)
         if job is not None:
@@ -475,118 +458,5 @@ class ClusterDashApp(ContainedErrors, App[int]):
     # ------------------------------------------------------------------ actions
 
     def action_on_selection(self, kind: str) -> None:
-        action_kind = ActionKind(kind)
-        screen = self.screen
-        if action_kind.targets_nodes and isinstance(screen, NodeDetailScreen):
-            targets = [screen.node]
-        elif action_kind.targets_nodes:
-            main = self.main_screen
-            targets = main.nodes.targets() if main else []
-        elif isinstance(screen, JobsScreen):
-            targets = screen.targets()
-        else:
-            self.notify(f"{kind}: open the jobs list (j) and select jobs first", severity="warning")
-            return
-        self.request_action(action_kind, targets)
-
-    @on(NodeOpenRequested)
-    def _node_open_requested(self, event: NodeOpenRequested) -> None:
-        self.open_node(event.node)
-
-    def request_action(self, kind: ActionKind, targets: list[str]) -> None:
-        """Ask for confirmation, then run; readonly mode refuses with a notification."""
-        if self.readonly:
-            self.notify(f"read-only mode: {kind.value} is disabled", severity="warning")
-            return
-        if not targets:
-            self.notify(f"{kind.value}: nothing selected", severity="warning")
-            return
-        action = Action(kind, tuple(targets))
-        if kind is not ActionKind.DRAIN:
-            try:
-                action.validate()
-            except ActionError as error:
-                self.notify(str(error), severity="error")
-                return
-        self.push_screen(ConfirmActionScreen(action), callback=self._confirmed)
-
-    def _confirmed(self, action: Action | None) -> None:
-        if action is None:
-            self.notify("cancelled", timeout=2)
-            return
-        self.confirmed_actions.append(action)
-        self.execute_action(action)
-
-    @work(group="actions")
-    async def execute_action(self, action: Action) -> ActionResult:
-        runner = self.services.workload if self.services else None
-        if runner is None:
-            result = ActionResult(action, False, "no workload manager connected")
-        else:
-            try:
-                result = await runner.run_action(action)
-            except ActionError as error:
-                result = ActionResult(action, False, one_line(error))
-            except Exception as error:  # Slurm's failure is shown, never raised
-                logger.exception("action {} failed", action.describe())
-                result = ActionResult(action, False, one_line(error))
-        if result.ok:
-            self.notify(f"{action.describe()}: {result.message}", title="done")
-            main = self.main_screen
-            if main is not None:
-                main.nodes.clear_selection()
-            if isinstance(self.screen, JobsScreen):
-                self.screen.selected.clear()
-        else:
-            self.notify(result.message, title=f"{action.kind.value} failed", severity="error")
-        await self._audit(result)
-        if result.ok and self.services is not None and self.live:
-            # Re-read the targets from Slurm now: the result shows without waiting for a poll.
-            await self.services.collector.reread(action)
-            if self.screen_stack:  # not when the app closed meanwhile
-                self.apply_latest(force=True)
-        return result
-
-    async def _audit(self, result: ActionResult) -> None:
-        store = self.services.store if self.services else None
-        if store is None:
-            return
-        try:
-            await store.add_audit(
-                user=current_user(),
-                origin="keyboard",
-                action=result.action.kind.value,
-                targets=list(result.action.targets),
-                ok=result.ok,
-                reason=result.action.reason,
-                message=result.message,
-                ts=self.now(),
-            )
-        except Exception as error:
-            logger.exception("audit write failed")
-            self.notify(f"audit log write failed: {one_line(error)}", severity="error")
-
-    # ------------------------------------------------------------------ chat
-
-    @work(group="chat-setup")
-    async def _configure_chat(self) -> None:
-        # openai's imports take ~0.8 s: do them off the UI loop so the first paint is not held.
-        await asyncio.to_thread(importlib.import_module, "tui.app.agent_host")
-        from tui.app.agent_host import build_chat
-
-        main = self.main_screen
-        if main is None or self.services is None:
-            return
-        context, session = build_chat(self)
-        main.chat.configure(context, session)
-
-    async def confirm_agent_action(self, action: Action) -> bool:
-        """The agent proposed an action: the same dialog as the keyboard's."""
-        if self.readonly:
-            return False
-        future: asyncio.Future[Action | None] = asyncio.get_running_loop().create_future()
-        self.push_screen(ConfirmActionScreen(action), callback=future.set_result)
-        decided = await future
-        if decided is not None:
-            self.confirmed_actions.append(decided)
-        return decided is not None
+        """Every node and job action key (bound as `app.on_selection('<kind>')`)."""
+        self.actions_ui.on_selection(ActionKind(kind))

@@ -1,0 +1,60 @@
+"""The audit log's side of cluster actions: one row per action that ran, whoever asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from loguru import logger
+
+from tui.actions import ActionResult, current_user
+from tui.text import one_line
+
+
+class AuditLog(Protocol):
+    async def add_audit(
+        self,
+        *,
+        user: str,
+        origin: str,
+        action: str,
+        targets: Any,
+        ok: bool,
+        reason: str = "",
+        message: str = "",
+        ts: float | None = None,
+    ) -> int: ...
+
+
+class ActionAudit:
+    """Writes an action's result to the store; a failed write is shown, never raised."""
+
+    def __init__(
+        self,
+        store: Callable[[], AuditLog | None],
+        clock: Callable[[], float],
+        notify_error: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.notify_error = notify_error
+
+    async def record(self, result: ActionResult, origin: str) -> None:
+        store = self.store()
+        if store is None:
+            return
+        action = result.action
+        try:
+            await store.add_audit(
+                user=current_user(),
+                origin=origin,
+                action=action.kind.value,
+                targets=list(action.targets),
+                ok=result.ok,
+                reason=action.reason,
+                message=result.message,
+                ts=self.clock(),
+            )
+        except Exception as error:
+            logger.exception("audit write failed")
+            self.notify_error(f"audit log write failed: {one_line(error)}")
