@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from textual.widgets import Input
 
-from tests.ui.conftest import dialog_ready, make_app, notifications, wait_until
-from tui.actions import ActionKind
+from tests.ui.conftest import dialog_ready, make_app, notifications, palette_shows, wait_until
+from tui.actions import Action, ActionKind
 from tui.app.persistence import load_ui_state
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.help import HelpScreen
@@ -107,6 +107,31 @@ async def test_slurm_error_is_notified_and_audited(tmp_path: Path, holder: dict[
         assert slurm_error in notifications(app)
         audit = await holder["services"].store.list_audit()
         assert [(a.action, a.ok, a.message) for a in audit] == [("resume", False, slurm_error)]
+
+
+async def test_a_palette_action_takes_the_keys_path_to_the_runner(
+    tmp_path: Path, holder: dict[str, Any]
+) -> None:
+    app = make_app(tmp_path, holder=holder)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("space", "space")  # gpu-01 and gpu-02 selected
+        await pilot.press("colon", *"Action: resume selected")
+        await palette_shows(pilot, "resume selected nodes")
+        await pilot.press("enter")
+        dialog = await dialog_ready(pilot)
+        assert dialog.action_to_run == Action(ActionKind.RESUME, ("gpu-01", "gpu-02"))
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        services = holder["services"]
+        assert services.workload.actions == [Action(ActionKind.RESUME, ("gpu-01", "gpu-02"))]
+        assert any("resume nodes gpu-01, gpu-02" in m for m in notifications(app))
+        audit = await services.store.list_audit()
+        assert [(a.action, a.origin, a.targets) for a in audit] == [
+            ("resume", "keyboard", ("gpu-01", "gpu-02"))
+        ]
+        assert app.screen.query_one(NodesPane).selected == set()
 
 
 async def test_readonly_refuses_actions_visibly(tmp_path: Path, holder: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.agent_server import Call, text_reply, tool_reply
 from tests.ui.chat_support import chat_app, tool_messages, wait_for
-from tests.ui.conftest import dialog_ready
+from tests.ui.conftest import dialog_ready, notifications
 from tui.actions import ActionKind
 from tui.app.screens.confirm import ConfirmActionScreen
 
@@ -43,6 +43,8 @@ async def test_approved_proposal_runs_is_audited_and_reported_to_the_model(
         assert [(e.origin, e.action, e.targets, e.ok) for e in audit] == [
             ("agent", "drain", ("gpu-02",), True)
         ]
+        # The keyboard's path: the same toast as a drain typed by the operator.
+        assert any("drain node gpu-02" in m for m in notifications(chat.app))
         assert chat.server is not None
         assert '"outcome":"done: ' in tool_messages(chat.server.requests[1])[0]
 
