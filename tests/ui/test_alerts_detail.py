@@ -18,8 +18,7 @@ from tests.ui.alerts_sim import (
     toasts,
 )
 from tests.ui.conftest import static_text
-from tui.actions import Action, ActionKind
-from tui.app.app import current_user
+from tui.actions import Action, ActionKind, current_user
 from tui.app.screens.alert_detail import AlertDetailScreen
 from tui.app.screens.silences import SilenceDialog, SilencesScreen
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.ui.alerts_sim import DRAINED, SIZE, sim_app
 from tests.ui.conftest import palette_shows
-from tui.app.app import current_user
+from tui.actions import current_user
 from tui.app.screens.silences import SilenceDialog
 
 pytestmark = pytest.mark.timeout(60)

@@ -8,8 +8,8 @@ served to many people.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 from textual.notifications import SeverityLevel
@@ -33,6 +33,7 @@ NOTIFY_SEVERITY: dict[str, SeverityLevel] = {
 # a cluster-wide event (a switch failing) must not bury the screen under toasts.
 MAX_TOASTS = 4
 READONLY_MESSAGE = "read-only mode: alert {what} is disabled"
+T = TypeVar("T")
 
 
 def alert_key(row: AlertRow) -> tuple[str, str] | None:
@@ -214,17 +215,16 @@ class AlertsController:
             self.app.run_worker(self._acknowledge(rule, target), group="alerts")
 
     async def _acknowledge(self, rule: str, target: str) -> None:
-        try:
-            done = await self.service.acknowledge(rule, target, current_user())
-        except Exception as error:  # shown, never raised
-            logger.exception("acknowledge failed")
-            self.app.notify(f"acknowledge failed: {one_line(error)}", severity="error")
-            return
-        if done:
-            self.app.notify(f"acknowledged {rule} on {target}")
-        else:
-            self.app.notify(f"{rule} on {target} is no longer active", severity="warning")
-        self._changed()
+        def report(done: bool) -> None:
+            if done:
+                self.app.notify(f"acknowledged {rule} on {target}")
+            else:
+                self.app.notify(f"{rule} on {target} is no longer active", severity="warning")
+
+        user = current_user()
+        await self._change(
+            "acknowledge", lambda: self.service.acknowledge(rule, target, user), report
+        )
 
     def ask_silence(self, rule: str, target: str) -> None:
         if not (self._has_service() and self.allowed("silencing")):
@@ -240,36 +240,44 @@ class AlertsController:
         self.app.run_worker(self._silence(request), group="alerts")
 
     async def _silence(self, request: Any) -> None:
-        try:
-            silence = await self.service.silence(
+        def report(silence: Any) -> None:
+            self.app.notify(f"silenced {silence.describe()} for {request.duration_text}")
+
+        def change() -> Awaitable[Any]:
+            return self.service.silence(
                 rule=request.rule,
                 target=request.target,
                 duration_s=request.duration_s,
                 who=current_user(),
                 comment=request.comment,
             )
-        except Exception as error:  # shown, never raised
-            logger.exception("silence failed")
-            self.app.notify(f"silence failed: {one_line(error)}", severity="error")
-            return
-        self.app.notify(f"silenced {silence.describe()} for {request.duration_text}")
-        self._changed()
+
+        await self._change("silence", change, report)
 
     def lift(self, silence_id: int) -> None:
         if self._has_service() and self.allowed("silence lifting"):
             self.app.run_worker(self._lift(silence_id), group="alerts")
 
     async def _lift(self, silence_id: int) -> None:
+        def report(lifted: bool) -> None:
+            if lifted:
+                self.app.notify(f"silence {silence_id} lifted")
+            else:
+                self.app.notify(f"silence {silence_id} had already ended", severity="warning")
+
+        await self._change("lifting silence", lambda: self.service.lift(silence_id), report)
+
+    async def _change(
+        self, what: str, change: Callable[[], Awaitable[T]], report: Callable[[T], None]
+    ) -> None:
+        """One change to the alert state: its outcome, or its failure, in a toast."""
         try:
-            lifted = await self.service.lift(silence_id)
+            outcome = await change()
         except Exception as error:  # shown, never raised
-            logger.exception("lifting silence failed")
-            self.app.notify(f"lifting silence failed: {one_line(error)}", severity="error")
+            logger.exception("{} failed", what)
+            self.app.notify(f"{what} failed: {one_line(error)}", severity="error")
             return
-        if lifted:
-            self.app.notify(f"silence {silence_id} lifted")
-        else:
-            self.app.notify(f"silence {silence_id} had already ended", severity="warning")
+        report(outcome)
         self._changed()
 
     def _changed(self) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual.command import DiscoveryHit, Hit, Provider
+from textual.command import DiscoveryHit, Hit, Matcher, Provider
 
 from tui.actions import ActionKind
 from tui.app.dash import DashAccess
@@ -54,6 +54,20 @@ def palette_commands(app: ClusterDashApp) -> list[tuple[str, Callable[[], object
     return commands
 
 
+def entity_hits(
+    matcher: Matcher, needle: str, entries: Iterable[tuple[str, Callable[[], object]]]
+) -> Iterator[Hit]:
+    """Nodes or jobs whose title holds the query, at most MAX_ENTITY_HITS of them."""
+    found = 0
+    for title, callback in entries:
+        score = matcher.match(title)
+        if score > 0 and needle in title.lower():
+            yield Hit(score, matcher.highlight(title), callback)
+            found += 1
+            if found >= MAX_ENTITY_HITS:
+                return
+
+
 class ClusterCommands(DashAccess, Provider):
     async def discover(self) -> AsyncIterator[DiscoveryHit]:
         for title, callback, help_text in palette_commands(self.dash):
@@ -69,21 +83,17 @@ class ClusterCommands(DashAccess, Provider):
         needle = query.strip().lower()
         if not needle:
             return
-        found = 0
-        for node in snapshot.nodes:
-            title = f"Node {node.name} ({node.display_state})"
-            score = matcher.match(title)
-            if score > 0 and needle in title.lower():
-                yield Hit(score, matcher.highlight(title), partial(self.dash.open_node, node.name))
-                found += 1
-                if found >= MAX_ENTITY_HITS:
-                    break
-        found = 0
-        for job in snapshot.jobs:
-            title = f"Job {job.job_id} {job.user} {job.state.value} {job.name}"
-            score = matcher.match(title)
-            if score > 0 and needle in title.lower():
-                yield Hit(score, matcher.highlight(title), partial(self.dash.open_job, job.job_id))
-                found += 1
-                if found >= MAX_ENTITY_HITS:
-                    break
+        nodes = (
+            (f"Node {n.name} ({n.display_state})", partial(self.dash.open_node, n.name))
+            for n in snapshot.nodes
+        )
+        jobs = (
+            (
+                f"Job {j.job_id} {j.user} {j.state.value} {j.name}",
+                partial(self.dash.open_job, j.job_id),
+            )
+            for j in snapshot.jobs
+        )
+        for entries in (nodes, jobs):
+            for hit in entity_hits(matcher, needle, entries):
+                yield hit
