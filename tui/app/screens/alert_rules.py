@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Select, Static
 
 from tui.alerts.rules import Comparator, Rule, Severity, Watch
@@ -28,6 +28,7 @@ from tui.app.rules_editor import (
     with_toggled,
     write_rule_set,
 )
+from tui.app.screens.form_dialog import FormDialog
 from tui.app.widgets.alert_feed import SEVERITY_STYLES
 from tui.durations import format_duration
 
@@ -77,8 +78,10 @@ def scope_text(rule: Rule) -> str:
     return ", ".join(p for p in parts if p) or "all"
 
 
-class RuleFormScreen(ModalScreen[Rule | None]):
+class RuleFormScreen(FormDialog[Rule]):
     """Create or edit a custom rule; nothing is saved while a field is wrong."""
+
+    SUBMIT_BUTTON = "save"
 
     DEFAULT_CSS = """
     RuleFormScreen { align: center middle; }
@@ -169,15 +172,8 @@ class RuleFormScreen(ModalScreen[Rule | None]):
         if error is not None:
             self.query_one(f"#field-{error.field}").focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def submit(self) -> None:
         self.action_save()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
 
     def action_save(self) -> None:
         problem = self.query_one("#form-problem", Static)
@@ -192,9 +188,6 @@ class RuleFormScreen(ModalScreen[Rule | None]):
             problem.update(str(error))
             return
         self.dismiss(rule)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class AlertRulesScreen(DashAccess, Screen[None]):

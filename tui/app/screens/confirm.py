@@ -15,11 +15,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.actions import Action, ActionError, ActionKind
 from tui.app.screens.closing import close_screen
+from tui.app.screens.form_dialog import FormDialog
 
 SETTLE_S = 0.3
 
@@ -29,8 +29,10 @@ def commands_text(action: Action) -> str:
     return "\n".join("$ " + shlex.join(argv) for argv in action.argv())
 
 
-class ConfirmActionScreen(ModalScreen[Action | None]):
+class ConfirmActionScreen(FormDialog[Action]):
     """Returns the (possibly reason-completed) Action to run, or None when cancelled."""
+
+    SUBMIT_BUTTON = "confirm"
 
     DEFAULT_CSS = """
     ConfirmActionScreen { align: center middle; }
@@ -135,16 +137,6 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show_commands()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_confirm()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm":
-            self.action_confirm()
-        else:
-            self.action_cancel()
-
     def action_confirm(self) -> None:
         if not self.accepts_confirm():
             self.ignored_keys += 1  # typed before the operator could see the dialog
@@ -154,5 +146,5 @@ class ConfirmActionScreen(ModalScreen[Action | None]):
         else:
             self.query_one("#confirm-reason", Input).focus()
 
-    def action_cancel(self) -> None:
-        close_screen(self)
+    def submit(self) -> None:
+        self.action_confirm()

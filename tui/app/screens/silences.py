@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -23,6 +23,7 @@ from textual.widgets import (
 
 from tui.app import format as fmt
 from tui.app.dash import DashAccess
+from tui.app.screens.form_dialog import FormDialog
 from tui.durations import format_duration, parse_duration
 
 DURATION_CHOICES: tuple[str, ...] = ("15m", "1h", "4h", "24h")
@@ -61,8 +62,10 @@ def silence_request(
     )
 
 
-class SilenceDialog(ModalScreen[SilenceRequest | None]):
+class SilenceDialog(FormDialog[SilenceRequest]):
     """What to silence (rule, target or both), for how long, and why."""
+
+    SUBMIT_BUTTON = "silence"
 
     DEFAULT_CSS = """
     SilenceDialog { align: center middle; }
@@ -126,26 +129,13 @@ class SilenceDialog(ModalScreen[SilenceRequest | None]):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.query_one("#silence-custom", Input).value = ""
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "silence":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def action_submit(self) -> None:
+    def submit(self) -> None:
         try:
             request = self.request()
         except ValueError as error:
             self.query_one("#silence-error", Static).update(str(error))
             return
         self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class SilencesScreen(DashAccess, Screen[None]):
