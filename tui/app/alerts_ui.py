@@ -181,18 +181,17 @@ class AlertsController:
         return next((a for a in self.service.active() if a.key == key), None)
 
     def ack_selected(self) -> None:
-        key = self.selected()
-        if key is None:
-            self.app.notify("no alert selected (3 focuses the alert feed)", severity="warning")
-        else:
-            self.acknowledge(*key)
+        self._on_selected(self.acknowledge)
 
     def silence_selected(self) -> None:
+        self._on_selected(self.ask_silence)
+
+    def _on_selected(self, then: Callable[[str, str], None]) -> None:
         key = self.selected()
         if key is None:
             self.app.notify("no alert selected (3 focuses the alert feed)", severity="warning")
         else:
-            self.ask_silence(*key)
+            then(*key)
 
     def acknowledge_row(self, row: AlertRow) -> None:
         key = self._engine_key(row)
