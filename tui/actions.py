@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from loguru import logger
 
@@ -128,6 +128,20 @@ async def run_reported(runner: ActionRunner, action: Action) -> ActionResult:
     except Exception as error:
         logger.exception("action {} failed", action.describe())
         return ActionResult(action, ok=False, message=one_line(error))
+
+
+def audit_row(result: ActionResult, origin: str, user: str) -> dict[str, Any]:
+    """The audit log's columns for one action that ran (the store's add_audit keywords)."""
+    action = result.action
+    return {
+        "user": user,
+        "origin": origin,
+        "action": action.kind.value,
+        "targets": list(action.targets),
+        "ok": result.ok,
+        "reason": action.reason,
+        "message": result.message,
+    }
 
 
 def current_user() -> str:

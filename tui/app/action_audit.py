@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from tui.actions import ActionResult, current_user
+from tui.actions import ActionResult, audit_row, current_user
 from tui.text import one_line
 
 
@@ -43,18 +43,8 @@ class ActionAudit:
         store = self.store()
         if store is None:
             return
-        action = result.action
         try:
-            await store.add_audit(
-                user=current_user(),
-                origin=origin,
-                action=action.kind.value,
-                targets=list(action.targets),
-                ok=result.ok,
-                reason=action.reason,
-                message=result.message,
-                ts=self.clock(),
-            )
+            await store.add_audit(**audit_row(result, origin, current_user()), ts=self.clock())
         except Exception as error:
             logger.exception("audit write failed")
             self.notify_error(f"audit log write failed: {one_line(error)}")
