@@ -173,7 +173,9 @@ class ChatPane(Vertical, can_focus=False):
     async def _stream_answer(self, session: AgentSession, text: str, reply: ReplyView) -> None:
         status = self.query_one("#chat-status")
         status.add_class("-busy")
-        timer = self.set_interval(FLUSH_INTERVAL_S, reply.flush)
+        # The timer only queues a flush: stopping it must not cancel one half-way through
+        # (its text, already taken from the queue, would never be shown).
+        timer = self.set_interval(FLUSH_INTERVAL_S, lambda: self.call_later(reply.flush))
         try:
             async for event in session.ask(text):
                 await self._show(reply, event)
