@@ -16,7 +16,8 @@ from tui.job_usage import (
     MINUTES_BY_JOB,
     RECENT_WINDOW_S,
     JobEfficiency,
-    UsageTotals,
+    add_sums,
+    job_usage,
     read_rows,
     tier_boundaries,
     totals_by_job,
@@ -34,20 +35,25 @@ class JobEfficiencyTracker:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._until: float | None = None
-        self._life: dict[str, UsageTotals] = {}
-        self._minutes: deque[tuple[float, dict[str, UsageTotals]]] = deque()
-        self._recent: dict[str, UsageTotals] = {}
+        # job id -> (user, account), and the running sums of its life and last ten minutes.
+        self._names: dict[str, tuple[str, str]] = {}
+        self._life: dict[str, list[float]] = {}
+        self._minutes: deque[tuple[float, dict[str, list[float]]]] = deque()
+        self._recent: dict[str, list[float]] = {}
         self._answer: tuple[frozenset[str], dict[str, JobEfficiency]] | None = None
 
     async def efficiency(self, jobs: Iterable[Job]) -> dict[str, JobEfficiency]:
         """job id -> life and last-ten-minute usage, for running jobs the store saw on GPUs."""
-        running = frozenset(job.job_id for job in jobs if job.state is JobState.RUNNING)
-        starts = [job.start_time for job in jobs if job.state is JobState.RUNNING]
+        running_jobs = [job for job in jobs if job.state is JobState.RUNNING]
+        running = frozenset(job.job_id for job in running_jobs)
         boundary10, rolled = await tier_boundaries(self._store)
         if self._until is None or self._until < boundary10 or rolled < self._until:
+            starts = [job.start_time for job in running_jobs]
             known = [start for start in starts if start is not None]
             earliest = min(known) if known and len(known) == len(starts) else 0.0
-            self._life = await totals_by_job(self._store, earliest, rolled)
+            life = await totals_by_job(self._store, earliest, rolled)
+            self._names = {job_id: (t.user, t.account) for job_id, t in life.items()}
+            self._life = {job_id: t.sums for job_id, t in life.items()}
             self._minutes.clear()
             self._recent = {}
             await self._read_minutes(rolled - RECENT_WINDOW_S, rolled, into_life=False)
@@ -56,34 +62,43 @@ class JobEfficiencyTracker:
         elif self._answer is not None and self._answer[0] == running:
             return self._answer[1]
         self._until = rolled
+        recent = self._recent
         while self._minutes and self._minutes[0][0] < rolled - RECENT_WINDOW_S:
             _, leaving = self._minutes.popleft()
-            for job_id, totals in leaving.items():
-                recent = self._recent[job_id]
-                recent.add(totals, -1.0)
-                if recent.sums[0] < _EMPTY_MINUTES:
-                    del self._recent[job_id]
-        self._life = {job_id: t for job_id, t in self._life.items() if job_id in running}
-        answer = {
-            job_id: JobEfficiency(
-                life=totals.usage(job_id),
-                recent=self._recent[job_id].usage(job_id) if job_id in self._recent else None,
+            for job_id, sums in leaving.items():
+                left = add_sums(recent[job_id], sums, -1.0)
+                if left[0] < _EMPTY_MINUTES:
+                    del recent[job_id]
+                else:
+                    recent[job_id] = left
+        names = self._names
+        self._life = life = {job_id: t for job_id, t in self._life.items() if job_id in running}
+        answer = {}
+        for job_id, sums in life.items():
+            user, account = names[job_id]
+            recent_sums = recent.get(job_id)
+            answer[job_id] = JobEfficiency(
+                job_usage(job_id, user, account, sums),
+                None if recent_sums is None else job_usage(job_id, user, account, recent_sums),
             )
-            for job_id, totals in self._life.items()
-        }
         self._answer = (running, answer)
         return answer
 
     async def _read_minutes(self, start: float, end: float, *, into_life: bool) -> None:
         rows = await read_rows(self._store, MINUTES_BY_JOB, {"start": start, "end": end})
-        by_minute: dict[float, dict[str, UsageTotals]] = {}
-        for job_id, user, account, minute, *sums in rows:
+        by_minute: dict[float, dict[str, list[float]]] = {}
+        names, life, recent = self._names, self._life, self._recent
+        for job_id, user, account, minute, *values in rows:
             key = str(job_id)
-            totals = UsageTotals.from_sums(user, account, sums)
-            by_minute.setdefault(float(minute), {})[key] = totals
-            for kept in (self._life, self._recent) if into_life else (self._recent,):
-                if key in kept:
-                    kept[key].add(totals)
+            sums = [value or 0.0 for value in values]
+            by_minute.setdefault(float(minute), {})[key] = sums
+            kept = recent.get(key)
+            recent[key] = sums if kept is None else add_sums(kept, sums)
+            if into_life:
+                kept = life.get(key)
+                if kept is None:
+                    names[key] = (str(user), str(account))
+                    life[key] = sums
                 else:
-                    kept[key] = UsageTotals(totals.user, totals.account, list(totals.sums))
+                    life[key] = add_sums(kept, sums)
         self._minutes.extend(sorted(by_minute.items()))

@@ -33,6 +33,8 @@ from tui.model import EMPTY_MAPPING, ClusterSnapshot
 from tui.sources.base import HISTORY_METRICS, GpuSeries
 from tui.store_schema import (
     APPLICATION_ID,
+    JOB_SPANS_UPDATE,
+    JOB_USAGE_ROLL_UP,
     MEMORY_PCT_SQL,
     MIGRATIONS,
     ROLLUP_METRICS,
@@ -504,7 +506,10 @@ class Store:
         )
         done = float(rows[0][0]) if rows else None  # type: ignore[index]
         if done is not None and bucket > done:
-            await db.execute(TEN_MINUTE_ROLL_UP, {"start": int(done), "end": bucket})
+            window = {"start": int(done), "end": bucket}
+            await db.execute(TEN_MINUTE_ROLL_UP, window)
+            await db.execute(JOB_USAGE_ROLL_UP, window)
+            await db.execute(JOB_SPANS_UPDATE, window)
         if done is None or bucket > done:
             await db.execute(
                 "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_10m_until', ?)",
@@ -546,6 +551,7 @@ class Store:
                 "WHERE node_id IN (SELECT id FROM nodes) AND bucket <= ?",
                 (rollup_cutoff - _TEN_MINUTES,),
             )
+            await self._prune_job_usage(db, rollup_cutoff - _TEN_MINUTES)
             if tiered and math.isfinite(minute_cutoff):
                 await db.execute(
                     "INSERT OR REPLACE INTO store_meta (key, value) "
@@ -563,6 +569,25 @@ class Store:
         result = PruneResult(samples.rowcount, rollups.rowcount, ten_minute.rowcount)
         logger.debug("history pruned: {}", result)
         return result
+
+    async def _prune_job_usage(self, db: aiosqlite.Connection, cutoff: float) -> None:
+        """Delete the running usage totals of the jobs whose last 10 minutes are at or before
+        `cutoff`; a job still in the retention keeps all its rows, so its totals stay exact."""
+        rows = await db.execute_fetchall(
+            "SELECT value FROM store_meta WHERE key = 'job_usage_pruned_until'"
+        )
+        since = float(rows[0][0]) if rows else -math.inf  # type: ignore[index]
+        if not math.isfinite(cutoff) or cutoff <= since:
+            return
+        await db.execute(
+            "DELETE FROM job_usage_10m WHERE job IN "
+            "(SELECT id FROM jobs WHERE last_bucket > ? AND last_bucket <= ?)",
+            (since, cutoff),
+        )
+        await db.execute(
+            "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('job_usage_pruned_until', ?)",
+            (cutoff,),
+        )
 
     async def run_maintenance(
         self, interval_s: float = 60.0, clock: Callable[[], float] = time.time

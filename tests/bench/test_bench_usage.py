@@ -16,6 +16,7 @@ from tui.job_efficiency import JobEfficiencyTracker
 from tui.job_usage import running_job_efficiency
 from tui.model import Job, JobState
 from tui.store import Store
+from tui.store_schema import JOB_SPANS_BACKFILL, JOB_USAGE_BACKFILL
 from tui.usage_report import build_report
 
 pytestmark = pytest.mark.bench
@@ -80,8 +81,10 @@ def _week_job(time_expr: str) -> str:
 async def _fill_tiers(
     store: Store, start: float, minute_tier_from: float, now: float, job: str
 ) -> None:
-    """History as the store keeps it at `now`: 10-minute rows, 1-minute rows, the open minute."""
+    """History as the store keeps it at `now`: 10-minute rows, 1-minute rows, the open minute,
+    and each job's running totals per closed 10 minutes (as an upgraded database fills them)."""
     open_minute = now - now % 60
+    rolled_10m = open_minute - open_minute % 600
     async with store.transaction() as db:
         await db.execute(_rows_sql("gpu_rollups_10m", "bucket", 600, start, minute_tier_from, job))
         await db.execute(
@@ -100,11 +103,13 @@ async def _fill_tiers(
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)",
             [
                 ("rolled_until", open_minute),
-                ("rolled_10m_until", open_minute - open_minute % 600),
+                ("rolled_10m_until", rolled_10m),
                 ("minute_pruned_until", minute_tier_from),
                 ("raw_pruned_until", open_minute - 3600),
             ],
         )
+        await db.execute(JOB_USAGE_BACKFILL)
+        await db.execute(JOB_SPANS_BACKFILL)
 
 
 def _running_jobs(count: int, started: float) -> list[Job]:
