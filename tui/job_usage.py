@@ -232,10 +232,14 @@ async def tier_boundaries(store: Store) -> tuple[float, float]:
     return meta.get("minute_pruned_until", -1.0), meta.get("rolled_until", -1.0)
 
 
-async def totals_by_job(store: Store, start: float, end: float) -> dict[str, UsageTotals]:
-    """job id -> the sums behind its usage in [start, end), for every job that held a GPU."""
+async def _sums_by_job(
+    store: Store, start: float, end: float
+) -> tuple[list[Any], dict[str, UsageTotals]]:
+    """(rows of the jobs wholly inside the whole 10 minutes of the window: job id, user,
+    account and the sums; the other jobs' sums, added up), over [start, end). A job may be in
+    both: its newest minutes not yet in job_usage_10m are in the tail."""
     if end <= start:
-        return {}
+        return [], {}
     meta = await _store_meta(store)
     # Whole 10 minutes inside the window that the per-job table holds; the tiers serve the
     # rest (the head before them, the tail after them).
@@ -253,9 +257,9 @@ async def totals_by_job(store: Store, start: float, end: float) -> dict[str, Usa
         "boundary10": meta.get("minute_pruned_until", -1.0),
         "rolled": meta.get("rolled_until", -1.0),
     }
-    totals: dict[str, UsageTotals] = {}
     covered = tail_start > head_end
-    for sql in (_INSIDE, _STRADDLING, _EDGES) if covered else (_EDGES,):
+    totals: dict[str, UsageTotals] = {}
+    for sql in (_STRADDLING, _EDGES) if covered else (_EDGES,):
         for job_id, user, account, *sums in await read_rows(store, sql, params):
             key = str(job_id)
             kept = totals.get(key)
@@ -263,13 +267,36 @@ async def totals_by_job(store: Store, start: float, end: float) -> dict[str, Usa
                 totals[key] = UsageTotals.from_sums(user, account, sums)
             else:
                 kept.sums = add_sums(kept.sums, [value or 0.0 for value in sums])
+    inside = await read_rows(store, _INSIDE, params) if covered else []
+    return inside, totals
+
+
+async def totals_by_job(store: Store, start: float, end: float) -> dict[str, UsageTotals]:
+    """job id -> the sums behind its usage in [start, end), for every job that held a GPU."""
+    inside, totals = await _sums_by_job(store, start, end)
+    for job_id, user, account, *sums in inside:
+        key = str(job_id)
+        kept = totals.get(key)
+        if kept is None:
+            totals[key] = UsageTotals(str(user), str(account), sums)
+        else:
+            kept.sums = add_sums(kept.sums, sums)
     return totals
 
 
 async def usage_by_job(store: Store, start: float, end: float) -> list[JobUsage]:
     """Every job that held a GPU in [start, end), with its usage inside that window."""
-    totals = await totals_by_job(store, start, end)
-    return [job_totals.usage(job_id) for job_id, job_totals in totals.items()]
+    inside, totals = await _sums_by_job(store, start, end)
+    usages = []
+    for row in inside:
+        key = str(row[0])
+        kept = totals.get(key)
+        if kept is None:
+            usages.append(job_usage(key, row[1], row[2], row[3:]))
+        else:
+            kept.sums = add_sums(kept.sums, row[3:])
+    usages += [job_totals.usage(job_id) for job_id, job_totals in totals.items()]
+    return usages
 
 
 async def running_job_efficiency(
@@ -307,16 +334,21 @@ class GroupUsage:
 
 def group_usage(usages: Iterable[JobUsage], key: str) -> list[GroupUsage]:
     """Per `key` ("user" or "account"), most idle GPU-hours first."""
+    field = JobUsage._fields.index(key)
     totals: dict[str, list[float]] = {}
     for usage in usages:
-        name = getattr(usage, key)
-        total = totals.setdefault(name, [0, 0.0, 0.0, 0.0, 0.0])
+        name = usage[field]
+        total = totals.get(name)
+        if total is None:
+            total = totals[name] = [0, 0.0, 0.0, 0.0, 0.0]
+        hours = usage.gpu_hours
         total[0] += 1
-        total[1] += usage.gpu_hours
+        total[1] += hours
         total[2] += usage.idle_gpu_hours
-        if usage.mean_utilization_pct is not None:
-            total[3] += usage.mean_utilization_pct * usage.gpu_hours
-            total[4] += usage.gpu_hours
+        util = usage.mean_utilization_pct
+        if util is not None:
+            total[3] += util * hours
+            total[4] += hours
     groups = [
         GroupUsage(name, int(n), hours, idle, _mean(util_s, util_w))
         for name, (n, hours, idle, util_s, util_w) in totals.items()
