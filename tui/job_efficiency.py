@@ -10,7 +10,7 @@ within the same minute for the same jobs returns the previous answer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tui.job_usage import (
     MINUTES_BY_JOB,
@@ -37,9 +37,9 @@ class JobEfficiencyTracker:
         self._until: float | None = None
         # job id -> (user, account), and the running sums of its life and last ten minutes.
         self._names: dict[str, tuple[str, str]] = {}
-        self._life: dict[str, list[float]] = {}
-        self._minutes: deque[tuple[float, dict[str, list[float]]]] = deque()
-        self._recent: dict[str, list[float]] = {}
+        self._life: dict[str, Sequence[float]] = {}
+        self._minutes: deque[tuple[float, dict[str, Sequence[float]]]] = deque()
+        self._recent: dict[str, Sequence[float]] = {}
         self._answer: tuple[frozenset[str], dict[str, JobEfficiency]] | None = None
 
     async def efficiency(self, jobs: Iterable[Job]) -> dict[str, JobEfficiency]:
@@ -86,18 +86,21 @@ class JobEfficiencyTracker:
 
     async def _read_minutes(self, start: float, end: float, *, into_life: bool) -> None:
         rows = await read_rows(self._store, MINUTES_BY_JOB, {"start": start, "end": end})
-        by_minute: dict[float, dict[str, list[float]]] = {}
+        by_minute: dict[float, dict[str, Sequence[float]]] = {}
         names, life, recent = self._names, self._life, self._recent
-        for job_id, user, account, minute, *values in rows:
-            key = str(job_id)
-            sums = [value or 0.0 for value in values]
-            by_minute.setdefault(float(minute), {})[key] = sums
+        for row in rows:
+            key = row[0]
+            sums = row[4:]
+            minute = by_minute.get(row[3])
+            if minute is None:
+                minute = by_minute[row[3]] = {}
+            minute[key] = sums
             kept = recent.get(key)
             recent[key] = sums if kept is None else add_sums(kept, sums)
             if into_life:
                 kept = life.get(key)
                 if kept is None:
-                    names[key] = (str(user), str(account))
+                    names[key] = (row[1], row[2])
                     life[key] = sums
                 else:
                     life[key] = add_sums(kept, sums)

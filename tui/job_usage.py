@@ -122,8 +122,9 @@ _EDGES = _edges()
 
 
 # Closed minutes of the 1-minute tier, per job and minute (the jobs screen's running update).
+# TOTAL, not SUM: 0.0 rather than NULL where nothing was measured, so rows add as they are.
 MINUTES_BY_JOB = f"""
-SELECT j.job_id, j.user, j.account, u.minute, {_SUMS}
+SELECT j.job_id, j.user, j.account, u.minute, {_SUMS.replace("SUM(", "TOTAL(")}
 FROM (
     SELECT job, minute, 1.0 AS minutes, utilization_pct_avg AS util,
            memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
