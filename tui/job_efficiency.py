@@ -88,13 +88,13 @@ class JobEfficiencyTracker:
         rows = await read_rows(self._store, MINUTES_BY_JOB, {"start": start, "end": end})
         by_minute: dict[float, dict[str, Sequence[float]]] = {}
         names, life, recent = self._names, self._life, self._recent
-        for row in rows:
+        minute_start, minute = None, {}
+        for row in rows:  # ordered by minute
+            if row[3] != minute_start:
+                minute_start = row[3]
+                minute = by_minute[float(minute_start)] = {}
             key = row[0]
-            sums = row[4:]
-            minute = by_minute.get(row[3])
-            if minute is None:
-                minute = by_minute[row[3]] = {}
-            minute[key] = sums
+            minute[key] = sums = row[4:]
             kept = recent.get(key)
             recent[key] = sums if kept is None else add_sums(kept, sums)
             if into_life:
@@ -104,4 +104,4 @@ class JobEfficiencyTracker:
                     life[key] = sums
                 else:
                     life[key] = add_sums(kept, sums)
-        self._minutes.extend(sorted(by_minute.items()))
+        self._minutes.extend(by_minute.items())
