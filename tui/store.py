@@ -53,6 +53,8 @@ AUDIT_ORIGINS = ("keyboard", "agent", "cli", "mcp")
 
 _MINUTE = 60
 _TEN_MINUTES = 600
+# A sparkline point this many rows of a tier wide or wider is drawn from that tier.
+_ROWS_PER_POINT = 5
 # 64 MiB page cache: one ingest cycle of a 1,000-node cluster touches ~1,000 leaf pages.
 _CACHE_KIB = 65536
 
@@ -615,13 +617,33 @@ class Store:
         )
         return float(rows[0][0]) if rows else -1.0
 
+    async def _history_boundaries(self, width: float) -> tuple[float, float]:
+        """(where the 10-minute tier stops serving a sparkline, where raw samples start) for
+        points `width` s apart: where a point spans at least five rows of a tier, its closed
+        stretch comes from that tier, so a week reads 10-minute rows up to the last closed
+        10 minutes rather than a day of 1-minute rows and an hour of raw samples (3x fewer
+        rows)."""
+        meta = {str(k): float(v) for k, v in await self._fetch_all("SELECT * FROM store_meta")}
+        rolled, pruned = meta.get("rolled_until"), meta.get("raw_pruned_until")
+        boundary10 = meta.get("minute_pruned_until", -1.0)
+        boundary = -math.inf if pruned is None else _ceil_minute(pruned)
+        if rolled is not None:
+            boundary = min(boundary, rolled)
+            if width >= _ROWS_PER_POINT * _MINUTE:
+                boundary = rolled
+        if width >= _ROWS_PER_POINT * _TEN_MINUTES:
+            boundary10 = max(boundary10, meta.get("rolled_10m_until", -1.0))
+        return boundary10, boundary
+
     async def gpu_history(
         self, node: str, metric: str, start: float, end: float, max_points: int
     ) -> GpuSeries:
         """GPU index -> [(t, value)] over [start, end], averaged into at most max_points buckets.
 
         Raw samples where they still exist, 1-minute rollup averages before that, 10-minute
-        ones before those. Unknown values are left out, never reported as zero.
+        ones before those; where points are five minutes (fifty minutes) apart or more, the
+        closed minutes (ten minutes) come from their rollups. Unknown values are left out, never
+        reported as zero.
         """
         if metric not in HISTORY_METRICS:
             raise ValueError(f"unknown metric {metric!r}; expected one of {HISTORY_METRICS}")
@@ -630,8 +652,8 @@ class Store:
         node_id = await self._node_id(node)
         if node_id is None:
             return {}
-        boundary = await self._raw_boundary()
         width = max(end - start, 1e-9) / max_points
+        boundary10, boundary = await self._history_boundaries(width)
         sql = f"""
             SELECT gpu, MIN(CAST((t - :start) / :width AS INTEGER), :last) AS bucket,
                    AVG(t), AVG(v)
@@ -658,7 +680,7 @@ class Store:
             "width": width,
             "last": max_points - 1,
             "boundary": boundary if math.isfinite(boundary) else -1.0,
-            "boundary10": await self._ten_minute_boundary(),
+            "boundary10": boundary10,
             "raw_start": max(start, boundary),
         }
         series: dict[int, list[tuple[float, float]]] = {}
