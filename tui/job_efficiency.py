@@ -1,8 +1,10 @@
 """Running jobs' GPU efficiency for a screen that refreshes every few seconds.
 
 The first call reads each running job's life from the store's tiers; after that only the
-minutes closed since the previous call are read (8,192 rows a minute for 1,024 nodes), and the
-last ten minutes are kept per minute in memory, their sums updated as minutes enter and leave.
+minutes closed since the previous call are read, from the per-job sums the store keeps for
+each minute of the last half hour (one row per job and minute; a longer gap reads the life
+again), and the last ten minutes are kept per minute in memory, their sums updated as
+minutes enter and leave.
 Figures cover closed minutes: they move once a minute, as the 1-minute tier does, and a call
 within the same minute for the same jobs returns the previous answer.
 """
@@ -24,6 +26,7 @@ from tui.job_usage import (
 )
 from tui.model import Job, JobState
 from tui.store import Store
+from tui.store_schema import JOB_MINUTES_KEPT_S
 
 # Sums left by minutes that entered and then left the window are rounding noise.
 _EMPTY_MINUTES = 1e-6
@@ -47,7 +50,11 @@ class JobEfficiencyTracker:
         running_jobs = [job for job in jobs if job.state is JobState.RUNNING]
         running = frozenset(job.job_id for job in running_jobs)
         boundary10, rolled = await tier_boundaries(self._store)
-        if self._until is None or self._until < boundary10 or rolled < self._until:
+        if (
+            self._until is None
+            or self._until < max(boundary10, rolled - JOB_MINUTES_KEPT_S)
+            or rolled < self._until
+        ):
             starts = [job.start_time for job in running_jobs]
             known = [start for start in starts if start is not None]
             earliest = min(known) if known and len(known) == len(starts) else 0.0

@@ -75,7 +75,6 @@ _SUM_TERMS = (
     "SUM(CASE WHEN u.mem_pct IS NOT NULL THEN u.minutes END)",
     "SUM(u.mem_pct * u.minutes)",
 )
-_SUMS = ", ".join(_SUM_TERMS)
 _NAMED_SUMS = ", ".join(f"{term} AS s{i}" for i, term in enumerate(_SUM_TERMS))
 _COLUMNS = ", ".join(JOB_USAGE_SUMS)
 _DIFFERENCES = ", ".join(f"e.{c} - COALESCE(s.{c}, 0)" for c in JOB_USAGE_SUMS)
@@ -123,18 +122,12 @@ _EDGES = _edges()
 
 
 # Closed minutes of the 1-minute tier, per job and minute (the jobs screen's running update).
-# TOTAL, not SUM: 0.0 rather than NULL where nothing was measured, so rows add as they are.
+# Each job's sums per closed minute (the jobs screen's running update), in minute order.
 MINUTES_BY_JOB = f"""
-SELECT j.job_id, j.user, j.account, u.minute, {_SUMS.replace("SUM(", "TOTAL(")}
-FROM (
-    SELECT job, minute, 1.0 AS minutes, utilization_pct_avg AS util,
-           memory_used_mib_avg AS mem, memory_pct_avg AS mem_pct
-    FROM gpu_rollups_1m
-    WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
-      AND job IS NOT NULL
-) AS u JOIN jobs AS j ON j.id = u.job
-GROUP BY u.minute, u.job
-ORDER BY u.minute
+SELECT j.job_id, j.user, j.account, m.minute, {", ".join(f"m.{c}" for c in JOB_USAGE_SUMS)}
+FROM job_minutes AS m JOIN jobs AS j ON j.id = m.job
+WHERE m.minute >= :start AND m.minute < :end
+ORDER BY m.minute
 """
 
 

@@ -33,6 +33,7 @@ from tui.model import EMPTY_MAPPING, ClusterSnapshot
 from tui.sources.base import HISTORY_METRICS, GpuSeries
 from tui.store_schema import (
     APPLICATION_ID,
+    JOB_MINUTES_ROLL_UP,
     JOB_SPANS_UPDATE,
     JOB_USAGE_ROLL_UP,
     MEMORY_PCT_SQL,
@@ -487,18 +488,25 @@ class Store:
             # Every sample write also stores the watermark, so nothing older exists.
             done = minute
         if minute > done:
-            await db.execute(_ROLL_UP, (done, minute))
+            await self._roll_up_minutes(db, done, minute)
             done = minute
         elif minute < done:
             # A late sample for a minute already rolled up: recompute that minute.
             _, pruned = await self._meta()
             if pruned is None or minute >= pruned:
-                await db.execute(_ROLL_UP, (minute, minute + _MINUTE))
+                await self._roll_up_minutes(db, minute, minute + _MINUTE)
         await db.execute(
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_until', ?)", (done,)
         )
         await self._roll_up_ten_minutes(db, done)
         return done
+
+    async def _roll_up_minutes(self, db: aiosqlite.Connection, start: float, end: float) -> None:
+        """The 1-minute rows of [start, end), and each job's sums over them."""
+        await db.execute(_ROLL_UP, (start, end))
+        window = {"start": start, "end": end}
+        for statement in JOB_MINUTES_ROLL_UP:
+            await db.execute(statement, window)
 
     async def _roll_up_ten_minutes(self, db: aiosqlite.Connection, rolled_until: float) -> None:
         """Roll the 1-minute rows of every closed 10 minutes into the 10-minute tier."""

@@ -309,6 +309,23 @@ WHERE id IN (
 )
 """
 
+# How long each job's per-minute sums are kept (job_minutes): the jobs screen's last ten
+# minutes, and refreshes up to this far apart, read them instead of every GPU's rollups.
+JOB_MINUTES_KEPT_S = 1800
+
+# Each job's sums per minute with :start <= minute < :end, replacing what those minutes held
+# (a late sample recomputes its minute), and dropping minutes older than the kept span.
+JOB_MINUTES_ROLL_UP = (
+    "DELETE FROM job_minutes WHERE minute >= :start AND minute < :end",
+    f"""INSERT INTO job_minutes (minute, job, {_JOB_USAGE_COLUMNS})
+SELECT minute, job, {_job_usage_terms("1.0")}
+FROM gpu_rollups_1m
+WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+  AND job IS NOT NULL
+GROUP BY minute, job""",
+    f"DELETE FROM job_minutes WHERE minute < :end - {JOB_MINUTES_KEPT_S}",
+)
+
 _META = "COALESCE((SELECT value FROM store_meta WHERE key = '{}'), -1)"
 
 # Every job's running totals from the history already kept: 10-minute rows before the 1-minute
@@ -345,6 +362,14 @@ CREATE TABLE job_usage_10m (
     PRIMARY KEY (job, bucket)
 ) WITHOUT ROWID;
 
+-- Each job's sums per closed minute, for the last JOB_MINUTES_KEPT_S.
+CREATE TABLE job_minutes (
+    minute INTEGER NOT NULL,
+    job INTEGER NOT NULL,
+    {", ".join(f"{column} REAL NOT NULL" for column in JOB_USAGE_SUMS)},
+    PRIMARY KEY (minute, job)
+) WITHOUT ROWID;
+
 ALTER TABLE jobs ADD COLUMN first_bucket INTEGER;
 ALTER TABLE jobs ADD COLUMN last_bucket INTEGER;
 {_JOB_TOTAL_COLUMNS}CREATE INDEX jobs_by_last_bucket ON jobs (last_bucket);
@@ -352,6 +377,12 @@ ALTER TABLE jobs ADD COLUMN last_bucket INTEGER;
 {JOB_USAGE_BACKFILL.strip()};
 
 {JOB_SPANS_BACKFILL.strip()};
+
+{
+    JOB_MINUTES_ROLL_UP[1]
+    .replace(":start", f"{_META.format('rolled_until')} - {JOB_MINUTES_KEPT_S}")
+    .replace(":end", _META.format("rolled_until"))
+};
 """
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)

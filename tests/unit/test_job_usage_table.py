@@ -13,8 +13,11 @@ from tests.unit.test_job_usage import (
     HOUR,
     T0,
     assert_known_answers,
+    job,
+    snapshot,
     write_three_hour_job,
 )
+from tui.job_efficiency import JobEfficiencyTracker
 from tui.job_usage import usage_by_job
 from tui.store import Store
 from tui.store_schema import JOB_USAGE_SUMS, MIGRATIONS
@@ -92,11 +95,11 @@ def version_3_database(path: Path) -> None:
     db.execute("INSERT INTO nodes (id, name) VALUES (1, ?)", (NODE,))
     db.execute("INSERT INTO jobs (id, job_id, user, account) VALUES (1, '7', 'alice', 'ml')")
     columns = "utilization_pct_avg, memory_used_mib_avg, memory_pct_avg"
-    for k in range(6):
+    for k in range(18):  # every rolled-up 10 minutes, the first hour's 1-minute rows gone
         db.executemany(
             f"INSERT INTO gpu_rollups_10m (node_id, bucket, gpu, job, samples, {columns}) "
-            "VALUES (1, ?, ?, 1, 20, 50.0, 1000.0, 25.0)",
-            [(int(T0) + 600 * k, gpu) for gpu in range(8)],
+            "VALUES (1, ?, ?, 1, 20, ?, 1000.0, 25.0)",
+            [(int(T0) + 600 * k, gpu, 50.0 if k < 12 else 0.0) for gpu in range(8)],
         )
     for k in range(120):
         util = 50.0 if k < 60 else 0.0
@@ -132,8 +135,37 @@ async def test_a_version_3_database_is_upgraded_and_its_history_fills_the_table(
         assert_known_answers(await usage_by_job(store, T0, T0 + 3 * HOUR))
         (tens,) = (await store.db.execute_fetchall("SELECT count(*) FROM gpu_rollups_10m"))[0]
         (minutes,) = (await store.db.execute_fetchall("SELECT count(*) FROM gpu_rollups_1m"))[0]
-        assert (tens, minutes) == (6 * 8, 120 * 8)
+        assert (tens, minutes) == (18 * 8, 120 * 8)
+        job_minutes = await store.db.execute_fetchall(
+            "SELECT minute, gpu_minutes, idle_minutes FROM job_minutes ORDER BY minute"
+        )
+        assert [tuple(row) for row in job_minutes] == [
+            (T0 + 3 * HOUR - 60 * k, 8.0, 8.0) for k in range(30, 0, -1)
+        ]
         series = await store.gpu_history(NODE, "utilization_pct", T0, T0 + 3 * HOUR, 3)
         assert [round(v, 6) for _, v in series[0]] == [50.0, 50.0, 0.0]
+    finally:
+        await store.close()
+
+
+async def test_the_jobs_screen_adds_closed_minutes_from_the_per_minute_sums(
+    tmp_path: Path,
+) -> None:
+    store = await Store.open(tmp_path / "history.db")
+    try:
+        tracker = JobEfficiencyTracker(store)
+        for k in range(40):  # 20 minutes at 60 %
+            await store.write_snapshot(snapshot(T0 + 30 * k, 60.0, (job(),)))
+        await tracker.efficiency([job()])
+        for k in range(40, 50):  # then 5 minutes idle
+            await store.write_snapshot(snapshot(T0 + 30 * k, 0.0, (job(),)))
+        efficiency = (await tracker.efficiency([job()]))["7"]
+        (fresh,) = await usage_by_job(store, T0, T0 + 24 * 60)
+        assert efficiency.life == fresh
+        assert efficiency.life.gpu_hours == pytest.approx(8 * 24 / 60)
+        assert efficiency.life.idle_gpu_hours == pytest.approx(8 * 4 / 60)
+        recent = efficiency.recent
+        assert recent is not None and recent.gpu_hours == pytest.approx(8 * 10 / 60)
+        assert recent.mean_utilization_pct == pytest.approx(60.0 * 6 / 10)
     finally:
         await store.close()
