@@ -631,7 +631,11 @@ class Store:
         stretch comes from that tier, so a week reads 10-minute rows up to the last closed
         10 minutes rather than a day of 1-minute rows and an hour of raw samples (3x fewer
         rows)."""
-        meta = {str(k): float(v) for k, v in await self._fetch_all("SELECT * FROM store_meta")}
+        rows = await self._fetch_all(
+            "SELECT key, value FROM store_meta WHERE key IN "
+            "('rolled_until', 'raw_pruned_until', 'minute_pruned_until', 'rolled_10m_until')"
+        )
+        meta = {str(key): float(value) for key, value in rows}
         rolled, pruned = meta.get("rolled_until"), meta.get("raw_pruned_until")
         boundary10 = meta.get("minute_pruned_until", -1.0)
         boundary = -math.inf if pruned is None else _ceil_minute(pruned)
