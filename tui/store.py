@@ -594,6 +594,12 @@ class Store:
             "(SELECT id FROM jobs WHERE last_bucket > ? AND last_bucket <= ?)",
             (since, cutoff),
         )
+        # Without its span the job is in no report, as its rollups are gone too.
+        await db.execute(
+            "UPDATE jobs SET first_bucket = NULL, last_bucket = NULL "
+            "WHERE last_bucket > ? AND last_bucket <= ?",
+            (since, cutoff),
+        )
         await db.execute(
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('job_usage_pruned_until', ?)",
             (cutoff,),

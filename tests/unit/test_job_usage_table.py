@@ -82,6 +82,9 @@ async def test_a_job_keeps_its_totals_until_its_last_ten_minutes_leave_the_reten
         assert usage.idle_gpu_hours == pytest.approx(8 * 10 / 60)
         await store.prune(last + 7 * DAY + 600)
         assert await table_rows(store) == []
+        # Only the last 10 minutes, never rolled up, are still in the tiers.
+        (left,) = await usage_by_job(store, T0, T0 + 3 * HOUR)
+        assert left.gpu_hours == pytest.approx(8 * 10 / 60)
     finally:
         await store.close()
 
