@@ -33,6 +33,9 @@ from tui.model import EMPTY_MAPPING, ClusterSnapshot
 from tui.sources.base import HISTORY_METRICS, GpuSeries
 from tui.store_schema import (
     APPLICATION_ID,
+    JOB_MINUTES_ROLL_UP,
+    JOB_SPANS_UPDATE,
+    JOB_USAGE_ROLL_UP,
     MEMORY_PCT_SQL,
     MIGRATIONS,
     ROLLUP_METRICS,
@@ -51,6 +54,8 @@ AUDIT_ORIGINS = ("keyboard", "agent", "cli", "mcp")
 
 _MINUTE = 60
 _TEN_MINUTES = 600
+# A sparkline point this many rows of a tier wide or wider is drawn from that tier.
+_ROWS_PER_POINT = 5
 # 64 MiB page cache: one ingest cycle of a 1,000-node cluster touches ~1,000 leaf pages.
 _CACHE_KIB = 65536
 
@@ -483,18 +488,25 @@ class Store:
             # Every sample write also stores the watermark, so nothing older exists.
             done = minute
         if minute > done:
-            await db.execute(_ROLL_UP, (done, minute))
+            await self._roll_up_minutes(db, done, minute)
             done = minute
         elif minute < done:
             # A late sample for a minute already rolled up: recompute that minute.
             _, pruned = await self._meta()
             if pruned is None or minute >= pruned:
-                await db.execute(_ROLL_UP, (minute, minute + _MINUTE))
+                await self._roll_up_minutes(db, minute, minute + _MINUTE)
         await db.execute(
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_until', ?)", (done,)
         )
         await self._roll_up_ten_minutes(db, done)
         return done
+
+    async def _roll_up_minutes(self, db: aiosqlite.Connection, start: float, end: float) -> None:
+        """The 1-minute rows of [start, end), and each job's sums over them."""
+        await db.execute(_ROLL_UP, (start, end))
+        window = {"start": start, "end": end}
+        for statement in JOB_MINUTES_ROLL_UP:
+            await db.execute(statement, window)
 
     async def _roll_up_ten_minutes(self, db: aiosqlite.Connection, rolled_until: float) -> None:
         """Roll the 1-minute rows of every closed 10 minutes into the 10-minute tier."""
@@ -504,7 +516,10 @@ class Store:
         )
         done = float(rows[0][0]) if rows else None  # type: ignore[index]
         if done is not None and bucket > done:
-            await db.execute(TEN_MINUTE_ROLL_UP, {"start": int(done), "end": bucket})
+            window = {"start": int(done), "end": bucket}
+            await db.execute(TEN_MINUTE_ROLL_UP, window)
+            await db.execute(JOB_USAGE_ROLL_UP, window)
+            await db.execute(JOB_SPANS_UPDATE, window)
         if done is None or bucket > done:
             await db.execute(
                 "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('rolled_10m_until', ?)",
@@ -546,6 +561,7 @@ class Store:
                 "WHERE node_id IN (SELECT id FROM nodes) AND bucket <= ?",
                 (rollup_cutoff - _TEN_MINUTES,),
             )
+            await self._prune_job_usage(db, rollup_cutoff - _TEN_MINUTES)
             if tiered and math.isfinite(minute_cutoff):
                 await db.execute(
                     "INSERT OR REPLACE INTO store_meta (key, value) "
@@ -563,6 +579,31 @@ class Store:
         result = PruneResult(samples.rowcount, rollups.rowcount, ten_minute.rowcount)
         logger.debug("history pruned: {}", result)
         return result
+
+    async def _prune_job_usage(self, db: aiosqlite.Connection, cutoff: float) -> None:
+        """Delete the running usage totals of the jobs whose last 10 minutes are at or before
+        `cutoff`; a job still in the retention keeps all its rows, so its totals stay exact."""
+        rows = await db.execute_fetchall(
+            "SELECT value FROM store_meta WHERE key = 'job_usage_pruned_until'"
+        )
+        since = float(rows[0][0]) if rows else -math.inf  # type: ignore[index]
+        if not math.isfinite(cutoff) or cutoff <= since:
+            return
+        await db.execute(
+            "DELETE FROM job_usage_10m WHERE job IN "
+            "(SELECT id FROM jobs WHERE last_bucket > ? AND last_bucket <= ?)",
+            (since, cutoff),
+        )
+        # Without its span the job is in no report, as its rollups are gone too.
+        await db.execute(
+            "UPDATE jobs SET first_bucket = NULL, last_bucket = NULL "
+            "WHERE last_bucket > ? AND last_bucket <= ?",
+            (since, cutoff),
+        )
+        await db.execute(
+            "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('job_usage_pruned_until', ?)",
+            (cutoff,),
+        )
 
     async def run_maintenance(
         self, interval_s: float = 60.0, clock: Callable[[], float] = time.time
@@ -590,13 +631,37 @@ class Store:
         )
         return float(rows[0][0]) if rows else -1.0
 
+    async def _history_boundaries(self, width: float) -> tuple[float, float]:
+        """(where the 10-minute tier stops serving a sparkline, where raw samples start) for
+        points `width` s apart: where a point spans at least five rows of a tier, its closed
+        stretch comes from that tier, so a week reads 10-minute rows up to the last closed
+        10 minutes rather than a day of 1-minute rows and an hour of raw samples (3x fewer
+        rows)."""
+        rows = await self._fetch_all(
+            "SELECT key, value FROM store_meta WHERE key IN "
+            "('rolled_until', 'raw_pruned_until', 'minute_pruned_until', 'rolled_10m_until')"
+        )
+        meta = {str(key): float(value) for key, value in rows}
+        rolled, pruned = meta.get("rolled_until"), meta.get("raw_pruned_until")
+        boundary10 = meta.get("minute_pruned_until", -1.0)
+        boundary = -math.inf if pruned is None else _ceil_minute(pruned)
+        if rolled is not None:
+            boundary = min(boundary, rolled)
+            if width >= _ROWS_PER_POINT * _MINUTE:
+                boundary = rolled
+        if width >= _ROWS_PER_POINT * _TEN_MINUTES:
+            boundary10 = max(boundary10, meta.get("rolled_10m_until", -1.0))
+        return boundary10, boundary
+
     async def gpu_history(
         self, node: str, metric: str, start: float, end: float, max_points: int
     ) -> GpuSeries:
         """GPU index -> [(t, value)] over [start, end], averaged into at most max_points buckets.
 
         Raw samples where they still exist, 1-minute rollup averages before that, 10-minute
-        ones before those. Unknown values are left out, never reported as zero.
+        ones before those; where points are five minutes (fifty minutes) apart or more, the
+        closed minutes (ten minutes) come from their rollups. Unknown values are left out, never
+        reported as zero.
         """
         if metric not in HISTORY_METRICS:
             raise ValueError(f"unknown metric {metric!r}; expected one of {HISTORY_METRICS}")
@@ -605,8 +670,8 @@ class Store:
         node_id = await self._node_id(node)
         if node_id is None:
             return {}
-        boundary = await self._raw_boundary()
         width = max(end - start, 1e-9) / max_points
+        boundary10, boundary = await self._history_boundaries(width)
         sql = f"""
             SELECT gpu, MIN(CAST((t - :start) / :width AS INTEGER), :last) AS bucket,
                    AVG(t), AVG(v)
@@ -633,7 +698,7 @@ class Store:
             "width": width,
             "last": max_points - 1,
             "boundary": boundary if math.isfinite(boundary) else -1.0,
-            "boundary10": await self._ten_minute_boundary(),
+            "boundary10": boundary10,
             "raw_start": max(start, boundary),
         }
         series: dict[int, list[tuple[float, float]]] = {}

@@ -222,6 +222,169 @@ ALTER TABLE audit_log_v2 RENAME TO audit_log;
 CREATE INDEX audit_log_by_ts ON audit_log (ts);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+IDLE_THRESHOLD_PCT = 5.0
+
+# Per job, over every GPU it held: GPU-minutes, then (weight, weighted sum) of utilization,
+# idle GPU-minutes (utilization under IDLE_THRESHOLD_PCT), and (weight, weighted sum) of memory
+# used and of memory percent. NULL readings add to the GPU-minutes only: unknown is never idle.
+JOB_USAGE_SUMS = (
+    "gpu_minutes",
+    "util_minutes",
+    "util_sum",
+    "idle_minutes",
+    "mem_minutes",
+    "mem_sum",
+    "mem_pct_minutes",
+    "mem_pct_sum",
+)
+_JOB_USAGE_COLUMNS = ", ".join(JOB_USAGE_SUMS)
+
+
+def _job_usage_terms(minutes: str) -> str:
+    """SELECT terms in JOB_USAGE_SUMS order over rollup rows that each last `minutes`."""
+    terms = (
+        f"SUM({minutes})",
+        f"SUM(CASE WHEN utilization_pct_avg IS NOT NULL THEN {minutes} ELSE 0 END)",
+        f"COALESCE(SUM(utilization_pct_avg * {minutes}), 0)",
+        f"SUM(CASE WHEN utilization_pct_avg < {IDLE_THRESHOLD_PCT} THEN {minutes} ELSE 0 END)",
+        f"SUM(CASE WHEN memory_used_mib_avg IS NOT NULL THEN {minutes} ELSE 0 END)",
+        f"COALESCE(SUM(memory_used_mib_avg * {minutes}), 0)",
+        f"SUM(CASE WHEN memory_pct_avg IS NOT NULL THEN {minutes} ELSE 0 END)",
+        f"COALESCE(SUM(memory_pct_avg * {minutes}), 0)",
+    )
+    return ", ".join(
+        f"{term} AS {column}" for term, column in zip(terms, JOB_USAGE_SUMS, strict=True)
+    )
+
+
+def _minute_sums(start: str, end: str) -> str:
+    """(job, bucket, sums) of the 1-minute rows in [start, end), each minute its own job's."""
+    return f"""
+    SELECT job, (minute / 600) * 600 AS bucket, {_job_usage_terms("1.0")}
+    FROM gpu_rollups_1m
+    WHERE node_id IN (SELECT id FROM nodes) AND minute >= {start} AND minute < {end}
+      AND job IS NOT NULL
+    GROUP BY job, bucket"""
+
+
+def _ten_minute_sums(start: str, end: str) -> str:
+    """(job, bucket, sums) of 10-minute rows in [start, end), each wholly its job's."""
+    return f"""
+    SELECT job, bucket, {_job_usage_terms("10.0")}
+    FROM gpu_rollups_10m
+    WHERE node_id IN (SELECT id FROM nodes) AND bucket >= {start} AND bucket < {end}
+      AND job IS NOT NULL
+    GROUP BY job, bucket"""
+
+
+_RUNNING = ", ".join(f"SUM({column}) OVER running" for column in JOB_USAGE_SUMS)
+_WINDOW = "WINDOW running AS (PARTITION BY job ORDER BY bucket)"
+
+# Adds the 1-minute rows with :start <= minute < :end (whole 10 minutes, after every bucket
+# already in the table) to each job's running totals; run with the 10-minute rollup.
+JOB_USAGE_ROLL_UP = f"""
+INSERT OR REPLACE INTO job_usage_10m (job, bucket, {_JOB_USAGE_COLUMNS})
+SELECT n.job, n.bucket, {
+    ", ".join(f"COALESCE(p.{c}, 0) + SUM(n.{c}) OVER running" for c in JOB_USAGE_SUMS)
+}
+FROM ({_minute_sums(":start", ":end")}
+) AS n
+LEFT JOIN job_usage_10m AS p ON p.job = n.job AND p.bucket = (
+    SELECT MAX(bucket) FROM job_usage_10m WHERE job = n.job AND bucket < :start)
+WINDOW running AS (PARTITION BY n.job ORDER BY n.bucket)
+"""
+
+# Each job's first and last 10 minutes in the table and its totals at the last, for the jobs
+# of 1-minute rows in [:start, :end).
+JOB_SPANS_UPDATE = f"""
+UPDATE jobs SET
+    first_bucket = COALESCE(
+        first_bucket, (SELECT MIN(bucket) FROM job_usage_10m WHERE job = jobs.id)),
+    (last_bucket, {_JOB_USAGE_COLUMNS}) = (
+        SELECT bucket, {_JOB_USAGE_COLUMNS} FROM job_usage_10m WHERE job = jobs.id
+        ORDER BY bucket DESC LIMIT 1)
+WHERE id IN (
+    SELECT job FROM gpu_rollups_1m
+    WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+)
+"""
+
+# How long each job's per-minute sums are kept (job_minutes): the jobs screen's last ten
+# minutes, and refreshes up to this far apart, read them instead of every GPU's rollups.
+JOB_MINUTES_KEPT_S = 1800
+
+# Each job's sums per minute with :start <= minute < :end, replacing what those minutes held
+# (a late sample recomputes its minute), and dropping minutes older than the kept span.
+JOB_MINUTES_ROLL_UP = (
+    "DELETE FROM job_minutes WHERE minute >= :start AND minute < :end",
+    f"""INSERT INTO job_minutes (minute, job, {_JOB_USAGE_COLUMNS})
+SELECT minute, job, {_job_usage_terms("1.0")}
+FROM gpu_rollups_1m
+WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+  AND job IS NOT NULL
+GROUP BY minute, job""",
+    f"DELETE FROM job_minutes WHERE minute < :end - {JOB_MINUTES_KEPT_S}",
+)
+
+_META = "COALESCE((SELECT value FROM store_meta WHERE key = '{}'), -1)"
+
+# Every job's running totals from the history already kept: 10-minute rows before the 1-minute
+# tier begins, then the 1-minute rows of every rolled-up 10 minutes.
+JOB_USAGE_BACKFILL = f"""
+INSERT OR REPLACE INTO job_usage_10m (job, bucket, {_JOB_USAGE_COLUMNS})
+SELECT job, bucket, {_RUNNING}
+FROM ({_ten_minute_sums("-1", _META.format("minute_pruned_until"))}
+    UNION ALL {_minute_sums(_META.format("minute_pruned_until"), _META.format("rolled_10m_until"))}
+)
+{_WINDOW}
+"""
+
+JOB_SPANS_BACKFILL = f"""
+UPDATE jobs SET
+    first_bucket = (SELECT MIN(bucket) FROM job_usage_10m WHERE job = jobs.id),
+    (last_bucket, {_JOB_USAGE_COLUMNS}) = (
+        SELECT bucket, {_JOB_USAGE_COLUMNS} FROM job_usage_10m WHERE job = jobs.id
+        ORDER BY bucket DESC LIMIT 1)
+"""
+
+_JOB_TOTAL_COLUMNS = "".join(f"ALTER TABLE jobs ADD COLUMN {c} REAL;\n" for c in JOB_USAGE_SUMS)
+
+# Version 4: each job's running usage totals at the end of every 10 minutes it held a GPU, and
+# on the job its first and last of those 10 minutes and its totals at the last: the usage of a
+# job over whole 10 minutes is its totals when it lies wholly inside them, else one difference
+# of two rows, so a report over a week reads one row per job instead of every GPU's rollups.
+# A job's rows are kept until its last 10 minutes leave the rollup retention.
+_V4 = f"""
+CREATE TABLE job_usage_10m (
+    job INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    {", ".join(f"{column} REAL NOT NULL" for column in JOB_USAGE_SUMS)},
+    PRIMARY KEY (job, bucket)
+) WITHOUT ROWID;
+
+-- Each job's sums per closed minute, for the last JOB_MINUTES_KEPT_S.
+CREATE TABLE job_minutes (
+    minute INTEGER NOT NULL,
+    job INTEGER NOT NULL,
+    {", ".join(f"{column} REAL NOT NULL" for column in JOB_USAGE_SUMS)},
+    PRIMARY KEY (minute, job)
+) WITHOUT ROWID;
+
+ALTER TABLE jobs ADD COLUMN first_bucket INTEGER;
+ALTER TABLE jobs ADD COLUMN last_bucket INTEGER;
+{_JOB_TOTAL_COLUMNS}CREATE INDEX jobs_by_last_bucket ON jobs (last_bucket);
+
+{JOB_USAGE_BACKFILL.strip()};
+
+{JOB_SPANS_BACKFILL.strip()};
+
+{
+    JOB_MINUTES_ROLL_UP[1]
+    .replace(":start", f"{_META.format('rolled_until')} - {JOB_MINUTES_KEPT_S}")
+    .replace(":end", _META.format("rolled_until"))
+};
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 SCHEMA_VERSION = len(MIGRATIONS)

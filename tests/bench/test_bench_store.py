@@ -178,6 +178,8 @@ async def _fill_week(store: Store, nodes: int, end: int, *, tiered: bool) -> Non
             "('raw_pruned_until', :cut), ('rolled_until', :end)",
             {"cut": end - 3600, "end": end},
         )
+        if not tiered:  # the single-tier layout had no 10-minute rows at all
+            await db.execute("DELETE FROM store_meta WHERE key = 'rolled_10m_until'")
 
 
 async def _week_figures(path: Path, *, tiered: bool) -> tuple[float, float]:

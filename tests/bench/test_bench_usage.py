@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from types import MappingProxyType
 
+import aiosqlite
 import pytest
 
 from tests.bench.report import bench
@@ -16,6 +17,12 @@ from tui.job_efficiency import JobEfficiencyTracker
 from tui.job_usage import running_job_efficiency
 from tui.model import Job, JobState
 from tui.store import Store
+from tui.store_schema import (
+    JOB_MINUTES_KEPT_S,
+    JOB_MINUTES_ROLL_UP,
+    JOB_SPANS_BACKFILL,
+    JOB_USAGE_BACKFILL,
+)
 from tui.usage_report import build_report
 
 pytestmark = pytest.mark.bench
@@ -80,8 +87,10 @@ def _week_job(time_expr: str) -> str:
 async def _fill_tiers(
     store: Store, start: float, minute_tier_from: float, now: float, job: str
 ) -> None:
-    """History as the store keeps it at `now`: 10-minute rows, 1-minute rows, the open minute."""
+    """History as the store keeps it at `now`: 10-minute rows, 1-minute rows, the open minute,
+    and each job's running totals per closed 10 minutes (as an upgraded database fills them)."""
     open_minute = now - now % 60
+    rolled_10m = open_minute - open_minute % 600
     async with store.transaction() as db:
         await db.execute(_rows_sql("gpu_rollups_10m", "bucket", 600, start, minute_tier_from, job))
         await db.execute(
@@ -100,11 +109,20 @@ async def _fill_tiers(
             "INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)",
             [
                 ("rolled_until", open_minute),
-                ("rolled_10m_until", open_minute - open_minute % 600),
+                ("rolled_10m_until", rolled_10m),
                 ("minute_pruned_until", minute_tier_from),
                 ("raw_pruned_until", open_minute - 3600),
             ],
         )
+        await db.execute(JOB_USAGE_BACKFILL)
+        await db.execute(JOB_SPANS_BACKFILL)
+        await _job_minutes(db, max(minute_tier_from, open_minute - JOB_MINUTES_KEPT_S), open_minute)
+
+
+async def _job_minutes(db: aiosqlite.Connection, start: float, end: float) -> None:
+    """Each job's sums per minute in [start, end), as the store's 1-minute rollup keeps them."""
+    for statement in JOB_MINUTES_ROLL_UP:
+        await db.execute(statement, {"start": start, "end": end})
 
 
 def _running_jobs(count: int, started: float) -> list[Job]:
@@ -120,9 +138,11 @@ def _running_jobs(count: int, started: float) -> list[Job]:
 
 
 async def _close_minute(store: Store, minute: float, job: str) -> None:
-    """What the collector's rollup adds each minute: one 1-minute row per GPU."""
+    """What the collector's rollup adds each minute: one 1-minute row per GPU, and each job's
+    sums over them."""
     async with store.transaction() as db:
         await db.execute(_rows_sql("gpu_rollups_1m", "minute", 60, minute, minute + 60, job))
+        await _job_minutes(db, minute, minute + 60)
         await db.execute(
             "UPDATE store_meta SET value = ? WHERE key = 'rolled_until'", (minute + 60,)
         )

@@ -348,3 +348,21 @@ def test_node_down_fires_only_when_it_lasts_a_minute() -> None:
     assert not [a for a in engine.active if a.state is AlertState.FIRING]
     engine.evaluate(snap(T0 + 71, nodes=(down,)), now=T0 + 71)
     assert [a.rule for a in engine.active if a.state is AlertState.FIRING] == ["node_down"]
+
+
+def test_an_active_gpu_alert_follows_its_reading_and_holder_between_snapshots() -> None:
+    hot = Rule("hot", Watch.GPU_TEMPERATURE, Comparator.GTE, 85, severity=Severity.CRITICAL)
+    engine = AlertEngine([hot])
+    engine.evaluate(snap(T0, (gpu(temperature_c=90.0),)), now=T0)
+    (before,) = engine.active
+    engine.evaluate(snap(T0 + 5, (gpu(temperature_c=90.0),)), now=T0 + 5)
+    assert engine.active == [before]  # unchanged reading: the same alert
+    engine.evaluate(snap(T0 + 10, (gpu(temperature_c=97.0),)), now=T0 + 10)
+    (hotter,) = engine.active
+    assert (hotter.value, hotter.summary) == (97.0, "GPU 0 on gpu-01 at 97 C")
+    engine.evaluate(snap(T0 + 15, (gpu(temperature_c=97.0, job_id="42"),)), now=T0 + 15)
+    (held,) = engine.active
+    assert held.labels["job"] == "42"
+    engine.evaluate(snap(T0 + 20, (gpu(temperature_c=90.0),)), now=T0 + 20)
+    (back,) = engine.active
+    assert (back.value, back.summary, "job" in back.labels) == (90.0, before.summary, False)

@@ -137,3 +137,17 @@ async def test_pruning_a_new_or_young_store_at_the_defaults_deletes_nothing(tmp_
         assert len(await store.gpu_samples(NODE, T0, T0 + 150)) == 30
     finally:
         await store.close()
+
+
+async def test_a_week_sparkline_reads_a_database_that_names_its_cluster(tmp_path: Path) -> None:
+    from tui.store_identity import claim_cluster
+
+    store = await Store.open(tmp_path / "history.db")
+    try:
+        await claim_cluster(store, "prod-a")
+        for k in range(30):
+            await store.write_snapshot(snapshot(T0 + 60 * k, 40.0))
+        week = await store.gpu_history(NODE, "utilization_pct", T0 + 1800 - 7 * DAY, T0 + 1800, 4)
+        assert [v for _, v in week[0]] == [40.0]
+    finally:
+        await store.close()

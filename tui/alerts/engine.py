@@ -94,11 +94,21 @@ def _gpu_labels(gpu: Gpu) -> dict[str, str]:
     return labels
 
 
+_GpuInputs = tuple[float, str, str | None, str | None]
+
+
 class ConditionFinder:
-    """Which targets match a rule in a snapshot (stateless, fast)."""
+    """Which targets match a rule in a snapshot (fast).
+
+    A GPU condition whose inputs did not change since the previous snapshot is the same
+    Condition object as before, so that an unchanged alert costs no new strings or dicts."""
 
     def __init__(self, gpu_hourly_price: float) -> None:
         self.gpu_hourly_price = gpu_hourly_price
+        # (rule, watch) -> (node, GPU index) -> the inputs and the Condition built from them.
+        self._gpu_conditions_before: dict[
+            tuple[str, Watch], dict[tuple[str, int], tuple[_GpuInputs, Condition]]
+        ] = {}
 
     def conditions(self, rule: Rule, snapshot: ClusterSnapshot) -> Iterator[Condition]:
         match rule.watch.target_kind:
@@ -152,10 +162,25 @@ class ConditionFinder:
             hits = [
                 (g, v) for g in gpus if (v := value_of(g)) is not None and compare(v, threshold)
             ]
+        before = self._gpu_conditions_before.get((rule.name, rule.watch), {})
+        now: dict[tuple[str, int], tuple[_GpuInputs, Condition]] = {}
         for gpu, value in hits:
-            yield Condition(
-                _gpu_target(gpu), value, self._gpu_summary(rule, gpu, value), _gpu_labels(gpu)
-            )
+            key = (gpu.node, gpu.index)
+            inputs = (value, gpu.model, gpu.job_id, gpu.user)
+            kept = before.get(key)
+            if kept is None or kept[0] != inputs:
+                kept = (
+                    inputs,
+                    Condition(
+                        _gpu_target(gpu),
+                        value,
+                        self._gpu_summary(rule, gpu, value),
+                        _gpu_labels(gpu),
+                    ),
+                )
+            now[key] = kept
+            yield kept[1]
+        self._gpu_conditions_before[(rule.name, rule.watch)] = now
 
     def _gpu_summary(self, rule: Rule, gpu: Gpu, value: float) -> str:
         where = f"GPU {gpu.index} on {gpu.node}"
@@ -283,6 +308,11 @@ class AlertEngine:
             self._active.values(),
             key=lambda a: (-a.severity.rank, -(a.fired_at or a.active_since)),
         )
+
+    @property
+    def held(self) -> tuple[Alert, ...]:
+        """Pending and firing alerts in no particular order (cheaper than `active`)."""
+        return tuple(self._active.values())
 
     def firing(self) -> list[Alert]:
         return [a for a in self.active if a.state is AlertState.FIRING]

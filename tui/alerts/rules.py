@@ -18,7 +18,10 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"info": 0, "warning": 1, "critical": 2}[self.value]
+        return _SEVERITY_RANKS[self.value]
+
+
+_SEVERITY_RANKS = {"info": 0, "warning": 1, "critical": 2}
 
 
 class Watch(StrEnum):

@@ -59,7 +59,7 @@ class AlertService:
     async def on_snapshot(self, snapshot: ClusterSnapshot) -> list[Transition]:
         now = snapshot.taken_at
         transitions = self.engine.evaluate(snapshot, now=now)
-        if self.repository is not None and (transitions or self.engine.active):
+        if self.repository is not None and (transitions or self.engine.held):
             await self._persist(self.repository, transitions)
         loud = [
             t
@@ -82,7 +82,7 @@ class AlertService:
         """Alerting goes on while the store cannot be written (a full disk): the failure is
         logged once, with the store's health, and the active state is written once it can."""
         try:
-            await repository.record(transitions, self.engine.active)
+            await repository.record(transitions, self.engine.held)
         except StoreError as error:
             if self.persist_error is None:
                 logger.warning("alert state not saved (kept in memory): {}", one_line(error))

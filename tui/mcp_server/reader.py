@@ -57,6 +57,8 @@ class ClusterReader:
 
     async def ready(self, timeout_s: float) -> None:
         """Wait (at most timeout_s) for the first collection cycle; tools then answer."""
+        if self._first_cycle.is_set():
+            return  # no waiting task on every call once the first cycle is in
         with suppress(TimeoutError):
             await asyncio.wait_for(self._first_cycle.wait(), timeout_s)
 
