@@ -28,6 +28,13 @@ KEY_TABLE: tuple[tuple[str, str, str], ...] = (
     ("jobs", "/", "filter by user, state, partition or any text"),
     ("jobs", "enter", "job detail (nodes, GPU indices, times, pending reason)"),
     ("jobs", "space", "select / unselect a job (the cursor moves down)"),
+    (
+        "jobs",
+        "/ user: account: state: partition: wasting",
+        "field filters (user:alice, state:pd,r), wasting: allocated GPUs under 5 %",
+    ),
+    ("jobs", "e", "expand / fold an array job (a folded array's actions take all its tasks)"),
+    ("jobs", "s / S", "sort by the next column / reverse (or click a header)"),
     ("jobs", "C", "cancel the selected jobs"),
     ("jobs", "R", "requeue"),
     ("jobs", "H / L", "hold / release"),
