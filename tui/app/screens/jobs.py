@@ -32,6 +32,7 @@ from tui.app.job_rows import (
     member_rows,
 )
 from tui.app.screens.closing import close_screen
+from tui.app.screens.job_output import JobOutputScreen
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.job_arrays import group_arrays, split_array_id
 from tui.job_efficiency import JobEfficiencyTracker
@@ -130,6 +131,8 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
         Binding("e", "toggle_expand", "Expand array"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
+        Binding("c", "copy_id", "Copy id"),
+        Binding("l", "output", "Output"),
         Binding("C", "app.on_selection('cancel')", "Cancel job"),
         Binding("R", "app.on_selection('requeue')", "Requeue"),
         Binding("H", "app.on_selection('hold')", "Hold"),
@@ -371,6 +374,22 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
             job = next((j for j in self._snapshot.jobs if _array_of(j.job_id) == row.target), None)
         if job is not None:
             self.app.push_screen(JobDetailScreen(job, self.dash.now()))
+
+    def action_copy_id(self) -> None:
+        job_id = self.current_job_id()
+        if job_id is not None:
+            self.app.copy_to_clipboard(job_id)
+            self.notify(f"copied {job_id}", timeout=2)
+
+    def action_output(self) -> None:
+        row = self.current_row()
+        if row is None or self._snapshot is None:
+            return
+        job = self._snapshot.job_by_id.get(row.key)
+        if job is None:
+            self.notify(f"{row.target} is an array: expand it (e) and pick a task", timeout=3)
+            return
+        self.app.push_screen(JobOutputScreen(job))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

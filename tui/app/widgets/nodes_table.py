@@ -58,6 +58,7 @@ class NodesTable(ScrollView, can_focus=True):
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("p", "toggle_group", "Group"),
+        Binding("c", "copy_name", "Copy name", show=False),
     ]
 
     class NodeHighlighted(Message):
@@ -313,6 +314,12 @@ class NodesTable(ScrollView, can_focus=True):
     def set_filter(self, row_filter: RowFilter) -> None:
         self.row_filter = row_filter
         self.refresh_rows()
+
+    def action_copy_name(self) -> None:
+        node = self.current_node()
+        if node is not None:
+            self.app.copy_to_clipboard(node)
+            self.notify(f"copied {node}", timeout=2)
 
     def action_toggle_select(self) -> None:
         node = self.current_node()
