@@ -12,13 +12,13 @@ import pytest
 from textual import events
 from textual.widgets import DataTable
 
-from tests.ui.conftest import dialog_ready, make_app, notifications
+from tests.ui.conftest import dialog_ready, make_app, notifications, static_text
 from tests.ui.fake_cluster import FIXED_NOW, make_gpus, make_jobs, make_nodes
 from tui.actions import ActionKind
 from tui.app.app import ClusterDashApp
 from tui.app.job_rows import UNKNOWN
 from tui.app.screens.confirm import ConfirmActionScreen
-from tui.app.screens.jobs import JobsScreen
+from tui.app.screens.jobs import JobDetailScreen, JobsScreen
 from tui.model import ClusterSnapshot, Job, JobState
 from tui.store import Store
 
@@ -310,3 +310,54 @@ async def test_filter_by_field_and_by_waste(tmp_path: Path, holder: dict[str, An
         await pilot.press("slash", "ctrl+u", *"owner:erin", "enter")
         assert any("unknown filter field 'owner'" in m for m in notifications(app))
         assert screen._order == before
+
+
+async def test_job_detail_draws_its_gpus_over_its_life_and_the_commands(
+    tmp_path: Path, holder: dict[str, Any]
+) -> None:
+    app = make_app(tmp_path, holder=holder)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await show_jobs(app, holder, [multi_node_job()])
+        await pilot.press("j")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        move_to(screen, "60")
+        await pilot.press("enter")
+        detail = app.screen
+        assert isinstance(detail, JobDetailScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        gpus = static_text(detail.query_one("#job-gpus"))
+        lines = gpus.splitlines()
+        job = multi_node_job()
+        for node in job.nodes:
+            rows = [line for line in lines if line.startswith(f"{node} GPU ")]
+            assert [r.split()[2] for r in rows] == ["6"]  # only the job's own GPU
+            assert any(ch in rows[0] for ch in "▁▂▃▄▅▆▇█")
+        ruler = next(line for line in lines if "▼ start" in line)
+        row = next(line for line in lines if line.startswith("gpu-08 GPU 6"))
+        # The history asked for covers the job's life from a little before its start.
+        calls = holder["services"].history.calls
+        (node, metric, start, end, _), *_ = [c for c in calls if c[0] == "gpu-08"]
+        assert metric == "utilization_pct" and start < FIXED_NOW - 1800 and end == FIXED_NOW
+        marker = ruler.index("▼") - ruler.index("─")
+        assert marker == int((FIXED_NOW - 1800 - start) / (end - start) * 60)
+        assert len(row) >= ruler.index("▼")
+        commands = static_text(detail.query_one("#job-commands"))
+        assert "$ scancel --verbose 60" in commands
+        assert "$ scontrol requeue 60" in commands
+        record = static_text(detail.query_one("Static"))
+        assert "gpu-[08-10,12]" in record
+
+
+async def test_a_pending_jobs_detail_says_it_has_no_gpus_yet(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("j", "slash", *"state:pd", "enter", "enter")
+        detail = app.screen
+        assert isinstance(detail, JobDetailScreen)
+        await app.workers.wait_for_complete()
+        assert "not started on GPUs yet" in static_text(detail.query_one("#job-gpus"))
+        assert "Priority" in static_text(detail.query_one("Static"))

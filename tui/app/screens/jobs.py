@@ -3,6 +3,7 @@ detail."""
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 
 from loguru import logger
@@ -15,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.actions import Action, ActionError, ActionKind
 from tui.agent.reasons import explain_reason
 from tui.app import format as fmt
 from tui.app.dash import DashAccess
@@ -31,9 +33,11 @@ from tui.app.job_rows import (
     job_row,
     member_rows,
 )
+from tui.app.job_timeline import lifetime_window, start_ruler, timeline
 from tui.app.screens.closing import close_screen
 from tui.app.screens.job_output import JobOutputScreen
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
+from tui.hostlist import compress_hostlist
 from tui.job_arrays import group_arrays, split_array_id
 from tui.job_efficiency import JobEfficiencyTracker
 from tui.job_usage import JobEfficiency
@@ -58,7 +62,7 @@ def job_detail_table(job: Job, now: float) -> Table:
         fmt.add_plain_row(table, "Waiting", fmt.duration(job.pending_for_s(now)))
     elif job.reason and job.reason != "None":
         fmt.add_plain_row(table, "Reason", job.reason)
-    fmt.add_plain_row(table, "Nodes", ",".join(job.nodes) or "-")
+    fmt.add_plain_row(table, "Nodes", compress_hostlist(job.nodes) or "-")
     for node, indices in sorted(job.gpu_indices.items()):
         fmt.add_plain_row(table, f"  GPUs on {node}", ",".join(str(i) for i in indices))
     if job.state is JobState.PENDING:
@@ -69,6 +73,9 @@ def job_detail_table(job: Job, now: float) -> Table:
     fmt.add_plain_row(table, "Started", _clock(job.start_time, now))
     limit = "-" if job.time_limit_min is None else fmt.duration(job.time_limit_min * 60.0)
     fmt.add_plain_row(table, "Time limit", limit)
+    fmt.add_plain_row(table, "Priority", "-" if job.priority is None else str(job.priority))
+    fmt.add_plain_row(table, "StdOut", job.stdout or "-")
+    fmt.add_plain_row(table, "StdErr", job.stderr or "-")
     return table
 
 
@@ -76,13 +83,31 @@ def _clock(ts: float | None, now: float) -> str:
     return "-" if ts is None else f"{fmt.age(now - ts)} ago"
 
 
-class JobDetailScreen(ModalScreen[None]):
+TIMELINE_WIDTH = 60
+# A job on more nodes shows its first ones; the rest are named in the Slurm record.
+TIMELINE_NODES = 16
+
+
+def job_commands(job_id: str) -> str:
+    """The commands cancel and requeue would run, as the operator would type them."""
+    lines = []
+    for kind in (ActionKind.CANCEL, ActionKind.REQUEUE):
+        try:
+            argv = Action(kind, (job_id,)).argv()
+        except ActionError as error:
+            return str(error)
+        lines.extend(f"{kind.value:8} $ {shlex.join(command)}" for command in argv)
+    return "\n".join(lines)
+
+
+class JobDetailScreen(DashAccess, ModalScreen[None]):
     DEFAULT_CSS = """
     JobDetailScreen { align: center middle; }
     JobDetailScreen > VerticalScroll {
         width: 90%; max-width: 100; height: auto; max-height: 90%;
         border: thick $accent; background: $panel; padding: 1 2;
     }
+    JobDetailScreen #job-commands { color: $text-accent; margin: 1 0; }
     """
     BINDINGS = [Binding("escape,q,enter", "app.pop_screen", "Close")]
 
@@ -94,6 +119,53 @@ class JobDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(job_detail_table(self.job, self.now))
+            yield Static(job_commands(self.job.job_id), id="job-commands", markup=False)
+            yield Static("", id="job-gpus", markup=False)
+
+    def on_mount(self) -> None:
+        self._load_timelines()
+
+    @work(group="job-timelines", exclusive=True)
+    async def _load_timelines(self) -> None:
+        """Each of the job's GPUs over its life so far, from the history."""
+        box = self.query_one("#job-gpus", Static)
+        job = self.job
+        if job.start_time is None or not job.gpu_indices:
+            box.update("GPUs over the job's life: not started on GPUs yet")
+            return
+        history = self.dash.history
+        if history is None:
+            box.update("GPUs over the job's life: no GPU history here")
+            return
+        window_start, end = lifetime_window(job.start_time, self.now)
+        label_width = max(
+            len(f"{node} GPU {i}") for node, indices in job.gpu_indices.items() for i in indices
+        )
+        text = Text("GPU utilization over the job's life", style="bold")
+        text.append(f"  ({fmt.duration(end - window_start)}, one column per ")
+        text.append(f"{fmt.duration((end - window_start) / TIMELINE_WIDTH)})\n")
+        text.append(" " * (label_width + 1))
+        text.append(start_ruler(window_start, job.start_time, end, TIMELINE_WIDTH) + "\n")
+        nodes = sorted(job.gpu_indices)[:TIMELINE_NODES]
+        for node in nodes:
+            try:
+                series = await history.gpu_history(
+                    node, "utilization_pct", window_start, end, TIMELINE_WIDTH * 2
+                )
+            except Exception as error:  # the history's failure is shown, never raised
+                text.append(f"{node}: history not readable: {one_line(error)}\n", style="red")
+                continue
+            for index in job.gpu_indices[node]:
+                label = f"{node} GPU {index}".ljust(label_width)
+                points = series.get(index, [])
+                line = timeline(points, window_start, end, TIMELINE_WIDTH)
+                text.append(f"{label} ")
+                text.append(line if line.strip() else "(no readings)", style="green")
+                text.append("\n")
+        if len(job.gpu_indices) > len(nodes):
+            text.append(f"… and {len(job.gpu_indices) - len(nodes)} more nodes\n", style="dim")
+        if self.is_attached:
+            box.update(text)
 
 
 class JobsTable(DataTable[Text | str]):
