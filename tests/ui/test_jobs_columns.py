@@ -146,8 +146,10 @@ async def test_typed_ahead_expand_and_move_act_on_the_first_task(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await show_jobs(app, holder, array_jobs())
-        # The array sorts first (job id 50); the keys arrive as one burst, as over slow SSH.
-        for key, char in [("j", "j"), ("e", "e"), ("down", None), ("R", "R")]:
+        await pilot.press("j")
+        # The array sorts first (job id 50); the keys arrive as one burst, as over slow SSH:
+        # each waits for the re-render the one before it started.
+        for key, char in [("e", "e"), ("down", None), ("R", "R")]:
             app.post_message(events.Key(key, char))
         dialog = None
         for _ in range(100):
