@@ -342,7 +342,7 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
                 self._efficiency_again = False
                 try:
                     found = await self._tracker.efficiency(self._snapshot.jobs)
-                except (StoreError, sqlite3.Error) as error:
+                except (StoreError, sqlite3.Error, ValueError) as error:  # ValueError: closed
                     logger.debug("job efficiency not read: {}", one_line(error))
                     return
                 if found != self.efficiency:
