@@ -81,3 +81,10 @@ def group_arrays(jobs: Iterable[Job]) -> list[JobGroup]:
             JobGroup(array_display_id(array_id, numbers), tuple(members[key]), array_id, numbers)
         )
     return groups
+
+
+def array_task_counts(jobs: Iterable[Job]) -> dict[str, int]:
+    """array id -> how many of its tasks Slurm lists (running ones and the pending rest)."""
+    return {
+        str(group.array_job_id): group.task_count for group in group_arrays(jobs) if group.is_array
+    }

@@ -175,6 +175,11 @@ class Job:
     start_time: float | None = None
     time_limit_min: int | None = None
     held: bool = False
+    # Slurm's scheduling priority (pending jobs are started in its order); None: not reported.
+    priority: int | None = None
+    # Where Slurm writes the job's output, as it reports them; "" when not reported.
+    stdout: str = ""
+    stderr: str = ""
 
     @property
     def gpu_count(self) -> int:

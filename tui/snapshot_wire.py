@@ -56,6 +56,9 @@ def _job(job: Job) -> dict[str, Any]:
         "start_time": job.start_time,
         "time_limit_min": job.time_limit_min,
         "held": job.held,
+        "priority": job.priority,
+        "stdout": job.stdout,
+        "stderr": job.stderr,
     }
 
 

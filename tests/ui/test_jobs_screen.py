@@ -128,7 +128,7 @@ async def test_pending_jobs_show_requested_gpus_and_waiting_time(tmp_path: Path)
         queued = pending[1]  # asked for 16 GPUs, submitted 20 minutes ago
         row = [str(cell) for cell in table.get_row(queued.job_id)]
         assert "16 req" in row
-        assert "wait 20:00" in row
+        assert "wait 20:00 / 4:00:00" in row
         running = next(j for j in app.snapshot.jobs if j.state is JobState.RUNNING)
         row = [str(cell) for cell in table.get_row(running.job_id)]
         assert str(running.gpu_count) in row and not any(c.startswith("wait") for c in row)

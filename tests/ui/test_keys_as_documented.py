@@ -91,7 +91,7 @@ async def test_help_lists_the_bound_keys_symbols_and_state_colours(tmp_path: Pat
         # Keys as bound: two keys of one action share a row; the tooltip follows the label.
         assert "q / ctrl+c" in text and "Quit: the terminal is restored" in text
         assert "Drain: the selected nodes, else the highlighted one" in text
-        assert "Cancel job" in text and "Requeue" in text
+        assert "Cancel: the selected jobs" in text and "Requeue" in text
 
 
 async def test_an_active_node_filter_is_shown_until_cleared(tmp_path: Path) -> None:

@@ -471,3 +471,26 @@ def test_an_odd_record_is_skipped_not_fatal(v: Version) -> None:
     assert len(jobs) == len(v.active_jobs)
     bad = {"jobs": [{"job_id": 5, "job_state": "RUNNING", "nodes": "gpu-[01"}]}
     assert slurm_json.parse_jobs(bad) == ()
+
+
+def test_priority_and_output_paths_read_the_same_from_json_and_text(v: Version) -> None:
+    _, json_jobs = parsed(v, "json")
+    _, text_jobs = parsed(v, "text")
+    by_mode = [{j.job_id: j for j in jobs} for jobs in (json_jobs, text_jobs)]
+    assert {k: j.priority for k, j in by_mode[0].items()} == {
+        k: j.priority for k, j in by_mode[1].items()
+    }
+    for jobs in by_mode:
+        assert all(job.priority is not None for job in jobs.values())
+        # stderr goes to the stdout file unless asked otherwise (22.05's JSON leaves it empty)
+        assert all(job.stdout and job.stderr == job.stdout for job in jobs.values())
+
+
+def test_2311_output_paths_and_priority(state_2311) -> None:
+    _, jobs = state_2311
+    job = jobs["101"]
+    assert (job.priority, job.stdout, job.stderr) == (
+        1000,
+        "/home/alice/slurm-101.out",
+        "/home/alice/slurm-101.out",
+    )

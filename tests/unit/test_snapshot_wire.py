@@ -41,6 +41,9 @@ def _changed(snapshot: ClusterSnapshot, rng: random.Random, step: int) -> Cluste
             state=JobState.RUNNING,
             nodes=(nodes[0].name,),
             gpu_indices=MappingProxyType({nodes[0].name: (0, 1)}),
+            priority=step,
+            stdout=f"/home/ana/slurm-{1000 + step}.out",
+            stderr=f"/home/ana/slurm-{1000 + step}.err",
         )
     )
     health = MappingProxyType(

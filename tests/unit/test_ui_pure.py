@@ -57,6 +57,36 @@ def test_filters_text_regex_and_inverted(text: str, haystack: str, expected: boo
     assert parse_filter(text).matches(haystack) is expected
 
 
+ROW = {"user": {"alice"}, "state": {"pending", "pd"}, "partition": {"gpu"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "expected"),
+    [
+        ("user:alice", (), True),
+        ("USER:Alice", (), True),
+        ("user:ali", (), False),  # whole values, not prefixes
+        ("user:bob,alice state:pd", (), True),
+        ("user:alice state:r", (), False),
+        ("wasting", (), False),
+        ("wasting", ("wasting",), True),
+        ("!wasting", ("wasting",), False),
+        ("user:alice train", (), True),  # the rest is matched as text
+        ("user:alice eval", (), False),
+        ("partition:gpu", (), True),
+    ],
+)
+def test_field_terms_and_flag_words(text: str, flags: tuple[str, ...], expected: bool) -> None:
+    row_filter = parse_filter(text, fields=("user", "state", "partition"), flags=("wasting",))
+    assert row_filter.matches("101 train-0 alice", ROW, flags) is expected
+
+
+def test_field_terms_are_plain_text_where_not_offered_and_unknown_fields_are_errors() -> None:
+    assert parse_filter("user:alice").matches("job of user:alice")
+    with pytest.raises(FilterError, match="unknown filter field 'owner'"):
+        parse_filter("owner:alice", fields=("user",))
+
+
 def test_bad_regex_is_one_line_error() -> None:
     with pytest.raises(FilterError, match="bad filter regex"):
         parse_filter("gpu-[")

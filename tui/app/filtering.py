@@ -3,13 +3,17 @@
 A filter is plain text (case-insensitive substring), `/regex/`-free: if the text is a
 valid regular expression with regex characters it is used as one; a leading `!`
 inverts the match. Rows are matched on the text of all their cells.
+
+A screen may also accept field terms (`user:alice`, `state:pending,running`: any of the
+comma-separated values, compared whole and case-insensitively) and flag words (`wasting`);
+every term must hold, and the leading `!` inverts the whole filter.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,23 +33,42 @@ class RowFilter:
     needle: str = ""
     pattern: re.Pattern[str] | None = None
     inverted: bool = False
+    # (field, accepted values lower-cased) terms, and flag words, that must all hold.
+    fields: tuple[tuple[str, frozenset[str]], ...] = ()
+    flags: frozenset[str] = frozenset()
 
     @property
     def active(self) -> bool:
         return bool(self.text)
 
-    def matches(self, haystack: str) -> bool:
+    def matches(
+        self,
+        haystack: str,
+        values: Mapping[str, Collection[str]] | None = None,
+        flags: Collection[str] = (),
+    ) -> bool:
+        """`values`: each field's values for this row (lower-cased); `flags`: its flag words."""
         if not self.text:
             return True
         if self.pattern is not None:
             found = self.pattern.search(haystack) is not None
         else:
             found = self.needle in haystack.lower()
+        if self.fields:
+            row_values = values or {}
+            found = found and all(
+                not accepted.isdisjoint(row_values.get(name, ())) for name, accepted in self.fields
+            )
+        found = found and self.flags.issubset(flags)
         return found != self.inverted
 
 
-def parse_filter(raw: str) -> RowFilter:
-    """'gpu-0' substring, 'gpu-0[1-3]' regex, '!drain' inverted. Bad regex: FilterError."""
+def parse_filter(raw: str, fields: Collection[str] = (), flags: Collection[str] = ()) -> RowFilter:
+    """'gpu-0' substring, 'gpu-0[1-3]' regex, '!drain' inverted. Bad regex: FilterError.
+
+    With `fields`/`flags`: `name:value[,value]` terms for those names and those flag words
+    are taken out of the text; an unknown `name:` is a FilterError.
+    """
     text = raw.strip()
     if not text:
         return RowFilter()
@@ -53,13 +76,36 @@ def parse_filter(raw: str) -> RowFilter:
     body = text[1:].strip() if inverted else text
     if not body:
         return RowFilter()
+    terms: list[tuple[str, frozenset[str]]] = []
+    words: set[str] = set()
+    if fields or flags:
+        rest: list[str] = []
+        for token in body.split():
+            name, colon, value = token.partition(":")
+            if colon and name.lower() in fields and value:
+                terms.append((name.lower(), frozenset(v for v in value.lower().split(",") if v)))
+            elif colon and name.isalpha() and name.lower() not in fields:
+                known = ", ".join(f"{f}:" for f in fields)
+                raise FilterError(f"unknown filter field {name!r}: use {known}")
+            elif token.lower() in flags:
+                words.add(token.lower())
+            else:
+                rest.append(token)
+        body = " ".join(rest)
     pattern = None
     if any(ch in _REGEX_CHARS for ch in body):
         try:
             pattern = re.compile(body, re.IGNORECASE)
         except re.error as error:
             raise FilterError(f"bad filter regex {body!r}: {error}") from None
-    return RowFilter(text=text, needle=body.lower(), pattern=pattern, inverted=inverted)
+    return RowFilter(
+        text=text,
+        needle=body.lower(),
+        pattern=pattern,
+        inverted=inverted,
+        fields=tuple(terms),
+        flags=frozenset(words),
+    )
 
 
 def filter_rows(rows: Iterable[T], row_filter: RowFilter, haystack: Callable[[T], str]) -> list[T]:

@@ -20,10 +20,12 @@ from tui.app.screens.alert_detail import AlertDetailScreen
 from tui.app.screens.alert_rules import AlertRulesScreen, RuleFormScreen
 from tui.app.screens.confirm import ConfirmActionScreen
 from tui.app.screens.conversations import ConversationsScreen
+from tui.app.screens.job_output import JobOutputScreen
 from tui.app.screens.jobs import JobDetailScreen, JobsScreen, JobsTable
 from tui.app.screens.main import MainScreen, NodesPane
 from tui.app.screens.node_detail import NodeDetailScreen
 from tui.app.screens.silences import SilenceDialog, SilencesScreen
+from tui.app.screens.users import UsersScreen
 from tui.app.widgets.alert_feed import AlertFeed
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.nodes_table import NodesTable
@@ -56,6 +58,8 @@ CONTEXTS: tuple[KeyContext, ...] = (
     ),
     KeyContext("jobs", (JobsScreen, JobsTable)),
     KeyContext("job detail", (JobDetailScreen,)),
+    KeyContext("job output", (JobOutputScreen,)),
+    KeyContext("users", (UsersScreen,)),
     KeyContext("node detail", (NodeDetailScreen,)),
     KeyContext("alerts", (AlertFeed,)),
     KeyContext("alert detail", (AlertDetailScreen,)),

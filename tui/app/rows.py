@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 
 from tui.app import format as fmt
-from tui.model import ClusterSnapshot, Gpu, Job, JobState, Node, is_allocated_idle
+from tui.model import ClusterSnapshot, Gpu, Job, Node, is_allocated_idle
 
 # What an operator scans first comes first: at 80 columns, state, GPUs, utilization and
 # jobs are on screen; the reason, CPUs and memory follow (scroll right for the rest).
@@ -169,73 +168,3 @@ def _util_style(util: float | None) -> str:
     if util < 50:
         return "cyan"
     return "green"
-
-
-JOB_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("job_id", "JOBID"),
-    ("partition", "PARTITION"),
-    ("name", "NAME"),
-    ("user", "USER"),
-    ("state", "ST"),
-    ("time", "TIME (run / wait)"),
-    ("gpus", "GPUS"),
-    ("nodes", "NODELIST(REASON)"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    job_id: str
-    cells: tuple[Text | str, ...]
-    sort_values: dict[str, Any]
-    haystack: str
-
-
-def job_gpus(job: Job) -> int:
-    """GPUs held; for a job not yet running, the GPUs it asked for."""
-    if job.state is JobState.PENDING or not job.nodes:
-        return job.gpus_requested or job.gpu_count
-    return job.gpu_count
-
-
-def job_row(job: Job, now: float) -> JobRow:
-    pending = job.state is JobState.PENDING
-    if job.start_time is not None and not pending:
-        elapsed: float | None = now - job.start_time
-    else:
-        elapsed = job.pending_for_s(now)
-    # squeue shows 0:00 for a pending job; we show how long it has waited, marked as such.
-    time_cell = (
-        Text(f"wait {fmt.duration(elapsed)}", style="yellow") if pending else fmt.duration(elapsed)
-    )
-    gpus = job_gpus(job)
-    gpus_cell = Text(f"{gpus} req", style="yellow") if pending and gpus else str(gpus)
-    where = ",".join(job.nodes) if job.nodes else f"({job.reason or 'None'})"
-    state = job.state.value
-    cells: tuple[Text | str, ...] = tuple(
-        Text(cell) if isinstance(cell, str) else cell
-        for cell in (
-            job.job_id,
-            job.partition,
-            fmt.truncate(job.name, 20),
-            job.user,
-            fmt.styled(
-                state + (" (held)" if job.held else ""), fmt.JOB_STATE_STYLES.get(state, "")
-            ),
-            time_cell,
-            gpus_cell,
-            fmt.truncate(where, 40),
-        )
-    )
-    sort_values = {
-        "job_id": int(job.job_id.split("_")[0].split("+")[0]),
-        "partition": job.partition,
-        "name": job.name,
-        "user": job.user,
-        "state": state,
-        "time": elapsed,
-        "gpus": gpus,
-        "nodes": where,
-    }
-    haystack = " ".join((job.job_id, job.name, job.user, state, job.partition, where))
-    return JobRow(job.job_id, cells, sort_values, haystack)

@@ -208,6 +208,7 @@ def parse_job(item: Mapping[str, Any]) -> Job:
     nodes = expand_hostlist(item.get("nodes")) if state is not JobState.PENDING else ()
     reason = clean(item.get("state_reason"))
     priority = number(item.get("priority"), None)
+    stdout = clean(item.get("standard_output"))
     gpus_per_node = gpus_per_request(item.get("tres_per_node"))
     if not gpus_per_node and nodes:
         gpus_per_node = gpus_from_tres_counts(item.get("tres_alloc_str")) // len(nodes)
@@ -236,6 +237,10 @@ def parse_job(item: Mapping[str, Any]) -> Job:
         ),
         time_limit_min=number(item.get("time_limit"), None),
         held=state is JobState.PENDING and (reason in HOLD_REASONS or priority == 0),
+        priority=priority,
+        stdout=stdout,
+        # 22.05 leaves it empty when stderr goes to the stdout file, as it does by default.
+        stderr=clean(item.get("standard_error")) or stdout,
     )
 
 

@@ -75,6 +75,7 @@ JOB_FIELDS = (
     *("HetJobId", "HetJobOffset", "ArrayJobId", "ArrayTaskId", "Account", "Reason", "Priority"),
     *("SubmitTime", "StartTime", "TimeLimit", "NodeList", "NumNodes", "NumTasks", "TRES"),
     *("ReqTRES", "AllocTRES", "TresPerJob", "TresPerNode", "TresPerTask", "Nodes", "GRES"),
+    *("StdOut", "StdErr"),
 )
 NODES_COMMAND = "scontrol show node"
 JOBS_COMMAND = "scontrol show job"
@@ -171,6 +172,11 @@ def _int(value: str | None) -> int:
         return int(clean(value) or 0)
     except ValueError:
         return 0
+
+
+def _priority(value: str | None) -> int | None:
+    text = clean(value)
+    return int(text) if text.isdigit() else None
 
 
 def _identity(function: Callable[..., T]) -> Callable[..., T]:
@@ -340,6 +346,9 @@ class JobReader:
             time_limit_min=self._time_limit(fields.get("TimeLimit")),
             held=state is JobState.PENDING
             and (reason in HOLD_REASONS or fields.get("Priority") == "0"),
+            priority=_priority(fields.get("Priority")),
+            stdout=clean(fields.get("StdOut")),
+            stderr=clean(fields.get("StdErr")),
         )
 
 

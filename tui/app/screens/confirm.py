@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,8 +20,20 @@ from textual.widgets import Button, Input, Label, Static
 from tui.actions import Action, ActionError, ActionKind
 from tui.app.screens.closing import close_screen
 from tui.app.screens.form_dialog import FormDialog
+from tui.job_arrays import array_task_counts
+from tui.model import ClusterSnapshot, Job
 
 SETTLE_S = 0.3
+
+
+def targets_text(action: Action, jobs: Iterable[Job]) -> str:
+    """The targets; a job target that is a whole array says how many tasks it holds."""
+    if action.kind.targets_nodes:
+        return ", ".join(action.targets)
+    tasks = array_task_counts(jobs)
+    return ", ".join(
+        f"{t} (array: all {tasks[t]} array tasks)" if t in tasks else t for t in action.targets
+    )
 
 
 def commands_text(action: Action) -> str:
@@ -91,7 +103,9 @@ class ConfirmActionScreen(FormDialog[Action]):
                     style="bold",
                 )
             )
-            yield Static(", ".join(action.targets), id="confirm-targets", markup=False)
+            snapshot = getattr(self.app, "snapshot", None)
+            jobs = snapshot.jobs if isinstance(snapshot, ClusterSnapshot) else ()
+            yield Static(targets_text(action, jobs), id="confirm-targets", markup=False)
             if self.needs_reason:
                 yield Input(
                     value=action.reason,

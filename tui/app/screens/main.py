@@ -15,6 +15,7 @@ from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
 from tui.app.filtering import FilterError, RowFilter, parse_filter
 from tui.app.messages import NodeOpenRequested
+from tui.app.screens.users import UsersScreen
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.gpu_list import GpuList
@@ -84,6 +85,7 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
         ),
         Binding("b", "toggle_side", "Side panes", show=False, tooltip="show / hide"),
         Binding("j", "app.jobs", "Jobs", tooltip="the job list"),
+        Binding("u", "users", "Users", tooltip="GPUs, cost and waste per user and account"),
     ]
 
     def __init__(self) -> None:
@@ -159,6 +161,10 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
         target = {"gpus": "#gpus", "alerts": "#alerts", "chat": "#chat-input"}[pane]
         self.query_one(target).focus()
         self.dash.apply_latest(force=True)
+
+    def action_users(self) -> None:
+        if not isinstance(self.app.screen, UsersScreen):
+            self.app.push_screen(UsersScreen())
 
     def action_toggle_side(self) -> None:
         self.dash.update_ui_state(show_side=not self.dash.ui_state.show_side)

@@ -63,6 +63,7 @@ class NodesTable(ScrollView, can_focus=True):
         Binding("s", "cycle_sort", "Sort", tooltip="by the next column"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="the sort order"),
         Binding("p", "toggle_group", "Group", tooltip="by partition"),
+        Binding("c", "copy_name", "Copy name", show=False, tooltip="to your clipboard (OSC 52)"),
     ]
 
     class NodeHighlighted(Message):
@@ -318,6 +319,12 @@ class NodesTable(ScrollView, can_focus=True):
     def set_filter(self, row_filter: RowFilter) -> None:
         self.row_filter = row_filter
         self.refresh_rows()
+
+    def action_copy_name(self) -> None:
+        node = self.current_node()
+        if node is not None:
+            self.app.copy_to_clipboard(node)
+            self.notify(f"copied {node}", timeout=2)
 
     def action_toggle_select(self) -> None:
         node = self.current_node()
