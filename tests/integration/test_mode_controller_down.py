@@ -11,6 +11,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,9 +44,18 @@ def controller_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmC
         cluster.stop()
 
 
-def _env(cluster: SlurmCluster, store: Path) -> dict[str, str]:
+@pytest.fixture
+def runtime_dir() -> Iterator[str]:
+    """A runtime folder of its own: never attach to, or collide with, a collector already
+    running on this machine (a short path: a Unix socket's name has about 100 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="cd-run-") as folder:
+        yield folder
+
+
+def _env(cluster: SlurmCluster, store: Path, runtime: str) -> dict[str, str]:
     return dict(
         cluster.env,
+        XDG_RUNTIME_DIR=runtime,
         CLUSTERDASH_STORE_PATH=str(store),
         CLUSTERDASH_SLURM_TIMEOUT="3s",
         CLUSTERDASH_SLURM_INTERVAL="1s",
@@ -54,11 +64,11 @@ def _env(cluster: SlurmCluster, store: Path) -> dict[str, str]:
 
 
 def test_snapshot_shows_the_real_cluster_with_slurm_failing(
-    controller_down: SlurmCluster, tmp_path: Path
+    controller_down: SlurmCluster, tmp_path: Path, runtime_dir: str
 ) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tui.cli", "snapshot", "--json"],
-        env=_env(controller_down, tmp_path / "h.sqlite3"),
+        env=_env(controller_down, tmp_path / "h.sqlite3", runtime_dir),
         capture_output=True,
         text=True,
         timeout=60,
@@ -73,11 +83,13 @@ def test_snapshot_shows_the_real_cluster_with_slurm_failing(
     assert "Traceback" not in result.stderr
 
 
-def test_collect_writes_no_simulated_rows(controller_down: SlurmCluster, tmp_path: Path) -> None:
+def test_collect_writes_no_simulated_rows(
+    controller_down: SlurmCluster, tmp_path: Path, runtime_dir: str
+) -> None:
     store = tmp_path / "h.sqlite3"
     process = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "collect"],
-        env=_env(controller_down, store),
+        env=_env(controller_down, store, runtime_dir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
