@@ -40,11 +40,18 @@ async def test_answer_streams_into_markdown_with_reasoning_folded(tmp_path: Path
         assert reasoning.collapsed and reasoning.text == "The user asks about nodes."
         markdown = blocks[1]
         assert markdown.source == ANSWER
-        assert markdown.query("MarkdownTable")
-        cells = [str(cell.render()) for cell in markdown.query("MarkdownTableCellContents")]
-        assert "gpu-07" in cells and "down" in cells
+
+        def cells() -> list[str]:
+            return [str(cell.render()) for cell in markdown.query("MarkdownTableCellContents")]
+
+        def fence() -> str:
+            return "".join(block.code for block in markdown.query(MarkdownFence))
+
+        # The whole answer is in; its last blocks are drawn a moment later.
+        await wait_for(chat.pilot, lambda: "gpu-07" in cells() and "scontrol" in fence())
+        assert "down" in cells()
         assert markdown.query("MarkdownBulletList")
-        assert "scontrol show node gpu-07" in markdown.query_one(MarkdownFence).code
+        assert "scontrol show node gpu-07" in fence()
         # Batched: the ~100 deltas went out in far fewer Markdown writes.
         assert len(pieces(ANSWER)) > 60 and reply.writes < len(pieces(ANSWER)) / 2
         assert "which nodes need a look?" in chat.text()
