@@ -42,7 +42,7 @@ from tui.app.toast_hold import HeldToast, ToastHold, is_dialog
 from tui.app.widgets.alert_feed import AlertFeed
 from tui.collector import Collector
 from tui.config import Settings
-from tui.gc_tuning import calm_gc
+from tui.gc_tuning import calm_gc, gc_paused
 from tui.mode import Mode
 from tui.model import ClusterSnapshot
 from tui.sources.base import GpuHistory
@@ -308,7 +308,13 @@ class ClusterDashApp(ContainedErrors, App[int]):
 
     def apply_latest(self, force: bool = False) -> None:
         """Apply the newest snapshot to whatever screen is showing (nothing under a modal)."""
-        snapshot = self.snapshot
+        if self._first_paint_done:
+            self._apply(self.snapshot)
+        else:
+            with gc_paused():  # the first apply creates every row and ring: see tui/gc_tuning
+                self._apply(self.snapshot)
+
+    def _apply(self, snapshot: ClusterSnapshot) -> None:
         self.rings.add(snapshot.gpus, snapshot.taken_at)
         screen = self.screen
         if not isinstance(screen, SnapshotView):
