@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,7 @@ from tui.agent.slash import run_slash
 from tui.agent.tool_context import ToolContext
 from tui.agent.tool_registry import ACTION_TOOLS, READ_TOOLS
 from tui.config import load_settings
-from tui.mcp_server.server import CANNOT_ASK, DECLINED, NOT_OFFERED
+from tui.mcp_server.server import CANNOT_ASK, DECLINED, NOT_OFFERED, TOOL_TIME_META
 from tui.mode import store_path_for
 from tui.services import build_alerting, build_services
 from tui.store import AuditEntry, Store
@@ -159,6 +160,19 @@ async def test_bad_arguments_get_the_tools_one_line_error() -> None:
         text = text_of(result)
         assert result.is_error and message in text, tool
         assert "\n" not in text and "Traceback" not in text
+
+
+async def test_a_read_answer_says_how_long_the_tool_itself_ran() -> None:
+    async with mcp_session(DEMO, env=ONE_CYCLE) as session:
+        await session.call_tool("cluster_summary", {})  # the first waits for the first cycle
+        started = time.perf_counter()
+        result = await session.call_tool("list_nodes", {})
+        round_trip_ms = (time.perf_counter() - started) * 1e3
+        refused = await session.call_tool("node_detail", {"name": "no-such-node"})
+    assert not result.is_error and result.meta is not None
+    own_ms = result.meta[TOOL_TIME_META]
+    assert isinstance(own_ms, float) and 0 < own_ms < round_trip_ms
+    assert refused.is_error and not (refused.meta or {}).get(TOOL_TIME_META)
 
 
 async def audit_rows(mode: str) -> list[AuditEntry]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ SNAPSHOT_URI = "cluster://snapshot"
 ALERTS_URI = "cluster://alerts"
 # A tool called before the first collection cycle ends waits this long for it.
 FIRST_CYCLE_WAIT_S = 30.0
+# A read tool's answer carries, in its _meta, how long the tool itself ran in this process.
+TOOL_TIME_META = "clusterdash/tool_ms"
 
 NOT_OFFERED = "actions are not offered: start the server with clusterdash mcp --allow-actions"
 CANNOT_ASK = (
@@ -135,7 +138,12 @@ class ClusterMcp:
             if spec.action:
                 return await self._act(ctx, params, spec.propose(arguments))
             await self.reader.ready(FIRST_CYCLE_WAIT_S)
-            return _result(await spec.run(self.context, arguments))
+            started = time.perf_counter()
+            data = await spec.run(self.context, arguments)
+            own_ms = (time.perf_counter() - started) * 1e3
+            result = _result(data)
+            result.meta = {TOOL_TIME_META: round(own_ms, 3)}
+            return result
         except ToolError as error:
             return _error(str(error))
         except Exception as error:
