@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
+from operator import add, sub
 
 from tui.job_usage import (
     MINUTES_BY_JOB,
     RECENT_WINDOW_S,
     JobEfficiency,
-    add_sums,
     job_usage,
     read_rows,
     tier_boundaries,
@@ -30,6 +30,9 @@ from tui.store_schema import JOB_MINUTES_KEPT_S
 
 # Sums left by minutes that entered and then left the window are rounding noise.
 _EMPTY_MINUTES = 1e-6
+# Sums are added with map(add, ...) and answers built with tuple.__new__ inline: the loops
+# below run for every running job on each refresh (5,000 at a time).
+_tuple_new = tuple.__new__
 
 
 class JobEfficiencyTracker:
@@ -73,7 +76,7 @@ class JobEfficiencyTracker:
         while self._minutes and self._minutes[0][0] < rolled - RECENT_WINDOW_S:
             _, leaving = self._minutes.popleft()
             for job_id, sums in leaving.items():
-                left = add_sums(recent[job_id], sums, -1.0)
+                left = list(map(sub, recent[job_id], sums))
                 if left[0] < _EMPTY_MINUTES:
                     del recent[job_id]
                 else:
@@ -81,12 +84,16 @@ class JobEfficiencyTracker:
         names = self._names
         self._life = life = {job_id: t for job_id, t in self._life.items() if job_id in running}
         answer = {}
+        usage, recent_of = job_usage, recent.get
         for job_id, sums in life.items():
             user, account = names[job_id]
-            recent_sums = recent.get(job_id)
-            answer[job_id] = JobEfficiency(
-                job_usage(job_id, user, account, sums),
-                None if recent_sums is None else job_usage(job_id, user, account, recent_sums),
+            recent_sums = recent_of(job_id)
+            answer[job_id] = _tuple_new(
+                JobEfficiency,
+                (
+                    usage(job_id, user, account, sums),
+                    None if recent_sums is None else usage(job_id, user, account, recent_sums),
+                ),
             )
         self._answer = (running, answer)
         return answer
@@ -96,19 +103,20 @@ class JobEfficiencyTracker:
         by_minute: dict[float, dict[str, Sequence[float]]] = {}
         names, life, recent = self._names, self._life, self._recent
         minute_start, minute = None, {}
+        recent_of, life_of = recent.get, life.get
         for row in rows:  # ordered by minute
             if row[3] != minute_start:
                 minute_start = row[3]
                 minute = by_minute[float(minute_start)] = {}
             key = row[0]
             minute[key] = sums = row[4:]
-            kept = recent.get(key)
-            recent[key] = sums if kept is None else add_sums(kept, sums)
+            kept = recent_of(key)
+            recent[key] = sums if kept is None else list(map(add, kept, sums))
             if into_life:
-                kept = life.get(key)
+                kept = life_of(key)
                 if kept is None:
                     names[key] = (row[1], row[2])
                     life[key] = sums
                 else:
-                    life[key] = add_sums(kept, sums)
+                    life[key] = list(map(add, kept, sums))
         self._minutes.extend(by_minute.items())
