@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -284,8 +283,7 @@ class RemoteCollector:
             last_error=error,
             detail=f"via collect ({self.path})",
         )
-        merged = dict(self.latest.health) | {SOURCE: health}
-        return replace(self.latest, health=MappingProxyType(merged))
+        return self.latest.with_health(dict(self.latest.health) | {SOURCE: health})
 
     async def _publish(self, snapshot: ClusterSnapshot) -> None:
         self.latest = snapshot

@@ -307,7 +307,13 @@ class ClusterSnapshot:
         return self.jobs_by_node.get(node, ())
 
     def with_health(self, health: Mapping[str, SourceHealth]) -> ClusterSnapshot:
-        return replace(self, health=MappingProxyType(dict(health)))
+        """The same snapshot with other source health. The indexes built in __post_init__ do
+        not depend on health, so they are shared, not rebuilt (replace() would rebuild them:
+        ~15 ms at 1,024 nodes, on every update a viewer receives)."""
+        copy = object.__new__(ClusterSnapshot)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__["health"] = MappingProxyType(dict(health))
+        return copy
 
 
 def attach_gpu_owners(gpus: Iterable[Gpu], jobs: Iterable[Job]) -> tuple[Gpu, ...]:
