@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from tui.audit_record import AuditRecord
 from tui.config import load_settings
 from tui.services import build_services
 
@@ -21,12 +22,14 @@ async def main(reason: str) -> None:
         print(f"writer {services.writer}", flush=True)
         assert services.store is not None
         await services.store.add_audit(
-            user="operator",
-            origin="keyboard",
-            action="drain",
-            targets=["gpu-01"],
-            ok=True,
-            reason=reason,
+            AuditRecord(
+                user="operator",
+                origin="keyboard",
+                action="drain",
+                targets=("gpu-01",),
+                ok=True,
+                reason=reason,
+            )
         )
         print("audited", flush=True)
         runner = asyncio.create_task(services.run_background())

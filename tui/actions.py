@@ -12,10 +12,11 @@ import os
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from loguru import logger
 
+from tui.audit_record import AuditRecord
 from tui.text import one_line
 
 # Slurm node names: letters, digits, '-', '_', '.'; no hostlist brackets or spaces.
@@ -130,18 +131,21 @@ async def run_reported(runner: ActionRunner, action: Action) -> ActionResult:
         return ActionResult(action, ok=False, message=one_line(error))
 
 
-def audit_row(result: ActionResult, origin: str, user: str) -> dict[str, Any]:
-    """The audit log's columns for one action that ran (the store's add_audit keywords)."""
+def audit_record(
+    result: ActionResult, origin: str, user: str, ts: float | None = None
+) -> AuditRecord:
+    """The audit log's row for one action that ran."""
     action = result.action
-    return {
-        "user": user,
-        "origin": origin,
-        "action": action.kind.value,
-        "targets": list(action.targets),
-        "ok": result.ok,
-        "reason": action.reason,
-        "message": result.message,
-    }
+    return AuditRecord(
+        user=user,
+        origin=origin,
+        action=action.kind.value,
+        targets=tuple(action.targets),
+        ok=result.ok,
+        reason=action.reason,
+        message=result.message,
+        ts=ts,
+    )
 
 
 def current_user() -> str:

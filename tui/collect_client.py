@@ -18,6 +18,7 @@ from typing import Any
 from loguru import logger
 
 from tui.actions import Action
+from tui.audit_record import AuditRecord
 from tui.collector import Subscriber, deliver
 from tui.config import Settings, state_dir
 from tui.gc_tuning import gc_paused
@@ -314,28 +315,17 @@ class CollectorBackedStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def add_audit(
-        self,
-        *,
-        user: str,
-        origin: str,
-        action: str,
-        targets: Any,
-        ok: bool,
-        reason: str = "",
-        message: str = "",
-        ts: float | None = None,
-    ) -> int:
+    async def add_audit(self, record: AuditRecord) -> int:
         reply = await request(
             self._path,
             {
                 "op": "audit",
-                "origin": origin,
-                "action": action,
-                "targets": list(targets),
-                "result_ok": ok,
-                "reason": reason,
-                "message": message,
+                "origin": record.origin,
+                "action": record.action,
+                "targets": list(record.targets),
+                "result_ok": record.ok,
+                "reason": record.reason,
+                "message": record.message,
             },
         )
         return int(reply["audit_id"])

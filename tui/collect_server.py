@@ -26,6 +26,7 @@ from typing import Any
 from loguru import logger
 
 from tui.actions import JOB_ID_RE, NODE_NAME_RE, Action, ActionKind
+from tui.audit_record import AuditRecord
 from tui.model import ClusterSnapshot
 from tui.services import Services
 from tui.snapshot_output import snapshot_json
@@ -299,13 +300,15 @@ class CollectServer:
         if store is None or store.readonly:
             raise ValueError("this collector keeps no audit log")
         audit_id = await store.add_audit(
-            user=user,
-            origin=str(request.get("origin", "keyboard")),
-            action=str(request["action"]),
-            targets=[str(t) for t in request.get("targets", [])],
-            ok=bool(request["result_ok"]),
-            reason=str(request.get("reason", "")),
-            message=str(request.get("message", "")),
+            AuditRecord(
+                user=user,
+                origin=str(request.get("origin", "keyboard")),
+                action=str(request["action"]),
+                targets=tuple(str(t) for t in request.get("targets", [])),
+                ok=bool(request["result_ok"]),
+                reason=str(request.get("reason", "")),
+                message=str(request.get("message", "")),
+            )
         )
         return {"audit_id": audit_id}
 

@@ -12,9 +12,9 @@ and never takes the writer's role.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+from tui.audit_record import AuditRecord
 from tui.store import Store
 
 
@@ -27,31 +27,11 @@ class AuditingReader:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def add_audit(
-        self,
-        *,
-        user: str,
-        origin: str,
-        action: str,
-        targets: Sequence[str],
-        ok: bool,
-        reason: str = "",
-        message: str = "",
-        ts: float | None = None,
-    ) -> int:
+    async def add_audit(self, record: AuditRecord) -> int:
         """Record one action in a short write transaction of its own; returns its id."""
         # Same schema version as the reader already checked, so opening migrates nothing.
         writer = await Store.open(self._store.path)
         try:
-            return await writer.add_audit(
-                user=user,
-                origin=origin,
-                action=action,
-                targets=targets,
-                ok=ok,
-                reason=reason,
-                message=message,
-                ts=ts,
-            )
+            return await writer.add_audit(record)
         finally:
             await writer.close()

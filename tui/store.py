@@ -29,6 +29,7 @@ from urllib.parse import quote
 import aiosqlite
 from loguru import logger
 
+from tui.audit_record import AuditRecord
 from tui.model import EMPTY_MAPPING, ClusterSnapshot
 from tui.sources.base import HISTORY_METRICS, GpuSeries
 from tui.store_schema import (
@@ -766,34 +767,25 @@ class Store:
 
     # ----------------------------------------------------------------- audit log
 
-    async def add_audit(
-        self,
-        *,
-        user: str,
-        origin: str,
-        action: str,
-        targets: Sequence[str],
-        ok: bool,
-        reason: str = "",
-        message: str = "",
-        ts: float | None = None,
-    ) -> int:
+    async def add_audit(self, record: AuditRecord) -> int:
         """Record one action an operator or the agent took; returns its id."""
-        if origin not in AUDIT_ORIGINS:
-            raise ValueError(f"unknown audit origin {origin!r}; expected one of {AUDIT_ORIGINS}")
+        if record.origin not in AUDIT_ORIGINS:
+            raise ValueError(
+                f"unknown audit origin {record.origin!r}; expected one of {AUDIT_ORIGINS}"
+            )
         async with self.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO audit_log (ts, user, origin, action, targets, reason, ok, message) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    time.time() if ts is None else ts,
-                    user,
-                    origin,
-                    action,
-                    json.dumps(list(targets)),
-                    reason,
-                    int(ok),
-                    message,
+                    time.time() if record.ts is None else record.ts,
+                    record.user,
+                    record.origin,
+                    record.action,
+                    json.dumps(list(record.targets)),
+                    record.reason,
+                    int(record.ok),
+                    record.message,
                 ),
             )
         return int(cursor.lastrowid or 0)

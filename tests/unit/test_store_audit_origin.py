@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tui.audit_record import AuditRecord
 from tui.store import Store
 from tui.store_schema import MIGRATIONS
 
@@ -25,7 +26,9 @@ async def test_an_older_database_keeps_its_audit_rows_and_takes_mcp_ones(tmp_pat
     store = await Store.open(path)
     try:
         await store.add_audit(
-            user="bob", origin="mcp", action="cancel", targets=["42"], ok=True, ts=1800000060.0
+            AuditRecord(
+                user="bob", origin="mcp", action="cancel", targets=("42",), ok=True, ts=1800000060.0
+            )
         )
         entries = await store.list_audit()
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import tui.store
+from tui.audit_record import AuditRecord
 from tui.model import ClusterSnapshot, Gpu
 from tui.store import Store, StoreError
 from tui.store_schema import MIGRATIONS, SCHEMA_VERSION
@@ -175,7 +176,9 @@ async def test_readonly_store_reads_live_data_and_refuses_writes(tmp_path: Path)
         with pytest.raises(StoreError, match="read-only"):
             await reader.write_snapshot(one_gpu_snapshot(T0 + 10))
         with pytest.raises(StoreError, match="read-only"):
-            await reader.add_audit(user="u", origin="cli", action="drain", targets=["n"], ok=True)
+            await reader.add_audit(
+                AuditRecord(user="u", origin="cli", action="drain", targets=("n",), ok=True)
+            )
     finally:
         await reader.close()
         await writer.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tui.audit_record import AuditRecord
 from tui.store import Store, StoreError
 
 T0 = 1_800_000_000.0
@@ -23,14 +24,16 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def test_audit_entries_newest_first_with_limit_and_since(store: Store) -> None:
     for k, action in enumerate(("drain", "resume", "cancel")):
         await store.add_audit(
-            ts=T0 + k,
-            user="alice",
-            origin="keyboard",
-            action=action,
-            targets=[f"gpu-0{k}"],
-            reason="maintenance",
-            ok=k != 2,
-            message="" if k != 2 else "scancel: Invalid job id specified",
+            AuditRecord(
+                ts=T0 + k,
+                user="alice",
+                origin="keyboard",
+                action=action,
+                targets=(f"gpu-0{k}",),
+                reason="maintenance",
+                ok=k != 2,
+                message="" if k != 2 else "scancel: Invalid job id specified",
+            )
         )
     entries = await store.list_audit(limit=10)
     assert [e.action for e in entries] == ["cancel", "resume", "drain"]
@@ -49,7 +52,9 @@ async def test_audit_entries_newest_first_with_limit_and_since(store: Store) -> 
 async def test_audit_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "history.db"
     store = await Store.open(path)
-    await store.add_audit(user="bob", origin="agent", action="requeue", targets=["42"], ok=True)
+    await store.add_audit(
+        AuditRecord(user="bob", origin="agent", action="requeue", targets=("42",), ok=True)
+    )
     await store.close()
     store = await Store.open(path, readonly=True)
     try:
@@ -61,7 +66,9 @@ async def test_audit_survives_reopen(tmp_path: Path) -> None:
 
 async def test_audit_refuses_unknown_origin(store: Store) -> None:
     with pytest.raises(ValueError, match="unknown audit origin 'web'"):
-        await store.add_audit(user="u", origin="web", action="drain", targets=["n"], ok=True)
+        await store.add_audit(
+            AuditRecord(user="u", origin="web", action="drain", targets=("n",), ok=True)
+        )
     assert await store.list_audit() == []
 
 

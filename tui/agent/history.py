@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tui.actions import Action, ActionResult, audit_row, current_user
+from tui.actions import Action, ActionResult, audit_record, current_user
 from tui.agent.loop import AuditCallback
 from tui.store import ChatConversation, ChatMessage, Store
 from tui.text import one_line
@@ -120,6 +120,6 @@ def store_audit(store: Store, user: str | None = None) -> AuditCallback:
     who = user or current_user()
 
     async def audit(action: Action, result: ActionResult) -> None:
-        await store.add_audit(**audit_row(result, AUDIT_ORIGIN, who))
+        await store.add_audit(audit_record(result, AUDIT_ORIGIN, who))
 
     return audit

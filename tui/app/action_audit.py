@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from loguru import logger
 
-from tui.actions import ActionResult, audit_row, current_user
+from tui.actions import ActionResult, audit_record, current_user
+from tui.audit_record import AuditRecord
 from tui.text import one_line
 
 
 class AuditLog(Protocol):
-    async def add_audit(
-        self,
-        *,
-        user: str,
-        origin: str,
-        action: str,
-        targets: Any,
-        ok: bool,
-        reason: str = "",
-        message: str = "",
-        ts: float | None = None,
-    ) -> int: ...
+    async def add_audit(self, record: AuditRecord) -> int: ...
 
 
 class ActionAudit:
@@ -44,7 +34,7 @@ class ActionAudit:
         if store is None:
             return
         try:
-            await store.add_audit(**audit_row(result, origin, current_user()), ts=self.clock())
+            await store.add_audit(audit_record(result, origin, current_user(), ts=self.clock()))
         except Exception as error:
             logger.exception("audit write failed")
             self.notify_error(f"audit log write failed: {one_line(error)}")

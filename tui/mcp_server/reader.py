@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
-from tui.actions import Action, ActionResult, ActionRunner, current_user
+from tui.actions import Action, ActionResult, ActionRunner, audit_record, current_user
 from tui.agent.tool_context import AlertsProvider
 from tui.config import Settings
 from tui.mode import Mode, store_path_for
@@ -88,23 +88,15 @@ class ClusterReader:
 
     async def audit(self, action: Action, result: ActionResult) -> None:
         """One audit row, origin "mcp", as the user who started the server."""
-        row = {
-            "user": current_user(),
-            "origin": AUDIT_ORIGIN,
-            "action": action.kind.value,
-            "targets": list(action.targets),
-            "ok": result.ok,
-            "reason": action.reason,
-            "message": result.message,
-        }
+        row = audit_record(result, AUDIT_ORIGIN, current_user())
         store = self.services.store
         if store is not None and (self.services.writer or self.services.via):
-            await store.add_audit(**row)
+            await store.add_audit(row)
             return
         # Another process writes the history: one row is still this server's to record.
         own = await Store.open(store_path_for(self.settings, self.services.mode))
         try:
-            await own.add_audit(**row)
+            await own.add_audit(row)
         finally:
             await own.close()
 
