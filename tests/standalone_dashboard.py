@@ -3,7 +3,8 @@
 `python -m tests.standalone_dashboard REASON`: builds the services a standalone dashboard
 builds (simulated cluster, history from CLUSTERDASH_* environment), prints `writer True` or
 `writer False`, records one audit row with REASON as an operator action would, prints
-`audited`, then collects and alerts until a line arrives on stdin.
+`audited`, saves one chat question as the chat pane would, prints `chatted`, then collects
+and alerts until a line arrives on stdin.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from tui.agent.history import ChatHistory
 from tui.audit_record import AuditRecord
 from tui.config import load_settings
 from tui.services import build_services
@@ -32,6 +34,9 @@ async def main(reason: str) -> None:
             )
         )
         print("audited", flush=True)
+        conversation = ChatHistory(services.store).new()
+        await conversation.record({"role": "user", "content": f"question from {reason}"})
+        print("chatted", flush=True)
         runner = asyncio.create_task(services.run_background())
         await asyncio.to_thread(sys.stdin.readline)
         runner.cancel()

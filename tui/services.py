@@ -167,10 +167,10 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
         closers.append(store.close)
         await claim_cluster(store, services.identity)
         services.store = store
-        if not services.writer:  # its operator's actions are still audited, once: see module
-            from tui.reader_audit import AuditingReader
+        if not services.writer:  # its own operator's actions and chats are recorded: see module
+            from tui.reader_records import RecordingReader
 
-            services.store = AuditingReader(store)  # type: ignore[assignment]
+            services.store = RecordingReader(store)  # type: ignore[assignment]
         if services.history is None:
             services.history = store
     if services.writer and store is not None:

@@ -93,7 +93,7 @@ async def test_demo_after_real_and_real_after_demo_never_mix(tmp_path: Path) -> 
         assert await demo.gpu_samples("gpu-01", 0, 2e9)
 
 
-def test_two_standalone_dashboards_one_writer_no_duplicate_events_audit_once(
+def test_two_standalone_dashboards_one_writer_no_duplicate_events_audit_and_chat_once(
     tmp_path: Path,
 ) -> None:
     import os
@@ -135,10 +135,12 @@ def test_two_standalone_dashboards_one_writer_no_duplicate_events_audit_once(
     try:
         assert first.stdout is not None and first.stdout.readline() == "writer True\n"
         assert first.stdout.readline() == "audited\n"
+        assert first.stdout.readline() == "chatted\n"
         second = start("second")
         assert second.stdout is not None
         assert second.stdout.readline() == "writer False\n", second.stderr
         assert second.stdout.readline() == "audited\n", "a reader still records its audit row"
+        assert second.stdout.readline() == "chatted\n", second.stderr
         wait_until(lambda: events() >= 1, 60, "the drained node's alert event")
         cycles = _sample_times(tmp_path)
         wait_until(lambda: _sample_times(tmp_path) >= cycles + 2, 60, "two more cycles")
@@ -153,6 +155,9 @@ def test_two_standalone_dashboards_one_writer_no_duplicate_events_audit_once(
     with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
         reasons = sorted(row[0] for row in db.execute("SELECT reason FROM audit_log"))
     assert reasons == ["first", "second"], "each process's action is recorded exactly once"
+    with sqlite3.connect(tmp_path / "h-demo.sqlite3") as db:
+        questions = sorted(row[0] for row in db.execute("SELECT content FROM chat_messages"))
+    assert questions == ["question from first", "question from second"], "each chat kept once"
 
 
 def _sample_times(tmp_path: Path) -> int:
