@@ -57,3 +57,30 @@ async def test_a_job_starting_after_the_first_read_is_picked_up(tmp_path: Path) 
         assert efficiency["7"].life.mean_utilization_pct == pytest.approx(80.0)
     finally:
         await store.close()
+
+
+async def test_the_last_ten_minutes_after_a_long_gap_with_minutes_the_job_held_nothing(
+    tmp_path: Path,
+) -> None:
+    store = await Store.open(tmp_path / "history.db")
+    try:
+        tracker = JobEfficiencyTracker(store)
+        await write(store, T0, T0 + 1200, 90.0)  # 20 minutes at 90 %
+        await tracker.efficiency([job()])
+        # 15 minutes pass between refreshes: 8 at 30 %, 4 with the job off its GPUs, 3 at 0 %.
+        await write(store, T0 + 1200, T0 + 1680, 30.0)
+        for k in range(8):
+            await store.write_snapshot(snapshot(T0 + 1680 + 30 * k, 50.0, ()))
+        await write(store, T0 + 1920, T0 + 2101, 0.0)
+        efficiency = (await tracker.efficiency([job()]))["7"]
+        rolled = T0 + 2100  # the minute of the last sample is still open
+        (life,) = await usage_by_job(store, T0, rolled)
+        (recent,) = await usage_by_job(store, rolled - 600, rolled)
+        assert efficiency.life == life
+        assert efficiency.recent is not None
+        # 3 minutes at 30 %, 4 minutes off, 3 minutes idle: 6 GPU-minutes held per GPU.
+        assert efficiency.recent.gpu_hours == pytest.approx(8 * 6 / 60) == recent.gpu_hours
+        assert efficiency.recent.mean_utilization_pct == pytest.approx(15.0)
+        assert efficiency.recent.idle_gpu_hours == pytest.approx(recent.idle_gpu_hours)
+    finally:
+        await store.close()
