@@ -47,7 +47,7 @@ async def test_answer_streams_into_markdown_with_reasoning_folded(tmp_path: Path
         def fence() -> str:
             return "".join(block.code for block in markdown.query(MarkdownFence))
 
-        # The whole answer is in; its last blocks are drawn a moment later.
+        # The whole answer is in, and no write is lost: every block is drawn.
         await wait_for(chat.pilot, lambda: "gpu-07" in cells() and "scontrol" in fence())
         assert "down" in cells()
         assert markdown.query("MarkdownBulletList")

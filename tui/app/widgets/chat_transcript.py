@@ -10,7 +10,6 @@ from typing import Any
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 from tui.text import one_line
 
@@ -96,7 +95,10 @@ class ReplyView(Vertical):
     """One answer as it streams: Markdown text, reasoning and tool calls in arrival order.
 
     Deltas are buffered and written out by `flush()`, which the pane calls every
-    FLUSH_INTERVAL_S and before anything structural (a tool call, the end).
+    FLUSH_INTERVAL_S and before anything structural (a tool call, the end). Each write is
+    one awaited Markdown.append under the lock, never two at once: Textual's MarkdownStream
+    stops by cancelling a write mid-way and then appending the rest beside it, and two
+    overlapping appends can lose the answer's last blocks.
     """
 
     DEFAULT_CSS = """
@@ -108,7 +110,7 @@ class ReplyView(Vertical):
     def __init__(self) -> None:
         super().__init__()
         self._pending: list[tuple[str, str]] = []  # (kind, text), consecutive kinds merged
-        self._stream: MarkdownStream | None = None
+        self._markdown: Markdown | None = None
         self._current: Markdown | ReasoningView | None = None
         self._lock = asyncio.Lock()
         self.tools: dict[str, ToolCallView] = {}
@@ -143,18 +145,14 @@ class ReplyView(Vertical):
                 self._current.extend(text)
                 continue
             self.text += text
-            if self._stream is None:
-                markdown = Markdown()
-                self._current = markdown
-                await self.mount(markdown)
-                self._stream = Markdown.get_stream(markdown)
+            if self._markdown is None:
+                self._markdown = self._current = Markdown()
+                await self.mount(self._markdown)
             self.writes += 1
-            await self._stream.write(text)
+            await self._markdown.append(text)
 
     async def _end_text(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        self._markdown = None
         self._current = None
 
     async def add_block(self, widget: Static | Collapsible) -> None:
