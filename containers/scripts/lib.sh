@@ -163,10 +163,20 @@ stop_all() {
 # supervise: wait until an essential service exits, then stop the others and fail, so the
 # pod restarts instead of running Slurm half-way. TERM (the pod stopping) stops everything.
 supervise() {
-    local status=0
+    local status=0 pid
     trap 'log "stopping"; stop_all; exit 0' TERM INT
     log "supervising ${#ALL_PIDS[@]} services"
     wait -n "${SERVICE_PIDS[@]}" || status=$?
+    if ((status == 127)); then
+        # A service that exited before wait -n began is no longer its job: ask by pid.
+        for pid in "${SERVICE_PIDS[@]}"; do
+            if ! kill -0 "$pid" 2>/dev/null; then
+                status=0
+                wait "$pid" || status=$?
+                break
+            fi
+        done
+    fi
     log "an essential service exited (status $status); stopping the others"
     stop_all
     exit "$((status == 0 ? 1 : status))"

@@ -132,6 +132,20 @@ def test_an_essential_service_exiting_stops_the_pod_and_its_auxiliaries(
     wait_until(lambda: not alive(aux), 5, "the exporter to be stopped")
 
 
+def test_an_essential_service_gone_before_supervising_begins_gives_its_own_status(
+    tmp_path: Path, pods: list[Pod]
+) -> None:
+    pod = Pod(
+        tmp_path,
+        f'start_auxiliary gpu-exporter "$STATE/logs" {long_running("aux")}; '
+        "start_service slurmctld \"$STATE/logs\" bash -c 'exit 4'; sleep 0.5",
+    )
+    pods.append(pod)
+
+    assert pod.process.wait(timeout=20) == 4
+    assert "an essential service exited (status 4); stopping the others" in pod.log()
+
+
 def test_stopping_the_pod_stops_every_service(tmp_path: Path, pods: list[Pod]) -> None:
     pod = Pod(
         tmp_path,
