@@ -70,6 +70,8 @@ class Node:
     @property
     def display_state(self) -> str:
         """What sinfo's long form would say, in lower case: 'draining', 'drained', ..."""
+        if not self.flags:  # most nodes; read for every node on every snapshot
+            return str.lower(self.state)
         if NodeFlag.NOT_RESPONDING in self.flags and self.state is not NodeBaseState.DOWN:
             return "not responding"
         if self.is_drain:
@@ -336,7 +338,11 @@ def attach_gpu_owners(gpus: Iterable[Gpu], jobs: Iterable[Job]) -> tuple[Gpu, ..
     return tuple(result)
 
 
-def is_allocated_idle(gpu: Gpu, threshold_pct: float = 5.0) -> bool:
+# Utilization under which a GPU held by a job counts as idle.
+ALLOCATED_IDLE_BELOW_PCT = 5.0
+
+
+def is_allocated_idle(gpu: Gpu, threshold_pct: float = ALLOCATED_IDLE_BELOW_PCT) -> bool:
     """A GPU held by a job but doing (almost) nothing: money burning."""
     return (
         gpu.job_id is not None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tui.model import ClusterSnapshot, JobState, is_allocated_idle
+from tui.model import ClusterSnapshot, Gpu, JobState
 from tui.sources.exporters import GPU_LOST_ERROR
 
 BUSY_THRESHOLD_PCT = 5.0
@@ -35,38 +36,91 @@ class ClusterSummary:
 
     @classmethod
     def of(cls, snapshot: ClusterSnapshot, gpu_hourly_price: float) -> ClusterSummary:
-        gpus = snapshot.gpus
-        utils = [g.utilization_pct for g in gpus if g.utilization_pct is not None]
-        temps = [g.temperature_c for g in gpus if g.temperature_c is not None]
-        busy = sum(1 for u in utils if u >= BUSY_THRESHOLD_PCT)
-        allocated_idle = sum(1 for g in gpus if is_allocated_idle(g, BUSY_THRESHOLD_PCT))
-        slurm_gpus = sum(n.gpus_total for n in snapshot.nodes)
-        gpus_total = max(slurm_gpus, len(gpus))
-        allocated = sum(n.gpus_alloc for n in snapshot.nodes) or sum(
-            1 for g in gpus if g.job_id is not None
-        )
+        # One pass over the GPUs and one over the nodes: at 4,096 nodes (~30k GPUs) a pass
+        # per figure took ~40 ms of the UI loop per snapshot.
+        gpu_figures = _GpuFigures.of(snapshot.gpus)
+        nodes = snapshot.nodes
+        slurm_gpus = cpus_total = cpus_alloc = gpus_alloc = 0
+        lost = gpu_figures.lost
+        gpus_by_node = snapshot.gpus_by_node
+        states: Counter[str] = Counter()
+        for node in nodes:
+            slurm_gpus += node.gpus_total
+            gpus_alloc += node.gpus_alloc
+            cpus_total += node.cpus_total
+            cpus_alloc += node.cpus_alloc
+            states[node.display_state] += 1
+            listed = len(gpus_by_node.get(node.name, ()))
+            if listed:
+                lost += max(0, node.gpus_total - listed)
+        utils = gpu_figures.utils
+        temps = gpu_figures.temps
+        gpus_total = max(slurm_gpus, len(snapshot.gpus))
+        allocated = gpus_alloc or gpu_figures.with_job
+        allocated_idle = gpu_figures.allocated_idle
         job_states = Counter(j.state for j in snapshot.jobs)
         return cls(
-            nodes_total=len(snapshot.nodes),
-            nodes_by_state=dict(Counter(n.display_state for n in snapshot.nodes).most_common()),
+            nodes_total=len(nodes),
+            nodes_by_state=dict(states.most_common()),
             gpus_total=gpus_total,
-            gpus_reporting=len(gpus),
-            gpus_busy=busy,
-            gpus_idle=len(utils) - busy,
+            gpus_reporting=len(snapshot.gpus),
+            gpus_busy=gpu_figures.busy,
+            gpus_idle=len(utils) - gpu_figures.busy,
             gpus_allocated=allocated,
             gpus_allocated_idle=allocated_idle,
             avg_utilization_pct=sum(utils) / len(utils) if utils else None,
             avg_temperature_c=sum(temps) / len(temps) if temps else None,
-            memory_used_mib=sum(g.memory_used_mib or 0.0 for g in gpus),
-            memory_total_mib=sum(g.memory_total_mib or 0.0 for g in gpus),
-            cpus_total=sum(n.cpus_total for n in snapshot.nodes),
-            cpus_alloc=sum(n.cpus_alloc for n in snapshot.nodes),
+            memory_used_mib=sum(gpu_figures.memory_used),
+            memory_total_mib=sum(gpu_figures.memory_total),
+            cpus_total=cpus_total,
+            cpus_alloc=cpus_alloc,
             jobs_running=job_states[JobState.RUNNING],
             jobs_pending=job_states[JobState.PENDING],
             cost_per_hour=gpus_total * gpu_hourly_price,
             idle_cost_per_hour=allocated_idle * gpu_hourly_price,
-            gpus_lost=gpus_lost(snapshot),
+            gpus_lost=lost,
         )
+
+
+@dataclass(slots=True)
+class _GpuFigures:
+    """What the summary reads from the GPUs, gathered in one pass."""
+
+    utils: list[float]
+    temps: list[float]
+    memory_used: list[float]
+    memory_total: list[float]
+    busy: int = 0
+    allocated_idle: int = 0
+    with_job: int = 0
+    lost: int = 0
+
+    @classmethod
+    def of(cls, gpus: Sequence[Gpu]) -> _GpuFigures:
+        figures = cls([], [], [], [])
+        utils, temps = figures.utils, figures.temps
+        used, total = figures.memory_used, figures.memory_total
+        busy = allocated_idle = with_job = lost = 0
+        for gpu in gpus:
+            util = gpu.utilization_pct
+            held = gpu.job_id is not None
+            if util is not None:
+                utils.append(util)
+                if util >= BUSY_THRESHOLD_PCT:
+                    busy += 1
+                elif held:
+                    allocated_idle += 1
+            if held:
+                with_job += 1
+            if gpu.temperature_c is not None:
+                temps.append(gpu.temperature_c)
+            used.append(gpu.memory_used_mib or 0.0)
+            total.append(gpu.memory_total_mib or 0.0)
+            if gpu.error == GPU_LOST_ERROR:
+                lost += 1
+        figures.busy, figures.allocated_idle = busy, allocated_idle
+        figures.with_job, figures.lost = with_job, lost
+        return figures
 
 
 def gpus_lost(snapshot: ClusterSnapshot) -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
 
 from tui.app import format as fmt
-from tui.model import ClusterSnapshot, Gpu, Job, Node, is_allocated_idle
+from tui.model import ALLOCATED_IDLE_BELOW_PCT, ClusterSnapshot, Gpu, Job, Node
 
 # What an operator scans first comes first: at 80 columns, state, GPUs, utilization and
 # jobs are on screen; the reason, CPUs and memory follow (scroll right for the rest).
@@ -23,40 +23,151 @@ NODE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("mem", "MEM"),
     ("partition", "PARTITION"),
 )
+UTIL_COLUMN = [key for key, _ in NODE_COLUMNS].index("util")
 UTIL_BAR_WIDTH = 10
 REASON_WIDTH = 24
 JOBS_WIDTH = 18
 
 
-class NodeRow:
-    """One node's row. The styled cells are built on first use: only rows that are drawn
-    pay for them (all 1,024 rows cost ~14 ms; the ~45 on screen well under 1 ms)."""
+class NodeFacts:
+    """What a node's row shows from Slurm (its record and its jobs).
 
-    __slots__ = ("_cells", "_make_cells", "haystack", "lengths", "name", "partition", "sort_values")
+    Kept across snapshots while the record and jobs are unchanged: only the GPU utilization
+    cell moves on most snapshots. The styled cells are built on first use, so only rows
+    that are drawn pay for them (all 1,024 rows cost ~14 ms; the ~45 on screen under 1 ms).
+    """
 
-    def __init__(
-        self,
-        name: str,
-        make_cells: Callable[[], tuple[Text, ...]],
-        sort_values: dict[str, Any],
-        haystack: str,
-        partition: str,
-        lengths: tuple[int, ...],
-    ) -> None:
-        self.name = name
-        self._make_cells = make_cells
+    __slots__ = (
+        "_cells",
+        "haystack",
+        "jobs",
+        "lengths",
+        "name",
+        "node",
+        "partition",
+        "partitions",
+        "sort_values",
+        "state",
+        "texts",
+    )
+
+    def __init__(self, node: Node, jobs: Sequence[Job]) -> None:
+        self.node = node
+        self.jobs = jobs
+        self.name = node.name
+        self.state = state = node.display_state
+        job_ids = ",".join(j.job_id for j in jobs)
+        self.partition = node.partitions[0] if node.partitions else ""
+        self.partitions = partitions = ",".join(node.partitions)
+        # The plain text of every column but the utilization, in NODE_COLUMNS order.
+        self.texts: tuple[str, ...] = (
+            node.name,
+            state,
+            fmt.fraction(node.gpus_alloc, node.gpus_total),
+            fmt.truncate(job_ids, JOBS_WIDTH),
+            fmt.truncate(node.reason, REASON_WIDTH),
+            fmt.fraction(node.cpus_alloc, node.cpus_total),
+            f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}",
+            partitions,
+        )
+        self.lengths = tuple(len(text) for text in self.texts)
+        self.sort_values: dict[str, Any] = {
+            "name": node.name,
+            "state": state,
+            "reason": node.reason or None,
+            "gpus": node.gpus_alloc,
+            "cpus": node.cpus_alloc,
+            "mem": node.mem_alloc_mb,
+            "jobs": len(jobs),
+            "partition": self.partition,
+        }
+        haystack = (node.name, state, node.reason, job_ids, partitions, node.gpu_model)
+        self.haystack = " ".join(haystack)
         self._cells: tuple[Text, ...] | None = None
-        self.sort_values = sort_values
-        self.haystack = haystack
-        self.partition = partition
-        # Each cell's width in terminal cells, for column sizing without building the cells.
-        self.lengths = lengths
+
+    def same_as(self, node: Node, jobs: Sequence[Job]) -> bool:
+        return self.node == node and self.jobs == jobs
+
+    @property
+    def cells(self) -> tuple[Text, ...]:
+        """Every cell but the utilization, styled (Text, never str: a reason holding "[...]"
+        must not be read as markup)."""
+        if self._cells is None:
+            name, state, *rest = self.texts
+            self._cells = (Text(name), fmt.styled(state, fmt.state_style(state)))
+            self._cells += tuple(Text(text) for text in rest)
+        return self._cells
+
+
+UtilShown = tuple[int | None, str, str, int, str]
+
+
+def util_shown(util: float | None, idle_allocated: int, stale_age: str | None) -> UtilShown:
+    """What the GPU UTIL cell shows: (bar cells filled, percent tail, style, alloc-idle GPUs,
+    stale mark). Two readings that show the same keep the row as it is."""
+    filled = None if util is None else round(max(0.0, min(100.0, util)) / 100.0 * UTIL_BAR_WIDTH)
+    stale_mark = "" if stale_age is None else f" stale {stale_age}"
+    return filled, f" {fmt.percent(util)}%", _util_style(util), idle_allocated, stale_mark
+
+
+class NodeRow:
+    """One node's row: its Slurm facts and its GPU utilization cell."""
+
+    __slots__ = ("_cells", "facts", "shown", "util", "util_length")
+
+    def __init__(self, facts: NodeFacts, util: float | None, shown: UtilShown) -> None:
+        self.facts = facts
+        # The mean utilization, for sorting; it may move while what is shown stays the same.
+        self.util = util
+        self.shown = shown
+        _, tail, _, idle_allocated, stale_mark = shown
+        idle_mark = len(f" {idle_allocated}⚠") if idle_allocated else 0
+        # The utilization cell's width in terminal cells.
+        self.util_length = UTIL_BAR_WIDTH + len(tail) + idle_mark + len(stale_mark)
+        self._cells: tuple[Text, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    @property
+    def haystack(self) -> str:
+        return self.facts.haystack
+
+    @property
+    def partition(self) -> str:
+        return self.facts.partition
+
+    def sort_value(self, column: str) -> Any:
+        return self.util if column == "util" else self.facts.sort_values.get(column)
+
+    @property
+    def sort_values(self) -> dict[str, Any]:
+        return self.facts.sort_values | {"util": self.util}
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        """Each cell's width in terminal cells, for column sizing without building the cells."""
+        static = self.facts.lengths
+        return (*static[:UTIL_COLUMN], self.util_length, *static[UTIL_COLUMN:])
 
     @property
     def cells(self) -> tuple[Text, ...]:
         if self._cells is None:
-            self._cells = self._make_cells()
+            static = self.facts.cells
+            self._cells = (*static[:UTIL_COLUMN], self._util_cell(), *static[UTIL_COLUMN:])
         return self._cells
+
+    def _util_cell(self) -> Text:
+        _, tail, style, idle_allocated, stale_mark = self.shown
+        text = Text(fmt.bar(self.util, UTIL_BAR_WIDTH), style=style)
+        text.append(tail)
+        if idle_allocated:
+            text.append(f" {idle_allocated}⚠", style="bold yellow")
+        if stale_mark:
+            text.stylize("dim")
+            text.append(stale_mark, style="yellow")
+        return text
 
 
 def stale_gpu_age(snapshot: ClusterSnapshot) -> str | None:
@@ -87,7 +198,7 @@ def gpu_figures(gpus: Sequence[Gpu]) -> tuple[float | None, int]:
         if util is not None:
             total += util
             count += 1
-            if gpu.job_id is not None and is_allocated_idle(gpu):
+            if util < ALLOCATED_IDLE_BELOW_PCT and gpu.job_id is not None:
                 idle_allocated += 1
     return (total / count if count else None), idle_allocated
 
@@ -100,64 +211,8 @@ def node_row(
     stale_age: str | None = None,
 ) -> NodeRow:
     util, idle_allocated = figures or gpu_figures(gpus)
-    state = node.display_state
-    job_ids = ",".join(j.job_id for j in jobs)
-    partition = node.partitions[0] if node.partitions else ""
-    partitions = ",".join(node.partitions)
-    reason = fmt.truncate(node.reason, REASON_WIDTH)
-    jobs_text = fmt.truncate(job_ids, JOBS_WIDTH)
-    gpus_text = fmt.fraction(node.gpus_alloc, node.gpus_total)
-    cpus_text = fmt.fraction(node.cpus_alloc, node.cpus_total)
-    mem_text = f"{fmt.memory_mb(node.mem_alloc_mb)}/{fmt.memory_mb(node.mem_total_mb)}"
-    util_tail = f" {fmt.percent(util)}%"
-    idle_mark = f" {idle_allocated}⚠" if idle_allocated else ""
-    stale_mark = f" stale {stale_age}" if stale_age is not None and gpus else ""
-
-    def make_cells() -> tuple[Text, ...]:
-        util_text = Text(fmt.bar(util, UTIL_BAR_WIDTH), style=_util_style(util))
-        util_text.append(util_tail)
-        if idle_mark:
-            util_text.append(idle_mark, style="bold yellow")
-        if stale_mark:
-            util_text.stylize("dim")
-            util_text.append(stale_mark, style="yellow")
-        # Text, never str: a reason holding "[...]" must not be read as markup.
-        return (
-            Text(node.name),
-            fmt.styled(state, fmt.state_style(state)),
-            Text(gpus_text),
-            util_text,
-            Text(jobs_text),
-            Text(reason),
-            Text(cpus_text),
-            Text(mem_text),
-            Text(partitions),
-        )
-
-    lengths = (
-        len(node.name),
-        len(state),
-        len(gpus_text),
-        UTIL_BAR_WIDTH + len(util_tail) + len(idle_mark) + len(stale_mark),
-        len(jobs_text),
-        len(reason),
-        len(cpus_text),
-        len(mem_text),
-        len(partitions),
-    )
-    sort_values = {
-        "name": node.name,
-        "state": state,
-        "reason": node.reason or None,
-        "gpus": node.gpus_alloc,
-        "cpus": node.cpus_alloc,
-        "mem": node.mem_alloc_mb,
-        "util": util,
-        "jobs": len(jobs),
-        "partition": partition,
-    }
-    haystack = " ".join((node.name, state, node.reason, job_ids, partitions, node.gpu_model))
-    return NodeRow(node.name, make_cells, sort_values, haystack, partition, lengths)
+    shown = util_shown(util, idle_allocated, stale_age if gpus else None)
+    return NodeRow(NodeFacts(node, jobs), util, shown)
 
 
 def _util_style(util: float | None) -> str:

@@ -19,7 +19,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.app.filtering import RowFilter, sort_rows
-from tui.app.rows import NODE_COLUMNS, NodeRow, gpu_figures, node_row, stale_gpu_age
+from tui.app.rows import (
+    NODE_COLUMNS,
+    UTIL_COLUMN,
+    NodeFacts,
+    NodeRow,
+    gpu_figures,
+    stale_gpu_age,
+    util_shown,
+)
 from tui.model import ClusterSnapshot
 
 GROUP_PREFIX = "\x00group:"
@@ -87,8 +95,9 @@ class NodesTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.rebuilds = 0
         self._order: list[str] = []
-        self._row_cache: dict[str, tuple[tuple[object, ...], NodeRow]] = {}
+        self._static_widths: tuple[int, ...] | None = None
         self._widths: tuple[int, ...] = self._column_widths()
+        self._widths_stale = False
         self._strips: dict[str, tuple[object, ...]] = {}
         self._header: Strip | None = None
         self._last_highlight: str | None = "\x00none"
@@ -100,36 +109,61 @@ class NodesTable(ScrollView, can_focus=True):
         return len(self._order)
 
     def apply(self, snapshot: ClusterSnapshot) -> None:
-        # A row is rebuilt only when what it shows changed (Slurm's record, jobs, the rounded
-        # utilization): building all 1,024 rows costs ~20 ms, reusing them ~3 ms.
+        # A node's Slurm facts are rebuilt only when its record or jobs changed, and its row
+        # only when what its utilization cell shows changed; an unchanged row keeps its drawn
+        # line. The order is worked out again only when what it depends on changed.
+        previous = self.rows_by_name
         rows: dict[str, NodeRow] = {}
-        cache: dict[str, tuple[tuple[object, ...], NodeRow]] = {}
         stale_age = stale_gpu_age(snapshot)
+        gpus_by_node, jobs_by_node = snapshot.gpus_by_node, snapshot.jobs_by_node
+        column = self.sort_column
+        reorder = len(previous) != len(snapshot.nodes)
+        for node, old_name in zip(snapshot.nodes, previous, strict=False):
+            if node.name != old_name:
+                reorder = True
+                break
+        new_facts = reorder
+        util_width = False
         for node in snapshot.nodes:
-            gpus = snapshot.gpus_of(node.name)
-            jobs = snapshot.jobs_on(node.name)
-            figures = gpu_figures(gpus)
-            util = figures[0]
-            key = (node, None if util is None else round(util), figures[1], jobs, stale_age)
-            cached = self._row_cache.get(node.name)
-            if cached and cached[0] == key:
-                row = cached[1]
+            name = node.name
+            gpus = gpus_by_node.get(name, ())
+            jobs = jobs_by_node.get(name, ())
+            old = previous.get(name)
+            if old is not None and old.facts.same_as(node, jobs):
+                facts = old.facts
             else:
-                row = node_row(node, gpus, jobs, figures, stale_age)
-            rows[node.name] = row
-            cache[node.name] = (key, row)
-        self._row_cache = cache
+                facts = NodeFacts(node, jobs)
+                new_facts = True
+                reorder = reorder or old is None or _moves_order(old.facts, facts, column)
+            util, idle_allocated = gpu_figures(gpus)
+            shown = util_shown(util, idle_allocated, stale_age if gpus else None)
+            if old is not None and old.facts is facts and old.shown == shown:
+                row = old
+                if old.util != util:  # same on screen; the order by utilization may move
+                    old.util = util
+                    reorder = reorder or column == "util"
+            else:
+                row = NodeRow(facts, util, shown)
+                util_width = util_width or old is None or old.util_length != row.util_length
+                reorder = reorder or column == "util"
+            rows[name] = row
         self.rows_by_name = rows
-        self.selected &= set(rows)
-        self.refresh_rows()
+        self.selected &= rows.keys()
+        if new_facts:
+            self._static_widths = None
+        self._widths_stale = self._widths_stale or new_facts or util_width
+        self.refresh_rows(reorder=reorder)
 
     def visible_nodes(self) -> list[str]:
         return [key for key in self._order if not key.startswith(GROUP_PREFIX)]
 
     def _ordered(self) -> list[str]:
-        rows = [r for r in self.rows_by_name.values() if self.row_filter.matches(r.haystack)]
+        row_filter = self.row_filter
+        rows = self.rows_by_name.values()
+        if row_filter.active:
+            rows = [r for r in rows if row_filter.matches(r.haystack)]
         column = self.sort_column
-        rows = sort_rows(rows, lambda r: r.sort_values.get(column), reverse=self.sort_reverse)
+        rows = sort_rows(list(rows), lambda r: r.sort_value(column), reverse=self.sort_reverse)
         if not self.group_by_partition:
             return [r.name for r in rows]
         groups: dict[str, list[str]] = {}
@@ -141,32 +175,46 @@ class NodesTable(ScrollView, can_focus=True):
             order.extend(groups[partition])
         return order
 
-    def refresh_rows(self) -> None:
-        current = self.current_key()
-        order = self._ordered()
-        if order != self._order:
-            self.rebuilds += 1
-            self._order = order
-            position = {key: index for index, key in enumerate(order)}
-            if current in position:
-                self.cursor_row = position[current]
+    def refresh_rows(self, *, reorder: bool = True) -> None:
+        """`reorder=False`: no row's sort value, filter text, partition or place changed."""
+        order = self._order
+        if reorder:
+            current = self.current_key()
+            order = self._ordered()
+            if order != self._order:
+                self.rebuilds += 1
+                self._order = order
+                position = {key: index for index, key in enumerate(order)}
+                if current in position:
+                    self.cursor_row = position[current]
         self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
-        widths = self._column_widths()
-        if widths != self._widths:
-            self._widths = widths
-            self._strips.clear()
-            self._header = None
+        if self._widths_stale:
+            self._widths_stale = False
+            widths = self._column_widths()
+            if widths != self._widths:
+                self._widths = widths
+                self._strips.clear()
+                self._header = None
+        widths = self._widths
         self.virtual_size = Size(sum(widths) + COLUMN_GAP * len(widths), len(order) + 1)
         self.refresh()
         self._announce()
 
     def _column_widths(self) -> tuple[int, ...]:
-        widths = [1] + [len(label) + 2 for _, label in NODE_COLUMNS]
-        for row in self.rows_by_name.values():
-            for index, length in enumerate(row.lengths, start=1):
-                if length > widths[index]:
-                    widths[index] = length
-        return tuple(widths)
+        """The mark's column, then each of NODE_COLUMNS as wide as its title or widest cell."""
+        rows = self.rows_by_name.values()
+        if self._static_widths is None:
+            # Every column but the utilization: it moves on most snapshots, they seldom do.
+            static = [len(label) + 2 for key, label in NODE_COLUMNS if key != "util"]
+            for row in rows:
+                for index, length in enumerate(row.facts.lengths):
+                    if length > static[index]:
+                        static[index] = length
+            self._static_widths = tuple(static)
+        title = len(NODE_COLUMNS[UTIL_COLUMN][1]) + 2
+        util = max(title, max((row.util_length for row in rows), default=0))
+        static = self._static_widths
+        return (1, *static[:UTIL_COLUMN], util, *static[UTIL_COLUMN:])
 
     # ------------------------------------------------------------------ rendering
 
@@ -362,3 +410,12 @@ class NodesTable(ScrollView, can_focus=True):
     def _update_headers(self) -> None:
         self._header = None
         self.refresh()
+
+
+def _moves_order(old: NodeFacts, new: NodeFacts, column: str) -> bool:
+    """Whether new facts for a node can change the table's order, filtering or grouping."""
+    return (
+        old.sort_values.get(column) != new.sort_values.get(column)
+        or old.haystack != new.haystack
+        or old.partition != new.partition
+    )
