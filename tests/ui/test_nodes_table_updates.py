@@ -1,0 +1,118 @@
+"""A new snapshot reaches the nodes table: what changed is drawn, what did not is kept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.conftest import make_app
+from tui.app.screens.main import NodesPane
+from tui.model import ClusterSnapshot, Gpu, Node
+
+SIZE = (200, 50)
+pytestmark = pytest.mark.timeout(60)
+
+
+def with_changes(
+    snapshot: ClusterSnapshot,
+    *,
+    utilization: dict[str, float] | None = None,
+    reasons: dict[str, str] | None = None,
+) -> ClusterSnapshot:
+    """The same cluster a poll later: these nodes' GPUs read this utilization, these nodes
+    have a new Slurm reason."""
+    utilization = utilization or {}
+    reasons = reasons or {}
+
+    def gpu(g: Gpu) -> Gpu:
+        return replace(g, utilization_pct=utilization[g.node]) if g.node in utilization else g
+
+    def node(n: Node) -> Node:
+        return replace(n, reason=reasons[n.name]) if n.name in reasons else n
+
+    return replace(
+        snapshot,
+        taken_at=snapshot.taken_at + 1,
+        nodes=tuple(node(n) for n in snapshot.nodes),
+        gpus=tuple(gpu(g) for g in snapshot.gpus),
+    )
+
+
+def line_of(nodes: NodesPane, name: str) -> str:
+    """The node's line as drawn on the terminal."""
+    y = nodes._order.index(name) + 1 - int(nodes.scroll_offset.y)
+    return nodes.render_line(y).text
+
+
+async def apply(app: Any, pilot: Any, change: Callable[[ClusterSnapshot], ClusterSnapshot]) -> None:
+    app.snapshot = change(app.snapshot)
+    app.apply_latest()
+    await pilot.pause()
+
+
+async def test_changed_cells_are_drawn_and_unchanged_rows_kept(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        nodes = app.screen.query_one(NodesPane)
+        before = dict(nodes.rows_by_name)
+        assert "100%" not in line_of(nodes, "gpu-03")
+        assert "cable swap" not in line_of(nodes, "gpu-04")
+        await apply(
+            app,
+            pilot,
+            lambda s: with_changes(
+                s, utilization={"gpu-03": 100.0}, reasons={"gpu-04": "cable swap"}
+            ),
+        )
+        assert "100%" in line_of(nodes, "gpu-03")
+        assert "cable swap" in line_of(nodes, "gpu-04")
+        # Only the utilization moved on gpu-03: its Slurm facts are reused, its cell redrawn.
+        assert nodes.rows_by_name["gpu-03"] is not before["gpu-03"]
+        assert nodes.rows_by_name["gpu-03"].facts is before["gpu-03"].facts
+        # Nothing gpu-06 shows changed: its row is not rebuilt.
+        assert nodes.rows_by_name["gpu-06"] is before["gpu-06"]
+        # A reading that moves but shows the same keeps the row too.
+        shown = nodes.rows_by_name["gpu-03"]
+        await apply(app, pilot, lambda s: with_changes(s, utilization={"gpu-03": 99.9}))
+        assert nodes.rows_by_name["gpu-03"] is shown
+        assert "100%" in line_of(nodes, "gpu-03")
+
+
+async def test_sort_by_utilization_follows_readings_that_show_the_same(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        nodes = app.screen.query_one(NodesPane)
+        nodes.sort_column, nodes.sort_reverse = "util", True
+        nodes._view_changed()
+        await apply(
+            app, pilot, lambda s: with_changes(s, utilization={"gpu-01": 99.7, "gpu-02": 99.8})
+        )
+        assert nodes.visible_nodes()[:2] == ["gpu-02", "gpu-01"]
+        nodes.select_node("gpu-06")
+        # Both still show 100%, but gpu-01 now reads more than gpu-02: the order follows.
+        await apply(app, pilot, lambda s: with_changes(s, utilization={"gpu-01": 99.9}))
+        assert nodes.visible_nodes()[:2] == ["gpu-01", "gpu-02"]
+        assert "100%" in line_of(nodes, "gpu-01") and "100%" in line_of(nodes, "gpu-02")
+        assert nodes.current_node() == "gpu-06"
+
+
+async def test_filter_and_selection_follow_new_slurm_facts(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        nodes = app.screen.query_one(NodesPane)
+        await pilot.press("space")  # marks gpu-01
+        await pilot.press("slash", *"maintenance", "enter")
+        assert nodes.visible_nodes() == []
+        await apply(app, pilot, lambda s: with_changes(s, reasons={"gpu-08": "maintenance"}))
+        assert nodes.visible_nodes() == ["gpu-08"]
+        assert "maintenance" in line_of(nodes, "gpu-08")
+        assert nodes.selected == {"gpu-01"}
+        await apply(app, pilot, lambda s: with_changes(s, reasons={"gpu-08": "done"}))
+        assert nodes.visible_nodes() == []
