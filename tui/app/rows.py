@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.segment import Segment
 from rich.text import Text
 
 from tui.app import format as fmt
@@ -46,6 +47,7 @@ class NodeFacts:
         "node",
         "partition",
         "partitions",
+        "segments",
         "sort_values",
         "state",
         "texts",
@@ -84,6 +86,8 @@ class NodeFacts:
         haystack = (node.name, state, node.reason, job_ids, partitions, node.gpu_model)
         self.haystack = " ".join(haystack)
         self._cells: tuple[Text, ...] | None = None
+        # The cells as drawn, kept here by the table that draws them.
+        self.segments: list[tuple[list[Segment], int]] | None = None
 
     def same_as(self, node: Node, jobs: Sequence[Job]) -> bool:
         return self.node == node and self.jobs == jobs
@@ -113,7 +117,7 @@ def util_shown(util: float | None, idle_allocated: int, stale_age: str | None) -
 class NodeRow:
     """One node's row: its Slurm facts and its GPU utilization cell."""
 
-    __slots__ = ("_cells", "facts", "shown", "util", "util_length")
+    __slots__ = ("_cells", "_util_cell", "facts", "shown", "util", "util_length", "util_segments")
 
     def __init__(self, facts: NodeFacts, util: float | None, shown: UtilShown) -> None:
         self.facts = facts
@@ -125,6 +129,9 @@ class NodeRow:
         # The utilization cell's width in terminal cells.
         self.util_length = UTIL_BAR_WIDTH + len(tail) + idle_mark + len(stale_mark)
         self._cells: tuple[Text, ...] | None = None
+        self._util_cell: Text | None = None
+        # The utilization cell as drawn, kept here by the table that draws it.
+        self.util_segments: tuple[list[Segment], int] | None = None
 
     @property
     def name(self) -> str:
@@ -155,10 +162,16 @@ class NodeRow:
     def cells(self) -> tuple[Text, ...]:
         if self._cells is None:
             static = self.facts.cells
-            self._cells = (*static[:UTIL_COLUMN], self._util_cell(), *static[UTIL_COLUMN:])
+            self._cells = (*static[:UTIL_COLUMN], self.util_cell, *static[UTIL_COLUMN:])
         return self._cells
 
-    def _util_cell(self) -> Text:
+    @property
+    def util_cell(self) -> Text:
+        if self._util_cell is None:
+            self._util_cell = self._make_util_cell()
+        return self._util_cell
+
+    def _make_util_cell(self) -> Text:
         _, tail, style, idle_allocated, stale_mark = self.shown
         text = Text(fmt.bar(self.util, UTIL_BAR_WIDTH), style=style)
         text.append(tail)
