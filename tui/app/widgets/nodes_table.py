@@ -300,7 +300,8 @@ class NodesTable(ScrollView, can_focus=True):
         else:
             style = self._style("nodes-table--group" if is_group else "")
         row = self.rows_by_name.get(key)
-        signature = (row, key in self.selected, is_cursor, style, self.has_focus, width + scroll_x)
+        # The cursor line's style says whether the table has focus.
+        signature = (row, key in self.selected, is_cursor, style, width + scroll_x)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == signature:
             strip = cached[1]
