@@ -31,20 +31,25 @@ def metric_value(gpu: Gpu, metric: str) -> float | None:
     return value if isinstance(value, int | float) else None
 
 
-Reading = tuple[float | None, ...]
+Ring = deque[float | None]
 
 
 class GpuRings:
-    """(node, index) -> the last RING_LENGTH readings (one tuple of METRICS each), oldest first.
+    """(node, index) -> the last RING_LENGTH readings of METRICS, oldest first.
 
-    One deque of tuples per GPU, not one deque per metric, found through its node's dict
-    (no key tuple per GPU): 8,192 GPUs append in ~3 ms instead of ~20 ms.
+    One flat deque per GPU holding each reading's METRICS in turn, found through its node's
+    dict (no key tuple per GPU). No tuple is kept per reading: full rings for 7,560 GPUs
+    take 21 MB instead of 40 MB, and a snapshot's readings give the garbage collector
+    nothing new to scan.
     """
 
     def __init__(self, length: int = RING_LENGTH) -> None:
         self.length = length
-        self._rings: dict[str, dict[int, deque[Reading]]] = {}
+        self._rings: dict[str, dict[int, Ring]] = {}
         self._last_taken_at: float | None = None
+
+    def _new_ring(self) -> Ring:
+        return deque(maxlen=self.length * len(METRICS))
 
     def add(self, gpus: Iterable[Gpu], taken_at: float) -> None:
         """Append each GPU's values once per snapshot time (repeats are ignored)."""
@@ -52,30 +57,29 @@ class GpuRings:
             return
         self._last_taken_at = taken_at
         rings = self._rings
-        length = self.length
         node: str | None = None
-        node_rings: dict[int, deque[Reading]] = {}
+        node_rings: dict[int, Ring] = {}
         for gpu in gpus:
             if gpu.node != node:  # a snapshot lists each node's GPUs together
                 node = gpu.node
                 node_rings = rings.get(node) or rings.setdefault(node, {})
             ring = node_rings.get(gpu.index)
             if ring is None:
-                ring = node_rings[gpu.index] = deque(maxlen=length)
+                ring = node_rings[gpu.index] = self._new_ring()
             used, total = gpu.memory_used_mib, gpu.memory_total_mib
             memory = 100.0 * used / total if used is not None and total else None
-            ring.append((gpu.utilization_pct, memory, gpu.temperature_c, gpu.power_w))
+            ring.extend((gpu.utilization_pct, memory, gpu.temperature_c, gpu.power_w))
 
     def seed(self, node: str, metric: str, series: Mapping[int, list[tuple[float, float]]]) -> None:
         """Replace a node's rings with history of one metric (the others left unknown)."""
         position = METRICS.index(metric)
         node_rings = self._rings.setdefault(node, {})
         for index, points in series.items():
-            ring: deque[Reading] = deque(maxlen=self.length)
+            ring = self._new_ring()
             for _, value in points[-self.length :]:
                 reading: list[float | None] = [None] * len(METRICS)
                 reading[position] = value
-                ring.append(tuple(reading))
+                ring.extend(reading)
             node_rings[index] = ring
 
     def values(self, key: tuple[str, int], metric: str) -> list[float]:
@@ -83,5 +87,5 @@ class GpuRings:
         ring = self._rings.get(node, {}).get(index)
         if not ring:
             return []
-        position = METRICS.index(metric)
-        return [value for reading in ring if (value := reading[position]) is not None]
+        readings = list(ring)[METRICS.index(metric) :: len(METRICS)]
+        return [value for value in readings if value is not None]
