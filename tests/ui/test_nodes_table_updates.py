@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.geometry import Region
 
 from tests.ui.conftest import make_app
 from tui.app.screens.main import NodesPane
@@ -116,3 +117,19 @@ async def test_filter_and_selection_follow_new_slurm_facts(tmp_path: Path) -> No
         assert nodes.selected == {"gpu-01"}
         await apply(app, pilot, lambda s: with_changes(s, reasons={"gpu-08": "done"}))
         assert nodes.visible_nodes() == []
+
+
+async def test_the_cursor_line_shows_whether_the_table_has_focus(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        nodes = app.screen.query_one(NodesPane)
+        whole = Region(0, 0, nodes.size.width, nodes.size.height)
+        focused = nodes.render_lines(whole)[1]  # the header, then the cursor's line
+        await pilot.press("2")  # the GPUs pane takes the focus
+        assert not nodes.has_focus
+        blurred = nodes.render_lines(whole)[1]
+        assert focused.text == blurred.text
+        assert [s.style for s in focused] != [s.style for s in blurred]
+        await pilot.press("1")
+        assert [s.style for s in nodes.render_lines(whole)[1]] == [s.style for s in focused]
