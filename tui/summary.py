@@ -36,8 +36,8 @@ class ClusterSummary:
 
     @classmethod
     def of(cls, snapshot: ClusterSnapshot, gpu_hourly_price: float) -> ClusterSummary:
-        # One pass over the GPUs and one over the nodes: at 4,096 nodes (~30k GPUs) a pass
-        # per figure took ~40 ms of the UI loop per snapshot.
+        # One pass over the GPUs and one over the nodes, not one per figure: the UI reads
+        # this for every snapshot it shows.
         gpu_figures = _GpuFigures.of(snapshot.gpus)
         nodes = snapshot.nodes
         slurm_gpus = cpus_total = cpus_alloc = gpus_alloc = 0
@@ -50,6 +50,12 @@ class ClusterSummary:
             cpus_total += node.cpus_total
             cpus_alloc += node.cpus_alloc
             states[node.display_state] += 1
+            # GPUs lost from their nodes. Exporters report a lost GPU in two ways: the pod's
+            # exporter (like DCGM) keeps listing a GPU that fell off the bus, with a
+            # DCGM_EXP_GPU_HEALTH_STATUS failure (Gpu.error, counted with the GPUs); a GPU the
+            # driver no longer enumerates simply vanishes from the page, counted here against
+            # the node's Slurm GRES. A node with no GPU readings at all is unknown (its
+            # exporter is down or not scraped), never counted as lost.
             listed = len(gpus_by_node.get(node.name, ()))
             if listed:
                 lost += max(0, node.gpus_total - listed)
@@ -121,21 +127,3 @@ class _GpuFigures:
         figures.busy, figures.allocated_idle = busy, allocated_idle
         figures.with_job, figures.lost = with_job, lost
         return figures
-
-
-def gpus_lost(snapshot: ClusterSnapshot) -> int:
-    """GPUs gone from their nodes.
-
-    Exporters report a lost GPU in two ways: the pod's exporter (like DCGM) keeps listing a
-    GPU that fell off the bus, with a DCGM_EXP_GPU_HEALTH_STATUS failure (Gpu.error); a GPU
-    the driver no longer enumerates simply vanishes from the page. The second kind is counted
-    against the node's Slurm GRES: on a node whose exporter still lists GPUs, each GRES GPU
-    it no longer lists is lost. A node with no GPU readings at all is unknown (its exporter is
-    down or not scraped), never counted as lost.
-    """
-    lost = sum(1 for gpu in snapshot.gpus if gpu.error == GPU_LOST_ERROR)
-    for node in snapshot.nodes:
-        listed = len(snapshot.gpus_of(node.name))
-        if listed:
-            lost += max(0, node.gpus_total - listed)
-    return lost
