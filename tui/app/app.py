@@ -186,9 +186,12 @@ class ClusterDashApp(ContainedErrors, App[int]):
             self.theme = self.settings.ui.theme
         self._install_hangup_handler()
         self.screen_change_signal.subscribe(self, self._toasts_follow_screen, immediate=True)
+        # Services start while the screen is built: a viewer's first snapshot is on its way
+        # (the collector encodes it, the socket carries it) during the screen's first layout.
+        starting = asyncio.ensure_future(self.services_factory(self.settings, self.mode))
         await self.push_screen(MainScreen())
         try:
-            self.services = await self.services_factory(self.settings, self.mode)
+            self.services = await starting
         except Exception as error:
             logger.exception("could not start services")
             self.exit(return_code=1, message=f"clusterdash: cannot start: {one_line(error)}")
