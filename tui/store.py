@@ -39,10 +39,12 @@ from tui.store_schema import (
     JOB_USAGE_ROLL_UP,
     MEMORY_PCT_SQL,
     MIGRATIONS,
+    ROLLUP_COLUMNS,
     ROLLUP_METRICS,
     SAMPLE_METRICS,
     SCHEMA_VERSION,
     TEN_MINUTE_ROLL_UP,
+    scaled,
 )
 from tui.text import one_line
 
@@ -73,12 +75,14 @@ def _metric_sql(metric: str) -> str:
 
 def _rollup_select() -> str:
     aggregates = ", ".join(
-        f"MIN({_metric_sql(m)}), AVG({_metric_sql(m)}), MAX({_metric_sql(m)})"
+        scaled(f"{m}_{agg}", f"{agg.upper()}({_metric_sql(m)})")
         for m in ROLLUP_METRICS
+        for agg in ("min", "avg", "max")
     )
-    columns = ", ".join(f"{m}_{agg}" for m in ROLLUP_METRICS for agg in ("min", "avg", "max"))
+    columns = ", ".join(ROLLUP_COLUMNS)
     return (
-        f"INSERT OR REPLACE INTO gpu_rollups_1m (node_id, minute, gpu, samples, {columns}, job) "
+        "INSERT OR REPLACE INTO gpu_rollups_1m_rows "
+        f"(node_id, minute, gpu, samples, {columns}, job) "
         f"SELECT node_id, CAST(ts / {_MINUTE} AS INTEGER) * {_MINUTE} AS m, gpu, COUNT(*), "
         f"{aggregates}, MAX(job) FROM gpu_samples "
         "WHERE node_id IN (SELECT id FROM nodes) AND ts >= ? AND ts < ? "
@@ -554,11 +558,11 @@ class Store:
             else:
                 minute_cutoff = rollup_cutoff
             rollups = await db.execute(
-                "DELETE FROM gpu_rollups_1m WHERE node_id IN (SELECT id FROM nodes) AND minute < ?",
+                "DELETE FROM gpu_rollups_1m_rows WHERE node_id IN (SELECT id FROM nodes) AND minute < ?",
                 (minute_cutoff - _MINUTE + 1,),  # minutes that ended by the cutoff
             )
             ten_minute = await db.execute(
-                "DELETE FROM gpu_rollups_10m "
+                "DELETE FROM gpu_rollups_10m_rows "
                 "WHERE node_id IN (SELECT id FROM nodes) AND bucket <= ?",
                 (rollup_cutoff - _TEN_MINUTES,),
             )
