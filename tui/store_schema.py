@@ -406,6 +406,10 @@ def scaled(column: str, value: str) -> str:
     return value
 
 
+def _column_type(column: str) -> str:
+    return "INTEGER" if column in SCALED_ROLLUP_COLUMNS else "REAL"
+
+
 def _unscaled(column: str) -> str:
     if column in SCALED_ROLLUP_COLUMNS:
         return f"{column} / {ROLLUP_SCALE}.0 AS {column}"
@@ -424,7 +428,7 @@ CREATE TABLE {rows} (
     gpu INTEGER NOT NULL,
     job INTEGER,
     samples INTEGER NOT NULL,
-    {", ".join(f"{c} {'INTEGER' if c in SCALED_ROLLUP_COLUMNS else 'REAL'}" for c in ROLLUP_COLUMNS)},
+    {", ".join(f"{c} {_column_type(c)}" for c in ROLLUP_COLUMNS)},
     PRIMARY KEY (node_id, {time_column}, gpu)
 ) WITHOUT ROWID;
 
@@ -454,19 +458,23 @@ _V5 = _compact_tier("gpu_rollups_1m", "minute") + _compact_tier("gpu_rollups_10m
 
 
 def _ten_minute_roll_up() -> str:
-    weighted = ", ".join(
-        f"{scaled(f'{m}_min', f'MIN({m}_min)')}, "
-        f"{scaled(f'{m}_avg', f'SUM({m}_avg * samples) / SUM(CASE WHEN {m}_avg IS NULL THEN 0 ELSE samples END)')}, "
+    def weighted_avg(metric: str) -> str:
+        known = f"CASE WHEN {metric}_avg IS NULL THEN 0 ELSE samples END"
+        return f"SUM({metric}_avg * samples) / SUM({known})"
+
+    aggregates = ", ".join(
+        f"{scaled(f'{m}_min', f'MIN({m}_min)')}, {scaled(f'{m}_avg', weighted_avg(m))}, "
         f"{scaled(f'{m}_max', f'MAX({m}_max)')}"
         for m in ROLLUP_METRICS
     )
     return f"""
-INSERT OR REPLACE INTO gpu_rollups_10m_rows (node_id, bucket, gpu, job, samples, {_AGGREGATE_COLUMNS})
+INSERT OR REPLACE INTO gpu_rollups_10m_rows (node_id, bucket, gpu, job, samples,
+                                             {_AGGREGATE_COLUMNS})
 SELECT node_id, (minute / 600) * 600 AS b, gpu,
        (SELECT r.job FROM gpu_rollups_1m_rows AS r WHERE r.node_id = m.node_id AND r.gpu = m.gpu
           AND r.minute >= (m.minute / 600) * 600 AND r.minute < :end
           ORDER BY r.minute DESC LIMIT 1),
-       SUM(samples), {weighted}
+       SUM(samples), {aggregates}
 FROM gpu_rollups_1m AS m
 WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
 GROUP BY node_id, b, gpu
