@@ -444,7 +444,7 @@ FROM {rows};
 
 CREATE TRIGGER {view}_insert INSTEAD OF INSERT ON {view}
 BEGIN
-    INSERT OR REPLACE INTO {rows} (node_id, {time_column}, gpu, job, samples, {names})
+    INSERT INTO {rows} (node_id, {time_column}, gpu, job, samples, {names})
     VALUES (NEW.node_id, NEW.{time_column}, NEW.gpu, NEW.job, NEW.samples,
             {", ".join(scaled(c, f"NEW.{c}") for c in ROLLUP_COLUMNS)});
 END;
