@@ -61,7 +61,7 @@ _TEN_MINUTES = 600
 _ROWS_PER_POINT = 5
 # The writer's page cache, a bound on the memory it holds: one ingest cycle of a 1,000-node
 # cluster touches ~1,000 leaf pages (4 MiB) and a minute's rollup about as many again; a
-# larger cache (64 MiB) wrote no faster and took most of an hour to fill.
+# 64 MiB cache wrote no faster.
 _CACHE_KIB = 16384
 # A cycle of a 1,000-node cluster dirties ~1,000 pages (one per node's range), so SQLite's
 # default checkpoint (1,000 pages) would copy them into the file and sync on every commit;

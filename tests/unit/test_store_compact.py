@@ -92,7 +92,8 @@ async def test_a_version_4_database_keeps_its_rows_and_answers(tmp_path: Path) -
 
 async def test_a_rollup_row_takes_at_most_75_bytes(tmp_path: Path) -> None:
     """A week of history at the default tiers is mostly rollup rows: each GPU-minute and
-    GPU-10-minutes, with its 21 figures and fractional averages, fits in 75 bytes of file (95 as 8-byte floats)."""
+    GPU-10-minutes, with its 21 figures and fractional averages, fits in 75 bytes of file
+    (95 with 8-byte floats)."""
     path = tmp_path / "history.db"
     version_4_database(path)
     store = await Store.open(path)
