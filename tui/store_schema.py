@@ -158,7 +158,7 @@ def _ten_minute_aggregates() -> str:
 
 # Rolls 1-minute rows with :start <= minute < :end into 10-minute rows. Weighted by each
 # minute's sample count; the job is the one holding the GPU at the bucket's latest minute.
-TEN_MINUTE_ROLL_UP = f"""
+_TEN_MINUTE_ROLL_UP_V2 = f"""
 INSERT OR REPLACE INTO gpu_rollups_10m (node_id, bucket, gpu, job, samples, {_AGGREGATE_COLUMNS})
 SELECT node_id, (minute / 600) * 600 AS b, gpu,
        (SELECT r.job FROM gpu_rollups_1m AS r WHERE r.node_id = m.node_id AND r.gpu = m.gpu
@@ -195,7 +195,7 @@ CREATE TABLE gpu_rollups_10m (
     PRIMARY KEY (node_id, bucket, gpu)
 ) WITHOUT ROWID;
 
-{TEN_MINUTE_ROLL_UP.replace(":start", "-1").replace(":end", "9e18").strip()};
+{_TEN_MINUTE_ROLL_UP_V2.replace(":start", "-1").replace(":end", "9e18").strip()};
 
 INSERT OR REPLACE INTO store_meta (key, value)
 SELECT 'rolled_10m_until', (MAX(minute) / 600) * 600 FROM gpu_rollups_1m HAVING COUNT(*) > 0;
@@ -385,6 +385,106 @@ ALTER TABLE jobs ADD COLUMN last_bucket INTEGER;
 };
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Rollup figures stored as integers in hundredths of their unit: averages (and power and
+# memory-percent readings) are fractional, and an 8-byte float each was most of a row; an
+# integer of hundredths takes 2-4 bytes. Integral readings stay as they are: SQLite keeps a
+# whole REAL in 1-3 bytes already.
+ROLLUP_SCALE = 100
+SCALED_ROLLUP_COLUMNS = frozenset(
+    f"{metric}_{agg}"
+    for metric in ROLLUP_METRICS
+    for agg in ("min", "avg", "max")
+    if agg == "avg" or metric in ("power_w", "memory_pct")
+)
+ROLLUP_COLUMNS = tuple(f"{m}_{agg}" for m in ROLLUP_METRICS for agg in ("min", "avg", "max"))
+
+
+def scaled(column: str, value: str) -> str:
+    """The SQL that stores `value` (in the metric's unit) in rollup column `column`."""
+    if column in SCALED_ROLLUP_COLUMNS:
+        return f"ROUND(({value}) * {ROLLUP_SCALE})"
+    return value
+
+
+def _column_type(column: str) -> str:
+    return "INTEGER" if column in SCALED_ROLLUP_COLUMNS else "REAL"
+
+
+def _unscaled(column: str) -> str:
+    if column in SCALED_ROLLUP_COLUMNS:
+        return f"{column} / {ROLLUP_SCALE}.0 AS {column}"
+    return column
+
+
+def _compact_tier(view: str, time_column: str) -> str:
+    """Version 5's rows table for one rollup tier, its rows copied from the old table, and
+    the view and trigger under the old name that read and write it in the metrics' units."""
+    rows = f"{view}_rows"
+    names = ", ".join(ROLLUP_COLUMNS)
+    return f"""
+CREATE TABLE {rows} (
+    node_id INTEGER NOT NULL,
+    {time_column} INTEGER NOT NULL,
+    gpu INTEGER NOT NULL,
+    job INTEGER,
+    samples INTEGER NOT NULL,
+    {", ".join(f"{c} {_column_type(c)}" for c in ROLLUP_COLUMNS)},
+    PRIMARY KEY (node_id, {time_column}, gpu)
+) WITHOUT ROWID;
+
+INSERT INTO {rows} (node_id, {time_column}, gpu, job, samples, {names})
+SELECT node_id, {time_column}, gpu, job, samples, {", ".join(scaled(c, c) for c in ROLLUP_COLUMNS)}
+FROM {view} ORDER BY node_id, {time_column}, gpu;
+
+DROP TABLE {view};
+
+CREATE VIEW {view} AS
+SELECT node_id, {time_column}, gpu, samples, {", ".join(_unscaled(c) for c in ROLLUP_COLUMNS)}, job
+FROM {rows};
+
+CREATE TRIGGER {view}_insert INSTEAD OF INSERT ON {view}
+BEGIN
+    INSERT INTO {rows} (node_id, {time_column}, gpu, job, samples, {names})
+    VALUES (NEW.node_id, NEW.{time_column}, NEW.gpu, NEW.job, NEW.samples,
+            {", ".join(scaled(c, f"NEW.{c}") for c in ROLLUP_COLUMNS)});
+END;
+"""
+
+
+# Version 5: compact rollup rows. Each tier's rows move to a table of integer keys and
+# figures in hundredths (gpu_rollups_1m_rows, gpu_rollups_10m_rows); views under the old
+# names read them in the metrics' units, so readers are unchanged.
+_V5 = _compact_tier("gpu_rollups_1m", "minute") + _compact_tier("gpu_rollups_10m", "bucket")
+
+
+def _ten_minute_roll_up() -> str:
+    def weighted_avg(metric: str) -> str:
+        known = f"CASE WHEN {metric}_avg IS NULL THEN 0 ELSE samples END"
+        return f"SUM({metric}_avg * samples) / SUM({known})"
+
+    aggregates = ", ".join(
+        f"{scaled(f'{m}_min', f'MIN({m}_min)')}, {scaled(f'{m}_avg', weighted_avg(m))}, "
+        f"{scaled(f'{m}_max', f'MAX({m}_max)')}"
+        for m in ROLLUP_METRICS
+    )
+    return f"""
+INSERT OR REPLACE INTO gpu_rollups_10m_rows (node_id, bucket, gpu, job, samples,
+                                             {_AGGREGATE_COLUMNS})
+SELECT node_id, (minute / 600) * 600 AS b, gpu,
+       (SELECT r.job FROM gpu_rollups_1m_rows AS r WHERE r.node_id = m.node_id AND r.gpu = m.gpu
+          AND r.minute >= (m.minute / 600) * 600 AND r.minute < :end
+          ORDER BY r.minute DESC LIMIT 1),
+       SUM(samples), {aggregates}
+FROM gpu_rollups_1m AS m
+WHERE node_id IN (SELECT id FROM nodes) AND minute >= :start AND minute < :end
+GROUP BY node_id, b, gpu
+"""
+
+
+# Rolls 1-minute rows with :start <= minute < :end into 10-minute rows. Weighted by each
+# minute's sample count; the job is the one holding the GPU at the bucket's latest minute.
+TEN_MINUTE_ROLL_UP = _ten_minute_roll_up()
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.bench.report import bench, ratio
 from tui.model import ClusterSnapshot, Gpu
-from tui.store import Store
+from tui.store import DEFAULT_RAW_RETENTION_S, Store
 from tui.store_schema import ROLLUP_METRICS, SAMPLE_METRICS
 
 pytestmark = pytest.mark.bench
@@ -69,15 +69,17 @@ async def _fill(store: Store, nodes: int, end: float, span_s: float) -> None:
 
 
 async def test_bench_store_ingest(tmp_path: Path) -> None:
-    """Steady state: a store already holding 10 minutes of the whole cluster."""
-    cycles = 24  # two minutes of 5-s cycles, so two rollups run inside the timing
-    start = T0 + 600
+    """Steady state: a store already holding the raw hour of the whole cluster, so that each
+    minute's pruning deletes the minute that left the raw retention."""
+    cycles = 24  # two minutes of 5-s cycles, so two rollups and two prunes run inside the timing
+    start = T0 + DEFAULT_RAW_RETENTION_S + 60
     snapshots = [cluster_snapshot(start + k * STEP_S, k) for k in range(cycles + 1)]
     pruned = 0
     store = await Store.open(tmp_path / "history.db")
     try:
-        await _fill(store, nodes=NODES, end=start - STEP_S, span_s=600 - STEP_S)
+        await _fill(store, nodes=NODES, end=start - STEP_S, span_s=start - STEP_S - T0)
         await store.write_snapshot(snapshots[0])  # rolls up the filled minutes, untimed
+        await store.prune(snapshots[0].taken_at)
         started = time.perf_counter()
         rows = 0
         for k, snapshot in enumerate(snapshots[1:], start=1):
@@ -89,6 +91,7 @@ async def test_bench_store_ingest(tmp_path: Path) -> None:
     finally:
         await store.close()
     rate = rows * len(SAMPLE_METRICS) / elapsed
+    bench("store_ingest_rows_pruned", pruned, "rows", digits=0)
     bench(
         "store_ingest_samples_per_s",
         rate,
