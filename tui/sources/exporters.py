@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,6 +32,7 @@ from loguru import logger
 from tui.actions import NODE_NAME_RE
 from tui.model import Gpu, MigInstance
 from tui.sources.base import GpuReading, SourceError
+from tui.sources.page_template import PageTemplate
 from tui.sources.promtext import (
     METRIC_NAME_RE,
     ParseError,
@@ -40,7 +40,7 @@ from tui.sources.promtext import (
     parse_label_block,
     parse_samples_async,
 )
-from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
+from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError, ScrapeResponse
 from tui.text import one_line
 
 DEFAULT_URL_TEMPLATE = "http://{node}:9400/metrics"
@@ -117,7 +117,6 @@ NVIDIA_SMI_FIELDS: Mapping[str, tuple[str, float]] = {
     "nvidia_smi_remapped_rows_failure": ("remapped_row_failures", 1.0),
 }
 
-INT_FIELDS = frozenset({"last_xid", "ecc_uncorrectable", "remapped_row_failures"})
 NODE_LABELS = ("Hostname", "hostname")
 
 
@@ -182,44 +181,65 @@ class _GpuDraft:
             self.job_id = labels["hpc_job"]
 
     def build(self, index: int) -> Gpu:
-        values = dict(self.values)
-        free = values.pop("_fb_free", None)
-        reserved = values.pop("_fb_reserved", None)
-        values.pop("_health", None)
-        gr_active = values.pop("_gr_active", None)
-        mig = tuple(
-            MigInstance(
-                instance_id,
-                profile,
-                _utilization(readings),
-                readings.get("memory_used_mib"),
+        return self.build_with(index, self.values)
+
+    def build_with(self, index: int, values: Mapping[str, float | None]) -> Gpu:
+        """This GPU with `values` (Gpu field or derived reading -> value) as its readings.
+
+        No intermediate dicts: 8,192 GPUs a cycle at 1,024 nodes."""
+        get = values.get
+        mig = (
+            tuple(
+                MigInstance(
+                    instance_id,
+                    profile,
+                    _utilization(readings),
+                    readings.get("memory_used_mib"),
+                )
+                for instance_id, (profile, readings) in sorted(self.mig.items())
             )
-            for instance_id, (profile, readings) in sorted(self.mig.items())
+            if self.mig
+            else ()
         )
-        if values.get("utilization_pct") is None:
-            values["utilization_pct"] = (
+        utilization = get("utilization_pct")
+        if utilization is None:
+            gr_active = get("_gr_active")
+            utilization = (
                 min(100.0, gr_active * 100.0) if gr_active is not None else _mig_utilization(mig)
             )
-        if values.get("memory_used_mib") is None and mig:
+        used = get("memory_used_mib")
+        if used is None and mig:
             used_parts = [m.memory_used_mib for m in mig if m.memory_used_mib is not None]
-            values["memory_used_mib"] = sum(used_parts) if used_parts else None
-        used = values.get("memory_used_mib")
-        if values.get("memory_total_mib") is None and used is not None and free is not None:
-            values["memory_total_mib"] = used + free + (reserved or 0.0)
-        fields: dict[str, Any] = {
-            key: (None if value is None else int(value)) if key in INT_FIELDS else value
-            for key, value in values.items()
-        }
+            used = sum(used_parts) if used_parts else None
+        total = get("memory_total_mib")
+        if total is None and used is not None:
+            free = get("_fb_free")
+            if free is not None:
+                total = used + free + (get("_fb_reserved") or 0.0)
+        xid = get("last_xid")
+        ecc = get("ecc_uncorrectable")
+        remapped = get("remapped_row_failures")
+        # By position: 3.3 us a GPU against 5.9 us by keyword (8,192 GPUs a cycle at 1,024
+        # nodes); test_exporters_fast_path checks each field lands where it belongs.
         return Gpu(
-            node=self.node,
-            index=index,
-            uuid=self.uuid,
-            model=self.model,
-            pci_bus_id=self.pci_bus_id,
-            job_id=self.job_id,
-            error=GPU_LOST_ERROR if self.lost else None,
-            mig=mig,
-            **fields,
+            self.node,
+            index,
+            self.uuid,
+            self.model,
+            self.pci_bus_id,
+            utilization,
+            used,
+            total,
+            get("temperature_c"),
+            get("power_w"),
+            get("sm_clock_mhz"),
+            None if xid is None else int(xid),
+            None if ecc is None else int(ecc),
+            None if remapped is None else int(remapped),
+            self.job_id,
+            None,
+            GPU_LOST_ERROR if self.lost else None,
+            mig,
         )
 
 
@@ -440,9 +460,25 @@ class DcgmFastPath:
         """The GPUs fed so far, sorted by (node, index); None when there are none."""
         if not self._drafts:
             return None
-        gpus = [draft.build(index) for (_, index), draft in self._drafts.items()]
-        gpus.sort(key=lambda gpu: (gpu.node, gpu.index))
-        return gpus
+        return [draft.build(index) for (_, index), draft in sorted(self._drafts.items())]
+
+    def drafts(self) -> list[_GpuDraft]:
+        """The drafts of the GPUs fed so far, in the order `gpus` returns them."""
+        return [draft for _, draft in sorted(self._drafts.items())]
+
+    def meaning_of(self, head: str) -> tuple[str | None, _GpuDraft | None] | None:
+        """What a sample line's head (`name{labels}`) fed so far filled: (field, its GPU's
+        draft), either None when it fills none; None when no line fed had this head."""
+        meaning = self.cache.heads.get(head)
+        if meaning is None or meaning is _COMMENT:
+            return None
+        target, block = meaning
+        if target is None:
+            return None, None
+        draft = self._by_block.get(block)
+        if draft is None:
+            return None
+        return target, None if draft is _NO_DRAFT else draft
 
     def _draft_for(self, block: str) -> _GpuDraft:
         labels, index = self.cache.blocks[block]
@@ -635,6 +671,8 @@ class ExporterGpuSource:
         )
         self._own_client = False
         self._line_cache = DcgmLineCache()
+        # Target key -> (node, fallback node, the template of its last page).
+        self._templates: dict[str, tuple[str, str, PageTemplate]] = {}
         self._warned: set[str] = set()
 
     def set_nodes(self, nodes: Iterable[str]) -> None:
@@ -656,6 +694,9 @@ class ExporterGpuSource:
         if not targets:
             return GpuReading(gpus=())
         self._line_cache.new_cycle()
+        if len(self._templates) > len(targets):
+            keys = {target.key for target in targets}
+            self._templates = {k: v for k, v in self._templates.items() if k in keys}
         if self._scraper is not None:
             self._scraper.max_idle = keepalive_pool_size(len(targets), self._concurrency)
         fallbacks = _fallback_nodes(targets)
@@ -734,7 +775,7 @@ class ExporterGpuSource:
         """This target's GPUs, or one line saying why not. The caller bounds the time."""
         started = time.monotonic()
         try:
-            text = await self._get_text_in_slot(target.url, started_ids, task_id)
+            page = await self._get_page_in_slot(target.url, started_ids, task_id)
         except asyncio.CancelledError:
             raise
         except ScrapeError as error:
@@ -743,11 +784,15 @@ class ExporterGpuSource:
             return f"not a GPU exporter: {error}"
         except Exception as error:  # nothing one target does may fail the others
             return describe_http_error(error, self.timeout_s)
-        result = await self.gpus_from_page(text, target, fallback_node)
+        result = self._gpus_from_template(page, target, fallback_node)
+        if result is None:
+            result = await self.gpus_from_page(page.text(), target, fallback_node, page)
         logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
         return result
 
-    async def _get_text_in_slot(self, url: str, started_ids: set[int] | None, task_id: int) -> str:
+    async def _get_page_in_slot(
+        self, url: str, started_ids: set[int] | None, task_id: int
+    ) -> ScrapeResponse:
         """The page at `url`, fetched in one of the `concurrency` slots. An exporter that has
         not answered within SLOT_LEASE_S gives its slot up and is waited for outside it: hung
         exporters must not hold every slot while the answering ones queue to the deadline."""
@@ -755,7 +800,7 @@ class ExporterGpuSource:
         held = True
         if started_ids is not None:
             started_ids.add(task_id)
-        fetch = asyncio.ensure_future(self._get_text(url))
+        fetch = asyncio.ensure_future(self._get_page(url))
         try:
             done, _ = await asyncio.wait({fetch}, timeout=SLOT_LEASE_S)
             if not done:
@@ -768,16 +813,40 @@ class ExporterGpuSource:
             if not fetch.done():
                 fetch.cancel()
 
+    def _gpus_from_template(
+        self, page: ScrapeResponse, target: ScrapeTarget, fallback_node: str
+    ) -> list[Gpu] | None:
+        """The page's GPUs read with the template its target's last page left; None when
+        there is none or the page is not of its shape."""
+        known = self._templates.get(target.key)
+        if known is None:
+            return None
+        node, fallback, template = known
+        if node != target.node or fallback != fallback_node or template.charset != page.charset:
+            return None
+        return template.read(page.body)
+
     async def gpus_from_page(
-        self, text: str, target: ScrapeTarget, fallback_node: str = ""
+        self,
+        text: str,
+        target: ScrapeTarget,
+        fallback_node: str = "",
+        page: ScrapeResponse | None = None,
     ) -> list[Gpu] | str:
         """The GPUs on one exporter page, or one line saying why there are none. Never raises
-        (but for cancellation): whatever one page holds is that target's problem only."""
+        (but for cancellation): whatever one page holds is that target's problem only.
+
+        With `page` (what `text` was decoded from), a page the fast path reads leaves its
+        template for the target's next page."""
         fallback = fallback_node or host_of(target.url)
         node_of = node_from_labels if target.node else _node_or(fallback)
         stats = PageStats()
+        self._templates.pop(target.key, None)
         try:
-            gpus = await self._gpus_fast(text, target.node or None, node_of, stats)
+            fast = await self._read_fast(text, target.node or None, node_of, stats)
+            gpus = fast.gpus() if fast is not None else None
+            if gpus is not None and page is not None:
+                self._learn(target, fallback_node, page, fast)
             if gpus is None:
                 stats = PageStats()
                 samples = await parse_samples_async(text)
@@ -799,10 +868,25 @@ class ExporterGpuSource:
             )
         return gpus
 
-    async def _gpus_fast(
+    def _learn(
+        self,
+        target: ScrapeTarget,
+        fallback_node: str,
+        page: ScrapeResponse,
+        fast: DcgmFastPath | None,
+    ) -> None:
+        if fast is None:
+            return
+        template = PageTemplate.learn(
+            page.body, page.charset, fast.meaning_of, fast.drafts(), DCGM_INT32_BLANK
+        )
+        if template is not None:
+            self._templates[target.key] = (target.node, fallback_node, template)
+
+    async def _read_fast(
         self, text: str, node: str | None, node_of: NodeOf, stats: PageStats
-    ) -> list[Gpu] | None:
-        """DcgmFastPath over `text`, yielding to the event loop between big chunks; None when
+    ) -> DcgmFastPath | None:
+        """DcgmFastPath fed `text`, yielding to the event loop between big chunks; None when
         the general parser must decide."""
         if not DcgmFastPath.accepts(text):
             return None
@@ -817,11 +901,11 @@ class ExporterGpuSource:
             start = end
             if start < len(text):
                 await asyncio.sleep(0)
-        return fast.gpus()
+        return fast
 
-    async def _get_text(self, url: str) -> str:
+    async def _get_page(self, url: str) -> ScrapeResponse:
         if self._scraper is not None and url[:7].lower() == "http://":
-            return (await self._scraper.get(url)).text()
+            return await self._scraper.get(url)
         if self._client is None:
             self._own_client = True
             self._client = httpx.AsyncClient(
@@ -842,7 +926,7 @@ class ExporterGpuSource:
                 if size > MAX_BODY_BYTES:
                     raise BodyTooLarge(f"body over {MAX_BODY_BYTES // 2**20} MiB")
                 chunks.append(chunk)
-        return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
+        return ScrapeResponse(b"".join(chunks), response.encoding)
 
     async def aclose(self) -> None:
         if self._scraper is not None:
