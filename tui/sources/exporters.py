@@ -633,6 +633,20 @@ def _fallback_nodes(targets: Sequence[ScrapeTarget]) -> dict[int, str]:
     return fallbacks
 
 
+class _SlotLease:
+    """A held concurrency slot, given back once: at the lease's end or when the scrape ends."""
+
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self._semaphore: asyncio.Semaphore | None = semaphore
+
+    def give_back(self) -> None:
+        if self._semaphore is not None:
+            self._semaphore.release()
+            self._semaphore = None
+
+
 class ExporterGpuSource:
     """Scrapes every target's exporter concurrently; one node's failure hides no other's data.
 
@@ -797,21 +811,17 @@ class ExporterGpuSource:
         not answered within SLOT_LEASE_S gives its slot up and is waited for outside it: hung
         exporters must not hold every slot while the answering ones queue to the deadline."""
         await self._semaphore.acquire()
-        held = True
         if started_ids is not None:
             started_ids.add(task_id)
-        fetch = asyncio.ensure_future(self._get_page(url))
+        # A timer rather than a second task and asyncio.wait: a tenth of the loop's work
+        # per scrape at 1,024 nodes.
+        lease = _SlotLease(self._semaphore)
+        timer = asyncio.get_running_loop().call_later(SLOT_LEASE_S, lease.give_back)
         try:
-            done, _ = await asyncio.wait({fetch}, timeout=SLOT_LEASE_S)
-            if not done:
-                self._semaphore.release()
-                held = False
-            return await fetch
+            return await self._get_page(url)
         finally:
-            if held:
-                self._semaphore.release()
-            if not fetch.done():
-                fetch.cancel()
+            timer.cancel()
+            lease.give_back()
 
     def _gpus_from_template(
         self, page: ScrapeResponse, target: ScrapeTarget, fallback_node: str

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 # holding anything but printable ASCII other than a backslash stays in the page's shape (so
 # no earlier page matches it), as do timestamps and exemplars (a second blank).
 _VALUE_RE = re.compile(rb"\} ([!-\[\]-~]*)\n")
-_HASH = ord("#")
+# The same on the decoded text of a UTF-8 page: its matches are the same, since UTF-8 bytes
+# of characters past ASCII are never ASCII bytes.
+_TEXT_VALUE_RE = re.compile(r"\} ([!-\[\]-~]*)\n")
 
 # Where a number goes: (its position among the page's sample values, the GPU's slot, the
 # field or derived reading it fills).
@@ -103,30 +105,35 @@ class PageTemplate:
         """
         if charset is not None and charset.lower().replace("-", "") != "utf8":
             return None  # split at ASCII bytes only where those are whole characters
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:
+            return None
         parts = _VALUE_RE.split(body)
         shape = parts[0::2]
         tokens = parts[1::2]
+        pieces = _TEXT_VALUE_RE.split(text)[0::2]
+        if len(pieces) != len(shape):
+            return None
         slot_of = {id(draft): slot for slot, draft in enumerate(drafts)}
         sample_positions: list[int] = []
         comments: list[tuple[int, bytes]] = []
         placements: list[Placement] = []
-        for position, piece in enumerate(shape):
-            lines = piece.split(b"\n")
-            # Lines before the last have no value of their own: only comments or blank.
-            if any(line and line[0] != _HASH for line in lines[:-1]):
-                return None
-            if position == len(tokens):
-                if lines[-1] and lines[-1][0] != _HASH:
-                    return None  # the page's last line ends with no line break
+        last = len(tokens)
+        for position, piece in enumerate(pieces):
+            cut = piece.rfind("\n")
+            head = piece[cut + 1 :] if position < last else ""
+            # Lines before the value's own have none: only comments or blank lines.
+            if cut > 0 or position == last:
+                for line in piece[: cut if position < last else None].split("\n"):
+                    if line and line[0] != "#":
+                        return None  # a sample line no value token ends
+            if position == last:
                 break
-            head = lines[-1]
-            if not head or head[0] == _HASH:
+            if not head or head[0] == "#":
                 comments.append((position, tokens[position]))
                 continue
-            try:
-                meaning = meaning_of(head.decode() + "}")
-            except UnicodeDecodeError:
-                return None
+            meaning = meaning_of(head + "}")
             if meaning is None:
                 return None
             target, draft = meaning
