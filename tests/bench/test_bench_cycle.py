@@ -56,6 +56,7 @@ def report(nodes: int, result: dict) -> None:
     name = f"cycle_{nodes}_nodes"
     bench(f"{name}_s", result["median_s"], "s", at_most=TARGET_S[nodes])
     bench(f"{name}_best_s", result["best_s"], "s")
+    bench(f"{name}_cpu_s", result["cpu_s"], "s")
     for part in ("slurm", "slurm_parse", "gpu", "store", "alerts"):
         bench(f"{name}_{part}_s", result[f"{part}_s"], "s")
     bench(f"connects_per_cycle_{nodes}_nodes", result["connects_per_cycle"], "count", at_most=0)

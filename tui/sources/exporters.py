@@ -798,9 +798,7 @@ class ExporterGpuSource:
             return f"not a GPU exporter: {error}"
         except Exception as error:  # nothing one target does may fail the others
             return describe_http_error(error, self.timeout_s)
-        result = self._gpus_from_template(page, target, fallback_node)
-        if result is None:
-            result = await self.gpus_from_page(page.text(), target, fallback_node, page)
+        result = await self.gpus_from_response(page, target, fallback_node)
         logger.trace("scraped {} in {:.3f}s", target.key, time.monotonic() - started)
         return result
 
@@ -822,6 +820,16 @@ class ExporterGpuSource:
         finally:
             timer.cancel()
             lease.give_back()
+
+    async def gpus_from_response(
+        self, page: ScrapeResponse, target: ScrapeTarget, fallback_node: str = ""
+    ) -> list[Gpu] | str:
+        """The GPUs on one exporter's answer, read with its last page's template where the
+        page has its shape, else in full (leaving a template for the next one)."""
+        gpus = self._gpus_from_template(page, target, fallback_node)
+        if gpus is not None:
+            return gpus
+        return await self.gpus_from_page(page.text(), target, fallback_node, page)
 
     def _gpus_from_template(
         self, page: ScrapeResponse, target: ScrapeTarget, fallback_node: str
