@@ -207,7 +207,7 @@ async def test_the_source_reads_changing_simulator_pages_as_the_general_parser_d
             await source.aclose()
 
 
-def test_a_template_is_dropped_for_a_target_that_is_gone() -> None:
+def test_templates_replace_the_line_cache_and_go_with_their_target() -> None:
     text = PAGE
 
     async def run() -> int:
@@ -217,6 +217,8 @@ def test_a_template_is_dropped_for_a_target_that_is_gone() -> None:
             try:
                 await source.fetch()
                 assert len(source._templates) == 2
+                # What the templates hold is not also kept line by line.
+                assert not source._line_cache.heads and not source._line_cache.blocks
                 del targets[1]
                 await source.fetch()
                 return len(source._templates)

@@ -370,6 +370,13 @@ class DcgmLineCache:
             self.blocks.clear()
         self.lines_seen = 0
 
+    def forget(self, heads: Iterable[str]) -> None:
+        """Drop these heads and their label blocks: a page template holds what they meant."""
+        for head in heads:
+            meaning = self.heads.pop(head, None)
+            if meaning is not None and meaning is not _COMMENT:
+                self.blocks.pop(meaning[1], None)
+
     def learn(self, line: str, head: str) -> _Head | None:
         """What `head` means, remembered; None when `line` is not a plain dcgm line."""
         if not line or line[0] == "#":
@@ -405,7 +412,7 @@ class DcgmFastPath:
     nothing was found: the caller then runs the general parser, which also words errors.
     """
 
-    __slots__ = ("_by_block", "_drafts", "cache", "node", "node_of", "stats")
+    __slots__ = ("_by_block", "_drafts", "cache", "learned", "node", "node_of", "stats")
 
     def __init__(
         self, cache: DcgmLineCache, node: str | None = None, node_of: NodeOf = node_from_labels
@@ -417,6 +424,8 @@ class DcgmFastPath:
         self._drafts: dict[tuple[str, int], _GpuDraft] = {}
         # Label block of a GPU field's line -> its GPU's draft (_NO_DRAFT: no GPU index).
         self._by_block: dict[str, _GpuDraft] = {}
+        # The heads this path taught its cache.
+        self.learned: list[str] = []
 
     @staticmethod
     def accepts(text: str) -> bool:
@@ -428,6 +437,7 @@ class DcgmFastPath:
         cache.lines_seen += len(lines)
         heads = cache.heads
         by_block = self._by_block
+        learned = self.learned
         blank = DCGM_INT32_BLANK
         for line in lines:
             head, _, value = line.rpartition(" ")
@@ -436,6 +446,7 @@ class DcgmFastPath:
                 meaning = cache.learn(line, head)
                 if meaning is None:
                     return False
+                learned.append(head)
             if meaning is _COMMENT:
                 continue
             try:
@@ -900,6 +911,9 @@ class ExporterGpuSource:
         )
         if template is not None:
             self._templates[target.key] = (target.node, fallback_node, template)
+            # The template reads this page's next ones: its heads need not stay in memory
+            # (at 4,096 nodes they are about 1.1 million strings).
+            self._line_cache.forget(fast.learned)
 
     async def _read_fast(
         self, text: str, node: str | None, node_of: NodeOf, stats: PageStats
