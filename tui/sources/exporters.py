@@ -11,7 +11,9 @@ Three exporter dialects map onto tui.model.Gpu:
 
 A reading that means "not available" (NaN, infinities, dcgm's blank sentinels) becomes
 None, never zero. `gpus_from_samples` is the pure conversion the Prometheus source reuses;
-`DcgmFastPath` gives the same GPUs straight from a dcgm page's text, or gives up.
+`DcgmFastPath` gives the same GPUs straight from a dcgm page's text, or gives up; a page the
+fast path read leaves a PageTemplate (page_template.py) that reads the target's next pages
+when only their numbers changed.
 """
 
 from __future__ import annotations
