@@ -6,11 +6,13 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import MappingProxyType
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import slurm_scale
+from tui.model import Job, JobState
 from tui.sources import slurm_text
 from tui.sources.slurm_fields import collect_yielding
 
@@ -137,3 +139,37 @@ async def test_collect_yielding_gives_the_loop_back_after_each_slice() -> None:
         await other
     assert collected == list(range(64))
     assert turns >= 4
+
+
+def test_each_job_value_lands_in_its_own_field() -> None:
+    """Every value of a 23.11 job line arrives under its own name (distinct values each)."""
+    line = (
+        "JobId=4242 JobName=train run UserId=alice(1000) GroupId=ml(1000) Priority=77 "
+        "Account=acct-a QOS=normal JobState=RUNNING Reason=None TimeLimit=01:30:00 "
+        "SubmitTime=1767222000 StartTime=1767222060 Partition=part-p NodeList=gpu-[01-02] "
+        "NumNodes=2 NumTasks=4 ReqTRES=cpu=8,gres/gpu=6 AllocTRES=cpu=8,gres/gpu=6 "
+        "JOB_GRES=gpu:6 Nodes=gpu-01 GRES=gpu:a100:3(IDX:0-2) Nodes=gpu-02 "
+        "GRES=gpu:a100:3(IDX:5-7) StdErr=/home/alice/err.txt StdOut=/home/alice/out.txt "
+        "Power= TresPerNode=gres/gpu:3"
+    )
+    job = slurm_text.parse_job_line(line)
+    assert job == Job(
+        job_id="4242",
+        name="train run",
+        user="alice",
+        account="acct-a",
+        partition="part-p",
+        state=JobState.RUNNING,
+        reason="",
+        nodes=("gpu-01", "gpu-02"),
+        gpu_indices=MappingProxyType({"gpu-01": (0, 1, 2), "gpu-02": (5, 6, 7)}),
+        gpus_per_node=3,
+        gpus_requested=6,
+        submit_time=1767222000.0,
+        start_time=1767222060.0,
+        time_limit_min=90,
+        held=False,
+        priority=77,
+        stdout="/home/alice/out.txt",
+        stderr="/home/alice/err.txt",
+    )
