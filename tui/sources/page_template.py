@@ -4,12 +4,13 @@ From one scrape to the next a dcgm-exporter page keeps its shape: the same lines
 same order, only the numbers after each `}` change (until a GPU's job or a label does).
 PageTemplate keeps that shape (the page's bytes less those numbers: its length and hash, a
 few bytes rather than the 50 KiB of the page) and where each number goes. The next page is
-split at its numbers with one regex call; when the rest is the same, its numbers are read
-with float() and put in place, with no per-line work.
+split at its numbers with one regex call; when the rest is the same (same length and hash),
+its numbers are read with float() and put in place, with no per-line work.
 
-Measured need: at 1,024 nodes (52 KiB pages, 27 families of which 10 are shown), reading
-every line with DcgmFastPath took about 450-900 us a page on 2 loaded cores, the template
-120-200 us (tests/bench/test_bench_cycle.py reports the cycle before and after).
+Measured need: reading one cycle's 1,024 simulator pages (52 KiB, 27 families of which 10
+are shown, every reading changed) took 611-712 ms of CPU with DcgmFastPath and its line
+cache warm, 204-240 ms with templates (0.29-0.39x, same runs, 2 loaded cores;
+tests/bench/test_bench_page_read.py).
 
 A page is read the same as DcgmFastPath (and so the general parser) would read it, or not
 at all: `read` answers None whenever the page differs in anything but numbers, or a number
