@@ -226,3 +226,20 @@ def test_templates_replace_the_line_cache_and_go_with_their_target() -> None:
                 await source.aclose()
 
     assert asyncio.run(run()) == 1
+
+
+async def test_a_template_that_fails_leaves_the_page_to_the_full_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(template: PageTemplate, body: bytes) -> list[Gpu] | None:
+        raise RuntimeError("template bug")
+
+    with serve({"/a": Reply(PAGE)}) as server:
+        source = ExporterGpuSource([("gpu-01", server.url("/a"))])
+        try:
+            first = await source.fetch()
+            monkeypatch.setattr(PageTemplate, "read", broken)
+            second = await source.fetch()
+        finally:
+            await source.aclose()
+    assert second.errors == {} and second.gpus == first.gpus == tuple(general(PAGE, "gpu-01") or ())

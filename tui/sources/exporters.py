@@ -838,8 +838,14 @@ class ExporterGpuSource:
         self, page: ScrapeResponse, target: ScrapeTarget, fallback_node: str = ""
     ) -> list[Gpu] | str:
         """The GPUs on one exporter's answer, read with its last page's template where the
-        page has its shape, else in full (leaving a template for the next one)."""
-        gpus = self._gpus_from_template(page, target, fallback_node)
+        page has its shape, else in full (leaving a template for the next one). Never
+        raises (but for cancellation), as gpus_from_page."""
+        try:
+            gpus = self._gpus_from_template(page, target, fallback_node)
+        except Exception as error:  # whatever one page holds is that target's problem only
+            logger.opt(exception=error).debug("template of {} not applied", target.key)
+            self._templates.pop(target.key, None)
+            gpus = None
         if gpus is not None:
             return gpus
         return await self.gpus_from_page(page.text(), target, fallback_node, page)
