@@ -68,14 +68,14 @@ class JobEfficiencyTracker:
             earliest = min(known) if known and len(known) == len(starts) else 0.0
             await self._read_life(earliest, window_start, rolled)
         elif rolled > self._until:
-            await self._add_minutes(self._until, rolled)
+            self._add(self._life, await self._minutes(self._until, rolled))
         elif self._answer is not None and self._answer[0] == running:
             return self._answer[1]
         self._until = rolled
         marks = self._marks
         while len(marks) > 1 and marks[1][0] <= window_start:
             marks.popleft()
-        before = marks[0][1] if marks else {}
+        before = marks[0][1]
         names = self._names
         self._life = life = {job_id: t for job_id, t in self._life.items() if job_id in running}
         answer = {}
@@ -106,17 +106,13 @@ class JobEfficiencyTracker:
                 then = at_start.get(job_id)
                 if then is not None:
                     at_start[job_id] = list(map(sub, then, sums))
-        self._life = at_start
         self._marks = deque([(window_start, dict(at_start))])
-        self._add(minutes)
+        self._add(at_start, minutes)  # only its marks are kept: `life` is the tiers' own sum
         self._life = life
 
-    async def _add_minutes(self, start: float, end: float) -> None:
-        self._add(await self._minutes(start, end))
-
-    def _add(self, minutes: list[tuple[float, dict[str, Sums]]]) -> None:
-        life, marks = self._life, self._marks
-        life_of = life.get
+    def _add(self, life: dict[str, Sums], minutes: list[tuple[float, dict[str, Sums]]]) -> None:
+        """Each minute's sums added into `life`, and a mark of it left at each minute's end."""
+        marks, life_of = self._marks, life.get
         for minute, by_job in minutes:
             for job_id, sums in by_job.items():
                 kept = life_of(job_id)
