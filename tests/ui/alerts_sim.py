@@ -58,7 +58,7 @@ def services(app: ClusterDashApp) -> Any:
 async def next_snapshot(app: ClusterDashApp, pilot: Any) -> None:
     """One more collection cycle, applied to the screen (what the live collector does)."""
     await services(app).collector.collect_once()
-    app.apply_latest(force=True)
+    app.apply_latest()
     await pilot.pause()  # notifications are messages: let them arrive
 
 

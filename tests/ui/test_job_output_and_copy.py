@@ -48,7 +48,7 @@ async def with_output(app: ClusterDashApp, holder: dict[str, Any], **paths: str)
     workload = holder["services"].workload
     workload.jobs[0] = replace(workload.jobs[0], **paths)
     await holder["services"].collector.collect_once()
-    app.apply_latest(force=True)
+    app.apply_latest()
     return workload.jobs[0]
 
 
@@ -121,7 +121,7 @@ async def test_a_job_without_output_paths_and_a_folded_array(
         await pilot.press("escape")
         holder["services"].workload.jobs.append(Job("70_[1-4]", user="eve"))
         await holder["services"].collector.collect_once()
-        app.apply_latest(force=True)
+        app.apply_latest()
         jobs = app.screen
         assert isinstance(jobs, JobsScreen)
         jobs.query_one("#jobs-table", DataTable).move_cursor(row=jobs._order.index("array:70"))

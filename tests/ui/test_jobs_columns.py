@@ -85,7 +85,7 @@ async def show_jobs(app: ClusterDashApp, holder: dict[str, Any], extra: list[Job
     services = holder["services"]
     services.workload.jobs.extend(extra)
     await services.collector.collect_once()
-    app.apply_latest(force=True)
+    app.apply_latest()
 
 
 def cells(screen: JobsScreen, key: str) -> dict[str, str]:

@@ -78,7 +78,7 @@ async def soak(tmp_path: Path, seed: int, presses: int) -> None:
             if roll < 0.25:
                 await services.collector.collect_once()  # a snapshot, at whatever moment
             elif roll < 0.35:
-                app.apply_latest(force=True)
+                app.apply_latest()
             if rng.random() < 0.3:
                 await pilot.pause(rng.choice((0.0, 0.05, 0.35)))
             assert app.return_code is None, f"the app exited after {sent} keys"
@@ -114,7 +114,7 @@ async def test_jobs_screen_in_and_out_with_snapshots_arriving(tmp_path: Path) ->
         for _ in range(15):
             app.post_message(events.Key("j", "j"))
             await collector.collect_once()  # lands while the jobs screen is being built
-            app.apply_latest(force=True)
+            app.apply_latest()
             app.post_message(events.Key("escape", None))
             await collector.collect_once()
         # The last escape may still be queued behind the jobs screen's mount on a busy

@@ -45,7 +45,7 @@ async def test_stale_gpu_readings_are_dimmed_and_aged_in_pane_table_and_detail(
         pane_title = str(app.screen.query_one("#gpus-pane").border_title)
         assert "stale" not in pane_title
         app._on_snapshot(stale(fresh, 180))
-        app.apply_latest(force=True)
+        app.apply_latest()
         await pilot.pause()
         pane_title = str(app.screen.query_one("#gpus-pane").border_title)
         assert "GPU readings stale, taken 3m ago" in pane_title

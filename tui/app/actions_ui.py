@@ -135,7 +135,7 @@ class ActionsController:
         # Re-read the targets from Slurm now: the result shows without waiting for a poll.
         await app.services.collector.reread(result.action)
         if app.screen_stack:  # not when the app closed meanwhile
-            app.apply_latest(force=True)
+            app.apply_latest()
 
     # ------------------------------------------------------------------ audit
 

@@ -146,7 +146,7 @@ class AlertsController:
 
     def _screen_closed(self, _: object = None) -> None:
         """Back on the main screen: show what changed (acks, silences, rules) at once."""
-        self.app.call_after_refresh(self.app.apply_latest, True)
+        self.app.call_after_refresh(self.app.apply_latest)
 
     def _has_service(self) -> bool:
         if self.service is None:
@@ -285,4 +285,4 @@ class AlertsController:
         if callable(refresh):
             refresh()
         else:
-            self.app.apply_latest(True)
+            self.app.apply_latest()

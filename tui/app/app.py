@@ -290,7 +290,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         self.snapshot = snapshot
         self._dirty = True
         if self._last_apply is None:
-            self.apply_latest(force=True)
+            self.apply_latest()
 
     def _tick(self) -> None:
         last = self._last_apply
@@ -309,7 +309,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         if main is not None and self.screen is main:
             main.show_status(self.snapshot, self.countdown_s(), self._busy_frame)
 
-    def apply_latest(self, force: bool = False) -> None:
+    def apply_latest(self) -> None:
         """Apply the newest snapshot to whatever screen is showing (nothing under a modal)."""
         if self._first_paint_done:
             self._apply(self.snapshot)
@@ -457,7 +457,7 @@ class ClusterDashApp(ContainedErrors, App[int]):
         finally:
             spinner.stop()
             self._busy_frame = None
-        self.apply_latest(force=True)
+        self.apply_latest()
 
     def _spin(self) -> None:
         if self._busy_frame is not None:

@@ -160,7 +160,7 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
         self._apply_layout()
         target = {"gpus": "#gpus", "alerts": "#alerts", "chat": "#chat-input"}[pane]
         self.query_one(target).focus()
-        self.dash.apply_latest(force=True)
+        self.dash.apply_latest()
 
     def action_users(self) -> None:
         if not isinstance(self.app.screen, UsersScreen):
