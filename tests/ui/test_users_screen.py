@@ -94,6 +94,11 @@ async def test_typed_ahead_u_then_enter_opens_the_first_users_jobs(tmp_path: Pat
                 break
         screen = app.screen
         assert isinstance(screen, JobsScreen)
+        # The filter is the screen's from the moment it is pushed, before it has mounted.
         assert screen.row_filter.text.startswith("user:")
         user = screen.row_filter.text.split()[0].removeprefix("user:")
+        for _ in range(100):
+            if screen.rows:
+                break
+            await pilot.pause(0.05)
         assert screen._order and all(app.snapshot.job_by_id[k].user == user for k in screen._order)

@@ -225,8 +225,8 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
 
     def __init__(self, initial_filter: str = "") -> None:
         super().__init__()
-        self.row_filter = RowFilter()
-        self.initial_filter = initial_filter
+        # Parsed now, so the screen says what it shows from the moment it is pushed.
+        self.row_filter = self._parse(initial_filter) if initial_filter else RowFilter()
         # Action targets: job ids, or an array's id for a whole (collapsed) array.
         self.selected: set[str] = set()
         self.expanded: set[str] = set()
@@ -258,8 +258,6 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
     def on_mount(self) -> None:
         self._add_columns()
         self._columns_ready = True
-        if self.initial_filter:
-            self.row_filter = self._parse(self.initial_filter)
         store = history_store(self.dash.services)
         if store is not None:
             self._tracker = JobEfficiencyTracker(store)
