@@ -157,6 +157,14 @@ class CollectServer:
                 queue.put_nowait(delta)
             else:
                 queue.put_nowait(self._latest.wire_line())
+        # A viewer that attaches next starts from this line: encoded now, after the publish,
+        # it is ready when the viewer asks (at 1,024 nodes ~50 ms once per snapshot, where
+        # a viewer attaching would otherwise wait for it).
+        asyncio.get_running_loop().call_soon(self._encode_if_latest, self._latest)
+
+    def _encode_if_latest(self, encoded: _Encoded) -> None:
+        if encoded is self._latest:
+            encoded.wire_line()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         user = peer_user(writer)
