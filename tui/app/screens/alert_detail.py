@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from tui.alerts.engine import Alert, AlertState
 from tui.alerts.persistence import AlertEvent, Silence
 from tui.app import format as fmt
 from tui.app.dash import DashAccess
 from tui.app.widgets.alert_feed import SEVERITY_STYLES
+from tui.app.widgets.key_footer import KeyFooter
 
 LABEL_ORDER: tuple[str, ...] = ("job", "user", "node", "gpu", "model", "state", "reason", "source")
 HISTORY_LIMIT = 50
@@ -96,7 +97,7 @@ class AlertDetailScreen(DashAccess, Screen[None]):
             yield Static("", id="alert-table")
         yield Label("History (newest first)", id="alert-history-title")
         yield DataTable(id="alert-history", cursor_type="row")
-        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
+        yield KeyFooter(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

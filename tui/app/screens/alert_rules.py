@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
 from tui.alerts.rules import Comparator, Rule, Severity, Watch
 from tui.alerts.rules_file import RuleSet
@@ -30,6 +30,7 @@ from tui.app.rules_editor import (
 )
 from tui.app.screens.form_dialog import FormDialog
 from tui.app.widgets.alert_feed import SEVERITY_STYLES
+from tui.app.widgets.key_footer import KeyFooter
 from tui.durations import format_duration
 
 SaveRule = Callable[[Rule, str | None], None]
@@ -215,7 +216,7 @@ class AlertRulesScreen(DashAccess, Screen[None]):
         yield Static("", id="rules-title", markup=False)
         yield Static("", id="rules-problem", markup=False)
         yield DataTable(id="rules", cursor_type="row")
-        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
+        yield KeyFooter(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -9,9 +9,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from tui.app.screens.closing import close_screen
+from tui.app.widgets.key_footer import KeyFooter
 from tui.job_output import OutputFollower, expand_output_path
 from tui.model import Job
 
@@ -57,7 +58,7 @@ class JobOutputScreen(Screen[None]):
             yield Static(Text(label, style="bold"), classes="output-title")
             yield Static("", id=f"output-status-{n}", classes="output-status", markup=False)
             yield Log(max_lines=MAX_LINES, id=f"output-{n}")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         if self.followers:

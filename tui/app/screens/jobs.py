@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.actions import Action, ActionError, ActionKind
 from tui.agent.reasons import explain_reason
@@ -36,6 +36,7 @@ from tui.app.job_rows import (
 from tui.app.job_timeline import lifetime_window, start_ruler, timeline
 from tui.app.screens.closing import close_screen
 from tui.app.screens.job_output import JobOutputScreen
+from tui.app.widgets.key_footer import KeyFooter
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.hostlist import compress_hostlist
 from tui.job_arrays import group_arrays, split_array_id
@@ -203,7 +204,15 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
             "Filter",
             tooltip="text, user:alice account: state:pd,r partition:, wasting (idle GPUs)",
         ),
-        Binding("enter", "detail", "Detail", tooltip="GPUs over the job's life, record, commands"),
+        # Over the table's own (hidden) enter, so the footer shows what enter does here; the
+        # filter box keeps its enter (check_action).
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            tooltip="GPUs over the job's life, record, commands",
+            priority=True,
+        ),
         Binding("space", "toggle_select", "Select", tooltip="mark / unmark for a batch action"),
         Binding(
             "e",
@@ -253,7 +262,7 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
             " !invert",
             id="jobs-filter",
         )
-        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
+        yield KeyFooter(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -393,6 +402,8 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
         self._show()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "detail" and isinstance(self.focused, Input):
+            return False
         # Keys can arrive before on_mount built the table; only "back" makes sense then.
         return self._columns_ready or action == "back"
 

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
@@ -19,6 +19,7 @@ from tui.app.screens.users import UsersScreen
 from tui.app.widgets.alert_feed import AlertFeed, AlertRow, health_alerts
 from tui.app.widgets.chat_pane import ChatPane
 from tui.app.widgets.gpu_list import GpuList
+from tui.app.widgets.key_footer import KeyFooter
 from tui.app.widgets.nodes_table import NodesTable
 from tui.app.widgets.status_bar import StatusBar, error_lines, status_text
 from tui.app.widgets.summary import SummaryLine
@@ -114,7 +115,7 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
                     yield GpuList(id="gpus")
                 yield AlertFeed(id="alerts", classes="side-pane")
                 yield ChatPane(id="chat", classes="side-pane")
-        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
+        yield KeyFooter(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         state = self.dash.ui_state

@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tui.app import format as fmt
 from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
 from tui.app.rows import stale_gpu_age, stale_gpu_note
+from tui.app.widgets.key_footer import KeyFooter
 from tui.model import ClusterSnapshot, Node
 from tui.sources.base import GpuSeries
 from tui.text import one_line
@@ -151,7 +152,7 @@ class NodeDetailScreen(DashAccess, ContainedErrors, Screen[None]):
                 yield Static("", id="record", markup=False)
             with VerticalScroll(id="detail-jobs"):
                 yield Static("", id="jobs", markup=False)
-        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
+        yield KeyFooter(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         self.apply_snapshot(self.dash.snapshot)

@@ -13,7 +13,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
     Input,
     Label,
     RadioButton,
@@ -24,6 +23,7 @@ from textual.widgets import (
 from tui.app import format as fmt
 from tui.app.dash import DashAccess
 from tui.app.screens.form_dialog import FormDialog
+from tui.app.widgets.key_footer import KeyFooter
 from tui.durations import format_duration, parse_duration
 
 DURATION_CHOICES: tuple[str, ...] = ("15m", "1h", "4h", "24h")
@@ -157,7 +157,7 @@ class SilencesScreen(DashAccess, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="silences-title", markup=False)
         yield DataTable(id="silences", cursor_type="row")
-        yield Footer(show_command_palette=False)  # ":" and ctrl+p are in the help
+        yield KeyFooter(show_command_palette=False)  # ":" and ctrl+p are in the help
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

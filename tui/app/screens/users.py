@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui.app.dash import DashAccess
 from tui.app.errors import ContainedErrors
@@ -14,6 +14,7 @@ from tui.app.filtering import sort_rows
 from tui.app.screens.closing import close_screen
 from tui.app.screens.jobs import JobsScreen
 from tui.app.user_rows import USER_COLUMNS, UserRow, user_rows, user_usage
+from tui.app.widgets.key_footer import KeyFooter
 from tui.model import ClusterSnapshot
 
 
@@ -24,7 +25,10 @@ class UsersScreen(DashAccess, ContainedErrors, Screen[None]):
     """
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("enter", "jobs", "Their jobs", tooltip="the jobs screen filtered to them"),
+        # Over the table's own (hidden) enter, so the footer shows what enter does here.
+        Binding(
+            "enter", "jobs", "Their jobs", tooltip="the jobs screen filtered to them", priority=True
+        ),
         Binding("s", "cycle_sort", "Sort", tooltip="by the next column (or click a header)"),
         Binding("S", "reverse_sort", "Reverse", show=False, tooltip="the sort order"),
     ]
@@ -41,7 +45,7 @@ class UsersScreen(DashAccess, ContainedErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="users-title", markup=False)
         yield DataTable(id="users-table", cursor_type="row")
-        yield Footer(show_command_palette=False)
+        yield KeyFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         self._add_columns()
