@@ -8,7 +8,6 @@ import pytest
 from textual.widgets._footer import FooterKey
 
 from tests.ui.conftest import make_app
-from tui.app.screens.jobs import JobsScreen
 from tui.app.screens.main import MainScreen
 from tui.app.screens.users import UsersScreen
 from tui.app.widgets.key_footer import KeyFooter
@@ -52,42 +51,3 @@ async def test_a_screen_opening_rebuilds_its_footer_once_per_burst_not_per_chang
         assert isinstance(users, UsersScreen)
         assert rebuilds.count(users.query_one(KeyFooter)) <= 2
         assert "Their jobs" in footer_labels(users)
-
-
-async def test_enter_on_a_table_screen_is_in_its_footer(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        assert "Detail" in footer_labels(app.screen)
-        await pilot.press("j")
-        await pilot.pause()
-        jobs = app.screen
-        assert isinstance(jobs, JobsScreen)
-        assert "Detail" in footer_labels(jobs)
-        await pilot.press("slash", "x")  # typing a filter: enter is the box's
-        await pilot.pause()
-        assert "Detail" not in footer_labels(jobs)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is jobs and jobs.row_filter.text == "x"
-        assert "Detail" in footer_labels(jobs)
-
-
-async def test_a_burst_of_binding_changes_is_one_rebuild_showing_the_last_state(
-    tmp_path: Path, rebuilds: list[KeyFooter]
-) -> None:
-    app = make_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("u")
-        await pilot.pause()
-        users = app.screen
-        assert isinstance(users, UsersScreen)
-        footer = users.query_one(KeyFooter)
-        before = rebuilds.count(footer)
-        users._ready = False  # only Back is allowed now
-        for _ in range(5):
-            users.refresh_bindings()
-        await pilot.pause()
-        assert rebuilds.count(footer) == before + 1
-        assert "Their jobs" not in footer_labels(users)
-        assert "Back" in footer_labels(users)

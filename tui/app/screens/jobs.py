@@ -204,15 +204,9 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
             "Filter",
             tooltip="text, user:alice account: state:pd,r partition:, wasting (idle GPUs)",
         ),
-        # Over the table's own (hidden) enter, so the footer shows what enter does here; the
-        # filter box keeps its enter (check_action).
-        Binding(
-            "enter",
-            "detail",
-            "Detail",
-            tooltip="GPUs over the job's life, record, commands",
-            priority=True,
-        ),
+        # Under the table's own (hidden) enter, so not in the footer: at 120 columns it
+        # would push Help and Quit off the screen.
+        Binding("enter", "detail", "Detail", tooltip="GPUs over the job's life, record, commands"),
         Binding("space", "toggle_select", "Select", tooltip="mark / unmark for a batch action"),
         Binding(
             "e",
@@ -402,8 +396,6 @@ class JobsScreen(DashAccess, ContainedErrors, Screen[None]):
         self._show()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "detail" and isinstance(self.focused, Input):
-            return False
         # Keys can arrive before on_mount built the table; only "back" makes sense then.
         return self._columns_ready or action == "back"
 
