@@ -128,6 +128,11 @@ class PrometheusGpuSource:
             lambda labels: dcgm_series(labels, self.node_of)
         )
 
+    @property
+    def label_sets_known(self) -> int:
+        """Label sets of dcgm series whose meaning is remembered from earlier answers."""
+        return len(self._series)
+
     def node_of(self, labels: Mapping[str, str]) -> str:
         if self.node_label == "auto":
             return node_from_labels(labels)
