@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import math
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -57,6 +58,7 @@ from tui.sources.exporters import (
 from tui.sources.prometheus_answer import SeriesReader
 from tui.sources.prometheus_gpus import DCGM_LABELS, DcgmAssembly, DcgmSeries, dcgm_series
 from tui.sources.promtext import Sample
+from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
 from tui.text import one_line
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -64,6 +66,8 @@ DEFAULT_TIMEOUT_S = 10.0
 MAX_POINTS_PER_SERIES = 11_000
 MIN_STEP_S = 1.0
 LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+# A bigger answer is read through httpx, which has no cap (a 1,024-node family is 1.9 MB).
+MAX_FAST_ANSWER_BYTES = 256 * 2**20
 
 GPU_FAMILIES = (
     *sorted(DCGM_FIELDS),
@@ -124,6 +128,18 @@ class PrometheusGpuSource:
             # Every family's query at once, each on a connection kept for the next cycle.
             limits=httpx.Limits(max_keepalive_connections=len(GPU_FAMILIES)),
         )
+        # Instant queries over plain http go through the exporters' hand-written client:
+        # reading a cycle's answers at 1,024 nodes (19 MB) took 33-58 ms of CPU with it
+        # against 136-196 ms with httpx (the same run, 2 loaded cores).
+        self._scrape = (
+            ScrapeClient(
+                max_body_bytes=MAX_FAST_ANSWER_BYTES,
+                max_idle=len(GPU_FAMILIES),
+                headers=request_headers,
+            )
+            if client is None and urlsplit(self.base_url).scheme == "http"
+            else None
+        )
         self._series: SeriesReader[DcgmSeries] = SeriesReader(
             lambda labels: dcgm_series(labels, self.node_of)
         )
@@ -166,21 +182,21 @@ class PrometheusGpuSource:
     ) -> tuple[list[DcgmSeries], list[float]] | list[Sample]:
         """A dcgm family's series and values, or another family's samples."""
         if family not in DCGM_FIELDS:
-            data = self._data(await self._post("query", {"query": family}))
+            data = self._data(await self._instant(family))
             return [
                 Sample(family, labels, value)
                 for labels, value in _vector_samples(data)
                 if value is not None
             ]
         labels = ",".join((*node_labels, *DCGM_LABELS))
-        response = await self._post("query", {"query": f"max by ({labels}) ({family})"})
-        if response.status_code == 200:
-            read = self._series.read(response.content)
+        answer = await self._instant(f"max by ({labels}) ({family})")
+        if isinstance(answer, bytes) or answer.status_code == 200:
+            read = self._series.read(answer if isinstance(answer, bytes) else answer.content)
             if read is not None:
                 return read
         series: list[DcgmSeries] = []
         values: list[float] = []
-        for labels_read, value in _vector_samples(self._data(response)):
+        for labels_read, value in _vector_samples(self._data(answer)):
             if value is not None:
                 series.append(dcgm_series(labels_read, self.node_of))
                 values.append(value)
@@ -246,6 +262,22 @@ class PrometheusGpuSource:
     async def _api(self, endpoint: str, params: Mapping[str, Any]) -> Any:
         return self._data(await self._post(endpoint, params))
 
+    async def _instant(self, query: str) -> bytes | httpx.Response:
+        """A successful instant query's body through the hand-written client, or httpx's
+        response (https, a client given, or any answer but a successful one)."""
+        if self._scrape is not None:
+            url = f"{self.base_url}/api/v1/query?{urlencode({'query': query})}"
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    return (await self._scrape.get(url)).body
+            except TimeoutError:
+                raise SourceError(
+                    f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
+                ) from None
+            except (ScrapeError, BodyTooLarge):
+                pass  # an error answer, a redirect, no connection: httpx words it
+        return await self._post("query", {"query": query})
+
     async def _post(self, endpoint: str, params: Mapping[str, Any]) -> httpx.Response:
         url = f"{self.base_url}/api/v1/{endpoint}"
         try:
@@ -255,24 +287,29 @@ class PrometheusGpuSource:
                 f"Prometheus at {self.base_url}: {describe_http_error(error, self.timeout_s)}"
             ) from None
 
-    def _data(self, response: httpx.Response) -> Any:
-        """The answer's `data`; SourceError with one readable line for any other answer."""
+    def _data(self, answer: bytes | httpx.Response) -> Any:
+        """The answer's `data` (a successful answer's body, or a response); SourceError with
+        one readable line for any other answer."""
+        content = answer if isinstance(answer, bytes) else answer.content
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             body = None
         if isinstance(body, dict) and body.get("status") == "error":
             kind = body.get("errorType", "error")
             raise SourceError(f"Prometheus {kind}: {one_line(str(body.get('error', '')))}")
-        if response.is_error:
-            reason = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        if isinstance(answer, httpx.Response) and answer.is_error:
+            reason = f"HTTP {answer.status_code} {answer.reason_phrase}".rstrip()
             raise SourceError(f"Prometheus at {self.base_url}: {reason}")
         if not isinstance(body, dict) or body.get("status") != "success":
-            excerpt = one_line(response.text, 80) or "empty body"
+            text = content.decode("utf-8", errors="replace")
+            excerpt = one_line(text, 80) or "empty body"
             raise SourceError(f"Prometheus at {self.base_url} did not answer JSON: {excerpt}")
         return body.get("data")
 
     async def aclose(self) -> None:
+        if self._scrape is not None:
+            await self._scrape.aclose()
         if self._own_client:
             await self._client.aclose()
 
