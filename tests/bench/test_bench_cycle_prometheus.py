@@ -172,6 +172,12 @@ def test_bench_cycle_1024_nodes_via_prometheus(tmp_path: Path) -> None:
     for part in ("slurm", "slurm_parse", "gpu", "store", "alerts"):
         bench(f"{name}_{part}_s", via_prometheus[f"{part}_s"], "s")
     bench(f"{name}_peak_rss_mb", via_prometheus["peak_rss_mb"], "MB")
+    bench(
+        f"connects_per_cycle_{NODES}_nodes_via_prometheus",
+        via_prometheus["connects_per_cycle"],
+        "count",
+        at_most=0,
+    )
     read_name = f"prometheus_read_{NODES}_nodes"
     for figure in ("s", "cpu_s", "prometheus_cpu_s"):
         bench(f"{read_name}_{figure}", reading[figure], "s")
@@ -179,4 +185,6 @@ def test_bench_cycle_1024_nodes_via_prometheus(tmp_path: Path) -> None:
         ratio(f"{read_name}_{figure}", reading[figure], previous[figure], "previous")
     direct = run_probe(NODES, tmp_path / "direct")
     bench(f"cycle_{NODES}_nodes_direct_same_run_s", direct["median_s"], "s")
+    bench(f"cycle_{NODES}_nodes_direct_same_run_cpu_s", direct["cpu_s"], "s")
+    bench(f"cycle_{NODES}_nodes_direct_same_run_gpu_s", direct["gpu_s"], "s")
     ratio(f"{name}", via_prometheus["median_s"], direct["median_s"], "direct_scrape")
