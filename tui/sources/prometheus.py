@@ -138,7 +138,7 @@ class PrometheusGpuSource:
                 max_idle=len(GPU_FAMILIES),
                 headers=request_headers,
             )
-            if client is None and urlsplit(self.base_url).scheme == "http"
+            if client is None and _plain_http(self.base_url)
             else None
         )
         self._series: SeriesReader[DcgmSeries] = SeriesReader(
@@ -331,6 +331,12 @@ def _vector_samples(data: Any) -> list[tuple[dict[str, str], float | None]]:
         if isinstance(labels, dict):
             samples.append((labels, _sample_value(series.get("value"))))
     return samples
+
+
+def _plain_http(base_url: str) -> bool:
+    """http without credentials in the URL (httpx sends those as basic authentication)."""
+    parts = urlsplit(base_url)
+    return parts.scheme == "http" and parts.username is None
 
 
 def _encoding_for(base_url: str) -> dict[str, str]:
