@@ -4,8 +4,8 @@
 `DcgmSeries` is what one label set means (its GPU, its MIG slice, the identity its labels
 give); `SeriesReader` (prometheus_answer.py) keeps it across cycles, so that a cycle's work
 per series is a lookup, a float and a store. `DcgmAssembly` gives the same GPUs as
-`gpus_from_samples` given the same series in the same order (tests/unit/
-test_prometheus_gpus.py checks it on generated answers).
+`gpus_from_samples` given the same series in the same order
+(tests/unit/test_prometheus_gpus.py checks it on generated answers).
 """
 
 from __future__ import annotations
