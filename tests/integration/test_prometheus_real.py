@@ -137,6 +137,8 @@ async def test_prometheus_source_matches_direct_scraping(
         assert sorted(queried.gpus, key=lambda g: g.key) == sorted(
             scraped.gpus, key=lambda g: g.key
         )
+        # Prometheus' answers were read from their text: every GPU's label set is known.
+        assert via_prometheus.label_sets_known >= len(NODES) * GPUS_PER_NODE
         by_key = {g.key: g for g in queried.gpus}
         assert by_key[("gpu-02", 1)].last_xid == 79
         assert by_key[("gpu-01", 3)].temperature_c is None  # dcgm sentinel, not 9.2e18

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,8 +25,29 @@ def params(request: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(request).query).items()}
 
 
-def success(data: dict[str, Any]) -> Reply:
-    return Reply(json.dumps({"status": "success", "data": data}), content_type="application/json")
+def success(data: dict[str, Any], *, compact: bool = False) -> Reply:
+    """An answer in json.dumps' spaced layout, or (compact) in Prometheus' own."""
+    separators = (",", ":") if compact else None
+    body = json.dumps({"status": "success", "data": data}, separators=separators)
+    return Reply(body, content_type="application/json")
+
+
+AGGREGATION_RE = re.compile(r"max by \(([\w,]+)\) \((\w+)\)")
+
+
+def evaluate(query: str, series: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """What Prometheus answers `FAMILY` or `max by (labels) (FAMILY)` over `series` (each
+    label set once here): the family's series, with only the labels grouped by."""
+    aggregation = AGGREGATION_RE.fullmatch(query)
+    family = aggregation.group(2) if aggregation else query
+    chosen = [item for item in series if item["metric"]["__name__"] == family]
+    if not aggregation:
+        return chosen
+    kept = aggregation.group(1).split(",")
+    return [
+        {"metric": {k: v for k, v in item["metric"].items() if k in kept}, "value": item["value"]}
+        for item in chosen
+    ]
 
 
 def series(name: str, value: str, **labels: str) -> dict[str, Any]:
@@ -87,10 +110,14 @@ INSTANT_SERIES = (
 
 
 def instant(request: str) -> Reply:
-    """The instant query's answer: the series of the family it names."""
-    family = params(request)["query"]
-    result = [item for item in INSTANT_SERIES if item["metric"]["__name__"] == family]
-    return success({"resultType": "vector", "result": result})
+    """The instant query's answer, in Prometheus' own layout."""
+    result = evaluate(params(request)["query"], INSTANT_SERIES)
+    return success({"resultType": "vector", "result": result}, compact=True)
+
+
+def family_of(query: str) -> str:
+    aggregation = AGGREGATION_RE.fullmatch(query)
+    return aggregation.group(2) if aggregation else query
 
 
 async def test_fetch_builds_gpus_with_node_from_hostname_then_instance() -> None:
@@ -100,8 +127,9 @@ async def test_fetch_builds_gpus_with_node_from_hostname_then_instance() -> None
             reading = await source.fetch()
         finally:
             await source.aclose()
-        asked = sorted(params(request)["query"] for request in server.requests)
-    assert asked == sorted(GPU_FAMILIES)  # one instant query per family
+        asked = [params(request)["query"] for request in server.requests]
+    assert sorted(map(family_of, asked)) == sorted(GPU_FAMILIES)  # one query per family
+    assert "max by (Hostname,hostname,instance,gpu," in next(q for q in asked if "DCGM" in q)
     by_key = {g.key: g for g in reading.gpus}
     assert set(by_key) == {("gpu-01", 0), ("gpu-02", 1), ("gpu-03", 0)}
     first = by_key[("gpu-01", 0)]
@@ -110,6 +138,82 @@ async def test_fetch_builds_gpus_with_node_from_hostname_then_instance() -> None
     assert first.temperature_c is None  # dcgm "not supported" sentinel
     assert first.power_w is None  # NaN
     assert first.model == "NVIDIA H100 80GB HBM3"
+
+
+def changing_prometheus(
+    answers: list[tuple[dict[str, Any], ...]], *, compact: bool = True
+) -> Callable[[str], Reply]:
+    """Answers from answers[0] until it is popped: the cluster as of a cycle."""
+
+    def answer(request: str) -> Reply:
+        result = evaluate(params(request)["query"], answers[0])
+        return success({"resultType": "vector", "result": result}, compact=compact)
+
+    return answer
+
+
+def node_series(node: str, utilization: str, job: str) -> tuple[dict[str, Any], ...]:
+    return tuple(
+        series(family, value, gpu=str(gpu), Hostname=node, hpc_job=job, **DCGM_LABELS)
+        for gpu in range(2)
+        for family, value in (
+            ("DCGM_FI_DEV_GPU_UTIL", utilization),
+            ("DCGM_FI_DEV_GPU_TEMP", "61"),
+        )
+    )
+
+
+async def test_a_series_gone_from_one_node_leaves_that_reading_unknown_next_cycle() -> None:
+    before = node_series("gpu-01", "90", "41") + node_series("gpu-02", "80", "7")
+    after = tuple(
+        item
+        for item in node_series("gpu-01", "10", "42") + node_series("gpu-02", "80", "7")
+        if item["metric"]["Hostname"] != "gpu-02" or "UTIL" not in item["metric"]["__name__"]
+    )
+    answers = [before, after]
+    with serve({"/api/v1/query": changing_prometheus(answers)}) as server:
+        source = PrometheusGpuSource(server.url(""))
+        try:
+            first = {g.key: g for g in (await source.fetch()).gpus}
+            answers.pop(0)
+            second = {g.key: g for g in (await source.fetch()).gpus}
+        finally:
+            await source.aclose()
+    assert first[("gpu-02", 1)].utilization_pct == 80.0
+    # gpu-02 stopped reporting utilization: unknown, not its last value and not zero.
+    assert second[("gpu-02", 1)].utilization_pct is None
+    assert second[("gpu-02", 1)].temperature_c == 61.0
+    # gpu-01's new readings and its GPUs' new job label are read, not remembered ones.
+    assert second[("gpu-01", 0)].utilization_pct == 10.0
+    assert {second[("gpu-01", i)].job_id for i in range(2)} == {"42"}
+
+
+async def test_a_node_gone_from_prometheus_is_gone_from_the_reading() -> None:
+    answers = [node_series("gpu-01", "90", "41") + node_series("gpu-02", "80", "7")]
+    answers.append(node_series("gpu-01", "90", "41"))
+    with serve({"/api/v1/query": changing_prometheus(answers)}) as server:
+        source = PrometheusGpuSource(server.url(""))
+        try:
+            await source.fetch()
+            answers.pop(0)
+            nodes = {g.node for g in (await source.fetch()).gpus}
+        finally:
+            await source.aclose()
+    assert nodes == {"gpu-01"}
+
+
+async def test_answers_in_another_servers_layout_read_the_same() -> None:
+    cluster = [node_series("gpu-01", "90", "41") + INSTANT_SERIES]
+    readings = []
+    for compact in (True, False):
+        with serve({"/api/v1/query": changing_prometheus(cluster, compact=compact)}) as server:
+            source = PrometheusGpuSource(server.url(""))
+            try:
+                readings.append((await source.fetch()).gpus)
+            finally:
+                await source.aclose()
+    assert readings[0] == readings[1]
+    assert len(readings[0]) == 4
 
 
 async def test_node_label_can_be_instance_or_a_custom_label() -> None:
@@ -207,7 +311,8 @@ async def test_history_rejects_unknown_metric_and_bad_node() -> None:
 )
 async def test_errors_are_one_readable_line(reply: Reply, expected: str) -> None:
     with serve({"/api/v1/query": reply}) as server:
-        source = PrometheusGpuSource(server.url("/"), timeout_s=0.5)
+        # Only the slow reply is meant to time out; the others get room on a busy machine.
+        source = PrometheusGpuSource(server.url("/"), timeout_s=0.5 if reply.delay_s else 30.0)
         try:
             with pytest.raises(SourceError) as caught:
                 await source.fetch()

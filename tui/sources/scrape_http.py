@@ -6,7 +6,8 @@ Hand-written rather than httpx or aiohttp because it is measured to win at the r
 connection per node reused across rounds) took 1.3 s with this client, 2.4 s with
 aiohttp's ClientSession and 60 s with httpx.AsyncClient on 2 loaded cores
 (tests/bench/test_bench_scrape.py prints all three side by side). Only plain http is
-spoken here; https targets, Prometheus and everything else keep using httpx.
+spoken here (the Prometheus source's instant queries use it too); https targets and
+everything else keep using httpx.
 
 Errors are ScrapeError (str() is the phrase an operator reads: "connection refused",
 "HTTP 500 Internal Server Error", "truncated body (...)") or BodyTooLarge. Timeouts come
