@@ -29,7 +29,6 @@ from tui.app.rows import (
     NodeRow,
     gpu_figures,
     stale_gpu_age,
-    util_shown,
 )
 from tui.model import ClusterSnapshot
 
@@ -115,8 +114,8 @@ class NodesTable(ScrollView, can_focus=True):
 
     def apply(self, snapshot: ClusterSnapshot) -> None:
         # A node's Slurm facts are rebuilt only when its record or jobs changed, and its row
-        # only when what its utilization cell shows changed; an unchanged row keeps its drawn
-        # line. The order is worked out again only when what it depends on changed.
+        # only when its GPU readings moved; a line is drawn again only when what it shows
+        # changed. The order is worked out again only when what it depends on changed.
         previous = self.rows_by_name
         rows: dict[str, NodeRow] = {}
         stale_age = stale_gpu_age(snapshot)
@@ -141,14 +140,15 @@ class NodesTable(ScrollView, can_focus=True):
                 new_facts = True
                 reorder = reorder or old is None or _moves_order(old.facts, facts, column)
             util, idle_allocated = gpu_figures(gpus)
-            shown = util_shown(util, idle_allocated, stale_age if gpus else None)
-            if old is not None and old.facts is facts and old.shown == shown:
+            stale = stale_age if gpus else None
+            if (
+                old is not None
+                and old.facts is facts
+                and old.same_readings(util, idle_allocated, stale)
+            ):
                 row = old
-                if old.util != util:  # same on screen; the order by utilization may move
-                    old.util = util
-                    reorder = reorder or column == "util"
             else:
-                row = NodeRow(facts, util, shown)
+                row = NodeRow(facts, util, idle_allocated, stale)
                 util_width = util_width or old is None or old.util_length != row.util_length
                 reorder = reorder or column == "util"
             rows[name] = row
@@ -300,8 +300,10 @@ class NodesTable(ScrollView, can_focus=True):
         else:
             style = self._style("nodes-table--group" if is_group else "")
         row = self.rows_by_name.get(key)
-        # The cursor line's style says whether the table has focus.
-        signature = (row, key in self.selected, is_cursor, style, width + scroll_x)
+        # The cursor line's style says whether the table has focus. A new row that shows
+        # what the old one showed keeps its line.
+        shown = (row.facts, row.shown) if row is not None else None
+        signature = (shown, key in self.selected, is_cursor, style, width + scroll_x)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == signature:
             strip = cached[1]
