@@ -131,7 +131,6 @@ class NodeRow:
         "stale_age",
         "util",
         "util_length",
-        "util_segments",
     )
 
     def __init__(
@@ -154,8 +153,6 @@ class NodeRow:
         self.util_length = UTIL_BAR_WIDTH + tail + idle_mark + stale_mark
         self._cells: tuple[Text, ...] | None = None
         self._util_cell: Text | None = None
-        # The utilization cell as drawn, kept here by the table that draws it.
-        self.util_segments: tuple[list[Segment], int] | None = None
 
     def same_readings(self, util: float | None, idle_allocated: int, stale_age: str | None) -> bool:
         return (
@@ -206,19 +203,21 @@ class NodeRow:
     @property
     def util_cell(self) -> Text:
         if self._util_cell is None:
-            self._util_cell = self._make_util_cell()
+            self._util_cell = util_cell(self.shown)
         return self._util_cell
 
-    def _make_util_cell(self) -> Text:
-        _, tail, style, idle_allocated, stale_mark = self.shown
-        text = Text(fmt.bar(self.util, UTIL_BAR_WIDTH), style=style)
-        text.append(tail)
-        if idle_allocated:
-            text.append(f" {idle_allocated}⚠", style="bold yellow")
-        if stale_mark:
-            text.stylize("dim")
-            text.append(stale_mark, style="yellow")
-        return text
+
+def util_cell(shown: UtilShown) -> Text:
+    """The GPU UTIL cell: a function of what it shows, so rows that show the same share it."""
+    filled, tail, style, idle_allocated, stale_mark = shown
+    text = Text(fmt.filled_bar(filled, UTIL_BAR_WIDTH), style=style)
+    text.append(tail)
+    if idle_allocated:
+        text.append(f" {idle_allocated}⚠", style="bold yellow")
+    if stale_mark:
+        text.stylize("dim")
+        text.append(stale_mark, style="yellow")
+    return text
 
 
 def stale_gpu_age(snapshot: ClusterSnapshot) -> str | None:

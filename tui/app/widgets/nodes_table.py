@@ -27,8 +27,10 @@ from tui.app.rows import (
     UTIL_COLUMN,
     NodeFacts,
     NodeRow,
+    UtilShown,
     gpu_figures,
     stale_gpu_age,
+    util_cell,
 )
 from tui.model import ClusterSnapshot
 
@@ -36,6 +38,9 @@ GROUP_PREFIX = "\x00group:"
 MARK = "●"
 MARK_STYLE = Style.parse("bold magenta")
 COLUMN_GAP = 2
+# Utilization cells drawn, by what they show, kept at most this many (~1,000 are possible
+# without a stale mark: 11 bar lengths x 101 percents, give or take the idle marks).
+UTIL_CELLS_KEPT = 4096
 MIN_WIDTHS: dict[str, int] = {"reason": 6, "jobs": 4}
 
 
@@ -102,6 +107,8 @@ class NodesTable(ScrollView, can_focus=True):
         self._widths: tuple[int, ...] = self._column_widths()
         self._widths_stale = False
         self._strips: dict[str, tuple[object, ...]] = {}
+        # Rows that show the same utilization share its drawn cell.
+        self._util_cells: dict[UtilShown, tuple[list[Segment], int]] = {}
         self._header: Strip | None = None
         self._repaint_styles: dict[str, Style] | None = None
         self._last_highlight: str | None = "\x00none"
@@ -229,18 +236,22 @@ class NodesTable(ScrollView, can_focus=True):
         return Text(f"  ▾ {partition or '(none)'}  {count} nodes")
 
     def _row_segments(self, key: str) -> list[Segment]:
-        """A node's line: its mark, then each cell padded to its column. The cells' segments
-        are kept with the row (the Slurm cells while the facts last), so redrawing a line
-        whose utilization moved renders only that cell."""
+        """A node's line: its mark, then each cell padded to its column. The Slurm cells'
+        segments are kept while the facts last, and utilization cells by what they show, so
+        redrawing a line whose utilization moved mostly renders nothing."""
         widths = self._widths
         row = self.rows_by_name[key]
         console = self.app.console
         facts = row.facts
         if facts.segments is None:
             facts.segments = [_cell_segments(cell, console) for cell in facts.cells]
-        if row.util_segments is None:
-            row.util_segments = _cell_segments(row.util_cell, console)
-        cells = [*facts.segments[:UTIL_COLUMN], row.util_segments, *facts.segments[UTIL_COLUMN:]]
+        shown = row.shown
+        util_segments = self._util_cells.get(shown)
+        if util_segments is None:
+            if len(self._util_cells) >= UTIL_CELLS_KEPT:
+                self._util_cells.clear()
+            util_segments = self._util_cells[shown] = _cell_segments(util_cell(shown), console)
+        cells = [*facts.segments[:UTIL_COLUMN], util_segments, *facts.segments[UTIL_COLUMN:]]
         mark = MARK if key in self.selected else " "
         segments = [Segment(mark, MARK_STYLE), Segment(" " * (widths[0] - 1 + COLUMN_GAP))]
         for index, (cell, length) in enumerate(cells, start=1):
