@@ -15,6 +15,7 @@ from tui.app.rings import GpuRings
 from tui.app.rows import NODE_COLUMNS, gpu_figures, node_row
 from tui.app.widgets.status_bar import error_lines, health_mark
 from tui.model import Gpu, Job, JobState, Node, NodeBaseState, NodeFlag, SourceHealth
+from tui.summary import GpuFigures
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -202,3 +203,17 @@ def test_seeded_history_is_followed_by_new_readings() -> None:
     assert rings.values(("n", 0), "utilization_pct") == [50.0, 60.0, 70.0]
     assert rings.values(("n", 0), "power_w") == []
     assert rings.values(("n", 1), "utilization_pct") == [6.0, 7.0, 8.0]  # not seeded: kept
+
+
+def test_gpu_figures_by_node_match_each_nodes_own_reading() -> None:
+    gpus = [
+        Gpu("a", 0, utilization_pct=2.0, job_id="7"),
+        Gpu("a", 1, utilization_pct=None, job_id="7"),
+        Gpu("b", 0, utilization_pct=60.0),
+        Gpu("a", 2, utilization_pct=91.0, job_id="8"),  # a's GPUs listed apart
+        Gpu("c", 0),
+    ]
+    figures = GpuFigures.of(gpus)
+    for name in ("a", "b", "c"):
+        assert figures.by_node[name] == gpu_figures([g for g in gpus if g.node == name])
+    assert figures.by_node["a"] == (46.5, 1) and figures.by_node["c"] == (None, 0)

@@ -25,7 +25,7 @@ from tui.app.widgets.status_bar import StatusBar, error_lines, status_text
 from tui.app.widgets.summary import SummaryLine
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
 from tui.model import ClusterSnapshot
-from tui.summary import ClusterSummary
+from tui.summary import ClusterSummary, GpuFigures
 
 SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
 NARROW_WIDTH = 120
@@ -273,11 +273,11 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
 
     def apply_snapshot(self, snapshot: ClusterSnapshot) -> None:
         dash = self.dash
-        self.query_one(SummaryLine).show(
-            ClusterSummary.of(snapshot, dash.settings.cluster.gpu_hourly_price)
-        )
+        gpu_figures = GpuFigures.of(snapshot.gpus)  # one read of the GPUs for both
+        price = dash.settings.cluster.gpu_hourly_price
+        self.query_one(SummaryLine).show(ClusterSummary.of(snapshot, price, gpu_figures))
         nodes = self.nodes
-        nodes.apply(snapshot)
+        nodes.apply(snapshot, gpu_figures.by_node)
         if nodes.row_filter.active:
             self._show_filter_note()
         if self.pane_visible("gpus"):

@@ -8,7 +8,7 @@ by any cell change) and held the loop for up to ~360 ms; this view repaints in a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.console import Console
 from rich.segment import Segment
@@ -41,6 +41,7 @@ COLUMN_GAP = 2
 # Utilization cells drawn, by what they show, kept at most this many (~1,000 are possible
 # without a stale mark: 11 bar lengths x 101 percents, give or take the idle marks).
 UTIL_CELLS_KEPT = 4096
+NO_GPU_FIGURES: tuple[float | None, int] = (None, 0)
 MIN_WIDTHS: dict[str, int] = {"reason": 6, "jobs": 4}
 
 
@@ -119,7 +120,13 @@ class NodesTable(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._order)
 
-    def apply(self, snapshot: ClusterSnapshot) -> None:
+    def apply(
+        self,
+        snapshot: ClusterSnapshot,
+        figures_by_node: Mapping[str, tuple[float | None, int]] | None = None,
+    ) -> None:
+        """`figures_by_node`: each node's (mean utilization, allocated-idle GPUs), when the
+        caller has read them from the GPUs already (see tui.summary.GpuFigures)."""
         # A node's Slurm facts are rebuilt only when its record or jobs changed, and its row
         # only when its GPU readings moved; a line is drawn again only when what it shows
         # changed. The order is worked out again only when what it depends on changed.
@@ -146,7 +153,10 @@ class NodesTable(ScrollView, can_focus=True):
                 facts = NodeFacts(node, jobs)
                 new_facts = True
                 reorder = reorder or old is None or _moves_order(old.facts, facts, column)
-            util, idle_allocated = gpu_figures(gpus)
+            if figures_by_node is None:
+                util, idle_allocated = gpu_figures(gpus)
+            else:
+                util, idle_allocated = figures_by_node.get(name, NO_GPU_FIGURES)
             stale = stale_age if gpus else None
             if (
                 old is not None
