@@ -133,3 +133,29 @@ async def test_the_cursor_line_shows_whether_the_table_has_focus(tmp_path: Path)
         assert [s.style for s in focused] != [s.style for s in blurred]
         await pilot.press("1")
         assert [s.style for s in nodes.render_lines(whole)[1]] == [s.style for s in focused]
+
+
+async def test_summary_follows_slurm_and_gpus_between_snapshots(tmp_path: Path) -> None:
+    from tui.app.widgets.summary import SummaryLine
+    from tui.model import NodeBaseState
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        summary = app.screen.query_one(SummaryLine)
+        assert "1 down" in summary.render().plain
+        await apply(app, pilot, lambda s: with_changes(s, utilization={"gpu-03": 100.0}))
+        down = tuple(
+            replace(n, state=NodeBaseState.DOWN, flags=frozenset()) if n.name == "gpu-02" else n
+            for n in app.snapshot.nodes
+        )
+        await apply(app, pilot, lambda s: replace(s, taken_at=s.taken_at + 1, nodes=down))
+        assert "2 down" in summary.render().plain
+
+        # GPU readings move while Slurm was not read again: the Slurm figures stay.
+        def gpus_only(s: ClusterSnapshot) -> ClusterSnapshot:
+            moved = with_changes(s, utilization={"gpu-03": 0.0})
+            return replace(s, taken_at=moved.taken_at, gpus=moved.gpus)
+
+        await apply(app, pilot, gpus_only)
+        assert "2 down" in summary.render().plain
