@@ -159,3 +159,14 @@ async def test_summary_follows_slurm_and_gpus_between_snapshots(tmp_path: Path) 
 
         await apply(app, pilot, gpus_only)
         assert "2 down" in summary.render().plain
+
+
+async def test_the_screen_shows_each_new_reading(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "100%" not in app.export_screenshot()
+        for percent in (100.0, 7.0, 100.0):
+            await apply(app, pilot, lambda s, p=percent: with_changes(s, utilization={"gpu-03": p}))
+            # What the terminal is sent: the line drawn from the new reading.
+            assert ("100%" in app.export_screenshot()) == (percent == 100.0)

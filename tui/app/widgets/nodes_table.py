@@ -174,7 +174,7 @@ class NodesTable(ScrollView, can_focus=True):
         if new_facts:
             self._static_widths = None
         self._widths_stale = self._widths_stale or new_facts or util_width
-        self.refresh_rows(reorder=reorder)
+        self.refresh_rows(reorder=reorder, previous=previous)
 
     def visible_nodes(self) -> list[str]:
         return [key for key in self._order if not key.startswith(GROUP_PREFIX)]
@@ -197,13 +197,21 @@ class NodesTable(ScrollView, can_focus=True):
             order.extend(groups[partition])
         return order
 
-    def refresh_rows(self, *, reorder: bool = True) -> None:
-        """`reorder=False`: no row's sort value, filter text, partition or place changed."""
+    def refresh_rows(
+        self, *, reorder: bool = True, previous: Mapping[str, NodeRow] | None = None
+    ) -> None:
+        """`reorder=False`: no row's sort value, filter text, partition or place changed.
+
+        `previous`: the rows before a new snapshot; when the order and the column widths
+        stay, only the lines on screen that show something new are drawn again (the others,
+        and Textual's work on them, are kept)."""
         order = self._order
+        moved = previous is None
         if reorder:
             current = self.current_key()
             order = self._ordered()
             if order != self._order:
+                moved = True
                 self.rebuilds += 1
                 self._order = order
                 position = {key: index for index, key in enumerate(order)}
@@ -214,13 +222,30 @@ class NodesTable(ScrollView, can_focus=True):
             self._widths_stale = False
             widths = self._column_widths()
             if widths != self._widths:
+                moved = True
                 self._widths = widths
                 self._strips.clear()
                 self._header = None
         widths = self._widths
         self.virtual_size = Size(sum(widths) + COLUMN_GAP * len(widths), len(order) + 1)
-        self.refresh()
+        if moved or previous is None:
+            self.refresh()
+        else:
+            self._refresh_changed_lines(previous)
         self._announce()
+
+    def _refresh_changed_lines(self, previous: Mapping[str, NodeRow]) -> None:
+        top = int(self.scroll_offset.y)
+        rows = self.rows_by_name
+        for index in range(top, min(len(self._order), top + self._rows_shown())):
+            row = rows.get(self._order[index])
+            if row is None:
+                continue  # a group header: its count changes only with the order
+            old = previous.get(row.name)
+            if old is not row and not (
+                old is not None and old.facts is row.facts and old.shown == row.shown
+            ):
+                self.refresh_lines(index + 1)  # the header is line 0
 
     def _column_widths(self) -> tuple[int, ...]:
         """The mark's column, then each of NODE_COLUMNS as wide as its title or widest cell."""
