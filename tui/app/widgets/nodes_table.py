@@ -206,7 +206,7 @@ class NodesTable(ScrollView, can_focus=True):
         stay, only the lines on screen that show something new are drawn again (the others,
         and Textual's work on them, are kept)."""
         order = self._order
-        moved = previous is None
+        moved = False
         if reorder:
             current = self.current_key()
             order = self._ordered()
@@ -228,7 +228,7 @@ class NodesTable(ScrollView, can_focus=True):
                 self._header = None
         widths = self._widths
         self.virtual_size = Size(sum(widths) + COLUMN_GAP * len(widths), len(order) + 1)
-        if moved or previous is None:
+        if previous is None or moved:
             self.refresh()
         else:
             self._refresh_changed_lines(previous)
