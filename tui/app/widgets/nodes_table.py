@@ -237,6 +237,8 @@ class NodesTable(ScrollView, can_focus=True):
     def _refresh_changed_lines(self, previous: Mapping[str, NodeRow]) -> None:
         top = int(self.scroll_offset.y)
         rows = self.rows_by_name
+        width = max(self.virtual_size.width, self.size.width)
+        changed: list[Region] = []
         for index in range(top, min(len(self._order), top + self._rows_shown())):
             row = rows.get(self._order[index])
             if row is None:
@@ -245,7 +247,9 @@ class NodesTable(ScrollView, can_focus=True):
             if old is not row and not (
                 old is not None and old.facts is row.facts and old.shown == row.shown
             ):
-                self.refresh_lines(index + 1)  # the header is line 0
+                changed.append(Region(0, index + 1 - top, width, 1))  # the header is line 0
+        if changed:
+            self.refresh(*changed)  # one call: each call clears the widget's caches
 
     def _column_widths(self) -> tuple[int, ...]:
         """The mark's column, then each of NODE_COLUMNS as wide as its title or widest cell."""
