@@ -138,7 +138,7 @@ class GpuFigures:
     allocated-but-idle GPU count (for the nodes table), gathered in one pass.
 
     One pass serves both: reading ~30,000 GPUs (4,096 nodes) is mostly waiting on memory,
-    and a second pass over them for the table cost ~10 ms more.
+    and a second pass over them for the table cost nearly as much as the first.
     """
 
     utils: list[float]

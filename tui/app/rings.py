@@ -77,11 +77,11 @@ class GpuRings:
     """(node, index) -> the last RING_LENGTH readings of METRICS, oldest first.
 
     A snapshot's readings are kept as columns (one tuple per metric, taken from the GPUs
-    with C-level `map`), not appended GPU by GPU: at 4,096 nodes (~30,000 GPUs) adding a
-    snapshot took ~25 ms as a Python loop over the GPUs and takes ~5 ms this way. The tuples
-    hold only floats and None, so the garbage collector stops scanning them. A GPU missing
-    from a snapshot (its exporter down) has a gap there. A sparkline
-    reads its GPU's position in each of the last RING_LENGTH snapshots.
+    with C-level `map`), not appended GPU by GPU to one deque per GPU: about 0.8x the time
+    at 4,096 nodes (~30,000 GPUs), and the tuples hold only floats and None, so the garbage
+    collector stops scanning them (it scanned every deque). A sparkline reads its GPU's
+    position in each of the last RING_LENGTH snapshots; a GPU missing from a snapshot (its
+    exporter down) has a gap there.
     """
 
     def __init__(self, length: int = RING_LENGTH) -> None:
