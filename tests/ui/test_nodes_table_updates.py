@@ -77,11 +77,11 @@ async def test_changed_cells_are_drawn_and_unchanged_rows_kept(tmp_path: Path) -
         assert nodes.rows_by_name["gpu-03"].facts is before["gpu-03"].facts
         # Nothing gpu-06 shows changed: its row is not rebuilt.
         assert nodes.rows_by_name["gpu-06"] is before["gpu-06"]
-        # A reading that moves but shows the same keeps the row too.
-        shown = nodes.rows_by_name["gpu-03"]
+        # A reading that moves but shows the same keeps its drawn line.
+        drawn = nodes._strips["gpu-03"][1]
         await apply(app, pilot, lambda s: with_changes(s, utilization={"gpu-03": 99.9}))
-        assert nodes.rows_by_name["gpu-03"] is shown
         assert "100%" in line_of(nodes, "gpu-03")
+        assert nodes._strips["gpu-03"][1] is drawn
 
 
 async def test_sort_by_utilization_follows_readings_that_show_the_same(tmp_path: Path) -> None:
@@ -133,3 +133,40 @@ async def test_the_cursor_line_shows_whether_the_table_has_focus(tmp_path: Path)
         assert [s.style for s in focused] != [s.style for s in blurred]
         await pilot.press("1")
         assert [s.style for s in nodes.render_lines(whole)[1]] == [s.style for s in focused]
+
+
+async def test_summary_follows_slurm_and_gpus_between_snapshots(tmp_path: Path) -> None:
+    from tui.app.widgets.summary import SummaryLine
+    from tui.model import NodeBaseState
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        summary = app.screen.query_one(SummaryLine)
+        assert "1 down" in summary.render().plain
+        await apply(app, pilot, lambda s: with_changes(s, utilization={"gpu-03": 100.0}))
+        down = tuple(
+            replace(n, state=NodeBaseState.DOWN, flags=frozenset()) if n.name == "gpu-02" else n
+            for n in app.snapshot.nodes
+        )
+        await apply(app, pilot, lambda s: replace(s, taken_at=s.taken_at + 1, nodes=down))
+        assert "2 down" in summary.render().plain
+
+        # GPU readings move while Slurm was not read again: the Slurm figures stay.
+        def gpus_only(s: ClusterSnapshot) -> ClusterSnapshot:
+            moved = with_changes(s, utilization={"gpu-03": 0.0})
+            return replace(s, taken_at=moved.taken_at, gpus=moved.gpus)
+
+        await apply(app, pilot, gpus_only)
+        assert "2 down" in summary.render().plain
+
+
+async def test_the_screen_shows_each_new_reading(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "100%" not in app.export_screenshot()
+        for percent in (100.0, 7.0, 100.0):
+            await apply(app, pilot, lambda s, p=percent: with_changes(s, utilization={"gpu-03": p}))
+            # What the terminal is sent: the line drawn from the new reading.
+            assert ("100%" in app.export_screenshot()) == (percent == 100.0)

@@ -15,6 +15,7 @@ from tui.app.rings import GpuRings
 from tui.app.rows import NODE_COLUMNS, gpu_figures, node_row
 from tui.app.widgets.status_bar import error_lines, health_mark
 from tui.model import Gpu, Job, JobState, Node, NodeBaseState, NodeFlag, SourceHealth
+from tui.summary import GpuFigures
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -175,3 +176,44 @@ def test_keys_doc_is_current() -> None:
     assert keys_md == keys_markdown(ClusterDashApp), f"docs/keys.md {hint}"
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
     assert with_keys_table(readme, ClusterDashApp) == readme, f"README's key table {hint}"
+
+
+def test_rings_follow_each_gpu_as_nodes_come_and_go() -> None:
+    rings = GpuRings(length=4)
+    rings.add([Gpu("a", 0, utilization_pct=1.0), Gpu("b", 0, utilization_pct=10.0)], 1.0)
+    rings.add([Gpu("b", 0, utilization_pct=20.0)], 2.0)  # node a's exporter is down
+    both = [
+        Gpu("b", 0, utilization_pct=30.0, memory_used_mib=20.0, memory_total_mib=80.0),
+        Gpu("a", 0, utilization_pct=3.0, temperature_c=None),
+    ]
+    rings.add(both, 3.0)  # a is back, listed after b
+    assert rings.values(("a", 0), "utilization_pct") == [1.0, 3.0]
+    assert rings.values(("b", 0), "utilization_pct") == [10.0, 20.0, 30.0]
+    assert rings.values(("b", 0), "memory_pct") == [25.0]
+    assert rings.values(("a", 0), "temperature_c") == []  # never reported: nothing drawn
+    assert rings.values(("c", 0), "utilization_pct") == []
+
+
+def test_seeded_history_is_followed_by_new_readings() -> None:
+    rings = GpuRings(length=3)
+    rings.add([Gpu("n", 0, utilization_pct=5.0), Gpu("n", 1, utilization_pct=6.0)], 1.0)
+    rings.seed("n", "utilization_pct", {0: [(0.0, 40.0), (0.5, 50.0)]})
+    rings.add([Gpu("n", 0, utilization_pct=60.0), Gpu("n", 1, utilization_pct=7.0)], 2.0)
+    rings.add([Gpu("n", 0, utilization_pct=70.0), Gpu("n", 1, utilization_pct=8.0)], 3.0)
+    assert rings.values(("n", 0), "utilization_pct") == [50.0, 60.0, 70.0]
+    assert rings.values(("n", 0), "power_w") == []
+    assert rings.values(("n", 1), "utilization_pct") == [6.0, 7.0, 8.0]  # not seeded: kept
+
+
+def test_gpu_figures_by_node_match_each_nodes_own_reading() -> None:
+    gpus = [
+        Gpu("a", 0, utilization_pct=2.0, job_id="7"),
+        Gpu("a", 1, utilization_pct=None, job_id="7"),
+        Gpu("b", 0, utilization_pct=60.0),
+        Gpu("a", 2, utilization_pct=91.0, job_id="8"),  # a's GPUs listed apart
+        Gpu("c", 0),
+    ]
+    figures = GpuFigures.of(gpus)
+    for name in ("a", "b", "c"):
+        assert figures.by_node[name] == gpu_figures([g for g in gpus if g.node == name])
+    assert figures.by_node["a"] == (46.5, 1) and figures.by_node["c"] == (None, 0)

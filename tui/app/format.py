@@ -79,7 +79,13 @@ def bar(pct: float | None, width: int) -> str:
         return ""
     if pct is None:
         return "·" * width
-    filled = round(max(0.0, min(100.0, pct)) / 100.0 * width)
+    return filled_bar(round(max(0.0, min(100.0, pct)) / 100.0 * width), width)
+
+
+def filled_bar(filled: int | None, width: int) -> str:
+    """A bar of `width` cells, `filled` of them full (None: unknown)."""
+    if filled is None:
+        return "·" * width
     return BAR_FULL * filled + BAR_EMPTY * (width - filled)
 
 

@@ -90,7 +90,8 @@ class NodeFacts:
         self.segments: list[tuple[list[Segment], int]] | None = None
 
     def same_as(self, node: Node, jobs: Sequence[Job]) -> bool:
-        return self.node == node and self.jobs == jobs
+        # The same objects while Slurm was not read again: no field-by-field comparison.
+        return (self.node is node or self.node == node) and (self.jobs is jobs or self.jobs == jobs)
 
     @property
     def cells(self) -> tuple[Text, ...]:
@@ -115,23 +116,57 @@ def util_shown(util: float | None, idle_allocated: int, stale_age: str | None) -
 
 
 class NodeRow:
-    """One node's row: its Slurm facts and its GPU utilization cell."""
+    """One node's row: its Slurm facts and its GPU utilization cell.
 
-    __slots__ = ("_cells", "_util_cell", "facts", "shown", "util", "util_length", "util_segments")
+    What the cell shows is worked out only for rows that are drawn: a snapshot makes a new
+    row for every node whose readings moved, and most of them are off screen.
+    """
 
-    def __init__(self, facts: NodeFacts, util: float | None, shown: UtilShown) -> None:
+    __slots__ = (
+        "_cells",
+        "_shown",
+        "_util_cell",
+        "facts",
+        "idle_allocated",
+        "stale_age",
+        "util",
+        "util_length",
+    )
+
+    def __init__(
+        self,
+        facts: NodeFacts,
+        util: float | None,
+        idle_allocated: int = 0,
+        stale_age: str | None = None,
+    ) -> None:
         self.facts = facts
         # The mean utilization, for sorting; it may move while what is shown stays the same.
         self.util = util
-        self.shown = shown
-        _, tail, _, idle_allocated, stale_mark = shown
-        idle_mark = len(f" {idle_allocated}⚠") if idle_allocated else 0
-        # The utilization cell's width in terminal cells.
-        self.util_length = UTIL_BAR_WIDTH + len(tail) + idle_mark + len(stale_mark)
+        self.idle_allocated = idle_allocated
+        self.stale_age = stale_age
+        self._shown: UtilShown | None = None
+        # The utilization cell's width in terminal cells, as util_shown would make it.
+        tail = 5 if util is None or -99.5 < util < 999.5 else len(fmt.percent(util)) + 2
+        idle_mark = len(str(idle_allocated)) + 2 if idle_allocated else 0
+        stale_mark = 0 if stale_age is None else len(stale_age) + 7
+        self.util_length = UTIL_BAR_WIDTH + tail + idle_mark + stale_mark
         self._cells: tuple[Text, ...] | None = None
         self._util_cell: Text | None = None
-        # The utilization cell as drawn, kept here by the table that draws it.
-        self.util_segments: tuple[list[Segment], int] | None = None
+
+    def same_readings(self, util: float | None, idle_allocated: int, stale_age: str | None) -> bool:
+        return (
+            self.util == util
+            and self.idle_allocated == idle_allocated
+            and self.stale_age == stale_age
+        )
+
+    @property
+    def shown(self) -> UtilShown:
+        """What the utilization cell shows: rows that show the same draw the same line."""
+        if self._shown is None:
+            self._shown = util_shown(self.util, self.idle_allocated, self.stale_age)
+        return self._shown
 
     @property
     def name(self) -> str:
@@ -168,19 +203,21 @@ class NodeRow:
     @property
     def util_cell(self) -> Text:
         if self._util_cell is None:
-            self._util_cell = self._make_util_cell()
+            self._util_cell = util_cell(self.shown)
         return self._util_cell
 
-    def _make_util_cell(self) -> Text:
-        _, tail, style, idle_allocated, stale_mark = self.shown
-        text = Text(fmt.bar(self.util, UTIL_BAR_WIDTH), style=style)
-        text.append(tail)
-        if idle_allocated:
-            text.append(f" {idle_allocated}⚠", style="bold yellow")
-        if stale_mark:
-            text.stylize("dim")
-            text.append(stale_mark, style="yellow")
-        return text
+
+def util_cell(shown: UtilShown) -> Text:
+    """The GPU UTIL cell: a function of what it shows, so rows that show the same share it."""
+    filled, tail, style, idle_allocated, stale_mark = shown
+    text = Text(fmt.filled_bar(filled, UTIL_BAR_WIDTH), style=style)
+    text.append(tail)
+    if idle_allocated:
+        text.append(f" {idle_allocated}⚠", style="bold yellow")
+    if stale_mark:
+        text.stylize("dim")
+        text.append(stale_mark, style="yellow")
+    return text
 
 
 def stale_gpu_age(snapshot: ClusterSnapshot) -> str | None:
@@ -224,8 +261,7 @@ def node_row(
     stale_age: str | None = None,
 ) -> NodeRow:
     util, idle_allocated = figures or gpu_figures(gpus)
-    shown = util_shown(util, idle_allocated, stale_age if gpus else None)
-    return NodeRow(NodeFacts(node, jobs), util, shown)
+    return NodeRow(NodeFacts(node, jobs), util, idle_allocated, stale_age if gpus else None)
 
 
 def _util_style(util: float | None) -> str:

@@ -24,8 +24,8 @@ from tui.app.widgets.nodes_table import NodesTable
 from tui.app.widgets.status_bar import StatusBar, error_lines, status_text
 from tui.app.widgets.summary import SummaryLine
 from tui.app.widgets.typeahead import is_filter_key, route_typeahead, show_filter
-from tui.model import ClusterSnapshot
-from tui.summary import ClusterSummary
+from tui.model import ClusterSnapshot, Job, Node
+from tui.summary import ClusterSummary, GpuFigures, SlurmFigures
 
 SIDE_PANES: tuple[str, ...] = ("gpus", "alerts", "chat")
 NARROW_WIDTH = 120
@@ -92,6 +92,7 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.alerts: list[AlertRow] = []
+        self._slurm_kept: tuple[tuple[Node, ...], tuple[Job, ...], SlurmFigures] | None = None
 
     @property
     def nodes(self) -> NodesPane:
@@ -273,11 +274,12 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
 
     def apply_snapshot(self, snapshot: ClusterSnapshot) -> None:
         dash = self.dash
-        self.query_one(SummaryLine).show(
-            ClusterSummary.of(snapshot, dash.settings.cluster.gpu_hourly_price)
-        )
+        gpu_figures = GpuFigures.of(snapshot.gpus)  # one read of the GPUs for both
+        price = dash.settings.cluster.gpu_hourly_price
+        summary = ClusterSummary.of(snapshot, price, gpu_figures, self._slurm_figures(snapshot))
+        self.query_one(SummaryLine).show(summary)
         nodes = self.nodes
-        nodes.apply(snapshot)
+        nodes.apply(snapshot, gpu_figures.by_node)
         if nodes.row_filter.active:
             self._show_filter_note()
         if self.pane_visible("gpus"):
@@ -287,6 +289,13 @@ class MainScreen(DashAccess, ContainedErrors, Screen[None]):
         if self.pane_visible("alerts"):
             self.alerts = dash.alerts_ui.rows(snapshot)
             self.query_one(AlertFeed).show(self.alerts, dash.now())
+
+    def _slurm_figures(self, snapshot: ClusterSnapshot) -> SlurmFigures:
+        """Kept while the snapshot holds the same Slurm answer (the same node and job tuples)."""
+        kept = self._slurm_kept
+        if kept is None or kept[0] is not snapshot.nodes or kept[1] is not snapshot.jobs:
+            kept = self._slurm_kept = (snapshot.nodes, snapshot.jobs, SlurmFigures.of(snapshot))
+        return kept[2]
 
     def refresh_gpus(self) -> None:
         if not self.pane_visible("gpus"):

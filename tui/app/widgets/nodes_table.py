@@ -8,7 +8,7 @@ by any cell change) and held the loop for up to ~360 ms; this view repaints in a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.console import Console
 from rich.segment import Segment
@@ -27,9 +27,10 @@ from tui.app.rows import (
     UTIL_COLUMN,
     NodeFacts,
     NodeRow,
+    UtilShown,
     gpu_figures,
     stale_gpu_age,
-    util_shown,
+    util_cell,
 )
 from tui.model import ClusterSnapshot
 
@@ -37,6 +38,10 @@ GROUP_PREFIX = "\x00group:"
 MARK = "●"
 MARK_STYLE = Style.parse("bold magenta")
 COLUMN_GAP = 2
+# Utilization cells drawn, by what they show, kept at most this many (~1,000 are possible
+# without a stale mark: 11 bar lengths x 101 percents, give or take the idle marks).
+UTIL_CELLS_KEPT = 4096
+NO_GPU_FIGURES: tuple[float | None, int] = (None, 0)
 MIN_WIDTHS: dict[str, int] = {"reason": 6, "jobs": 4}
 
 
@@ -103,6 +108,8 @@ class NodesTable(ScrollView, can_focus=True):
         self._widths: tuple[int, ...] = self._column_widths()
         self._widths_stale = False
         self._strips: dict[str, tuple[object, ...]] = {}
+        # Rows that show the same utilization share its drawn cell.
+        self._util_cells: dict[UtilShown, tuple[list[Segment], int]] = {}
         self._header: Strip | None = None
         self._repaint_styles: dict[str, Style] | None = None
         self._last_highlight: str | None = "\x00none"
@@ -113,10 +120,16 @@ class NodesTable(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._order)
 
-    def apply(self, snapshot: ClusterSnapshot) -> None:
+    def apply(
+        self,
+        snapshot: ClusterSnapshot,
+        figures_by_node: Mapping[str, tuple[float | None, int]] | None = None,
+    ) -> None:
+        """`figures_by_node`: each node's (mean utilization, allocated-idle GPUs), when the
+        caller has read them from the GPUs already (see tui.summary.GpuFigures)."""
         # A node's Slurm facts are rebuilt only when its record or jobs changed, and its row
-        # only when what its utilization cell shows changed; an unchanged row keeps its drawn
-        # line. The order is worked out again only when what it depends on changed.
+        # only when its GPU readings moved; a line is drawn again only when what it shows
+        # changed. The order is worked out again only when what it depends on changed.
         previous = self.rows_by_name
         rows: dict[str, NodeRow] = {}
         stale_age = stale_gpu_age(snapshot)
@@ -140,15 +153,19 @@ class NodesTable(ScrollView, can_focus=True):
                 facts = NodeFacts(node, jobs)
                 new_facts = True
                 reorder = reorder or old is None or _moves_order(old.facts, facts, column)
-            util, idle_allocated = gpu_figures(gpus)
-            shown = util_shown(util, idle_allocated, stale_age if gpus else None)
-            if old is not None and old.facts is facts and old.shown == shown:
-                row = old
-                if old.util != util:  # same on screen; the order by utilization may move
-                    old.util = util
-                    reorder = reorder or column == "util"
+            if figures_by_node is None:
+                util, idle_allocated = gpu_figures(gpus)
             else:
-                row = NodeRow(facts, util, shown)
+                util, idle_allocated = figures_by_node.get(name, NO_GPU_FIGURES)
+            stale = stale_age if gpus else None
+            if (
+                old is not None
+                and old.facts is facts
+                and old.same_readings(util, idle_allocated, stale)
+            ):
+                row = old
+            else:
+                row = NodeRow(facts, util, idle_allocated, stale)
                 util_width = util_width or old is None or old.util_length != row.util_length
                 reorder = reorder or column == "util"
             rows[name] = row
@@ -157,7 +174,7 @@ class NodesTable(ScrollView, can_focus=True):
         if new_facts:
             self._static_widths = None
         self._widths_stale = self._widths_stale or new_facts or util_width
-        self.refresh_rows(reorder=reorder)
+        self.refresh_rows(reorder=reorder, previous=previous)
 
     def visible_nodes(self) -> list[str]:
         return [key for key in self._order if not key.startswith(GROUP_PREFIX)]
@@ -180,13 +197,21 @@ class NodesTable(ScrollView, can_focus=True):
             order.extend(groups[partition])
         return order
 
-    def refresh_rows(self, *, reorder: bool = True) -> None:
-        """`reorder=False`: no row's sort value, filter text, partition or place changed."""
+    def refresh_rows(
+        self, *, reorder: bool = True, previous: Mapping[str, NodeRow] | None = None
+    ) -> None:
+        """`reorder=False`: no row's sort value, filter text, partition or place changed.
+
+        `previous`: the rows before a new snapshot; when the order and the column widths
+        stay, only the lines on screen that show something new are drawn again (the others,
+        and Textual's work on them, are kept)."""
         order = self._order
+        moved = False
         if reorder:
             current = self.current_key()
             order = self._ordered()
             if order != self._order:
+                moved = True
                 self.rebuilds += 1
                 self._order = order
                 position = {key: index for index, key in enumerate(order)}
@@ -197,13 +222,34 @@ class NodesTable(ScrollView, can_focus=True):
             self._widths_stale = False
             widths = self._column_widths()
             if widths != self._widths:
+                moved = True
                 self._widths = widths
                 self._strips.clear()
                 self._header = None
         widths = self._widths
         self.virtual_size = Size(sum(widths) + COLUMN_GAP * len(widths), len(order) + 1)
-        self.refresh()
+        if previous is None or moved:
+            self.refresh()
+        else:
+            self._refresh_changed_lines(previous)
         self._announce()
+
+    def _refresh_changed_lines(self, previous: Mapping[str, NodeRow]) -> None:
+        top = int(self.scroll_offset.y)
+        rows = self.rows_by_name
+        width = max(self.virtual_size.width, self.size.width)
+        changed: list[Region] = []
+        for index in range(top, min(len(self._order), top + self._rows_shown())):
+            row = rows.get(self._order[index])
+            if row is None:
+                continue  # a group header: its count changes only with the order
+            old = previous.get(row.name)
+            if old is not row and not (
+                old is not None and old.facts is row.facts and old.shown == row.shown
+            ):
+                changed.append(Region(0, index + 1 - top, width, 1))  # the header is line 0
+        if changed:
+            self.refresh(*changed)  # one call: each call clears the widget's caches
 
     def _column_widths(self) -> tuple[int, ...]:
         """The mark's column, then each of NODE_COLUMNS as wide as its title or widest cell."""
@@ -229,18 +275,22 @@ class NodesTable(ScrollView, can_focus=True):
         return Text(f"  ▾ {partition or '(none)'}  {count} nodes")
 
     def _row_segments(self, key: str) -> list[Segment]:
-        """A node's line: its mark, then each cell padded to its column. The cells' segments
-        are kept with the row (the Slurm cells while the facts last), so redrawing a line
-        whose utilization moved renders only that cell."""
+        """A node's line: its mark, then each cell padded to its column. The Slurm cells'
+        segments are kept while the facts last, and utilization cells by what they show, so
+        redrawing a line whose utilization moved mostly renders nothing."""
         widths = self._widths
         row = self.rows_by_name[key]
         console = self.app.console
         facts = row.facts
         if facts.segments is None:
             facts.segments = [_cell_segments(cell, console) for cell in facts.cells]
-        if row.util_segments is None:
-            row.util_segments = _cell_segments(row.util_cell, console)
-        cells = [*facts.segments[:UTIL_COLUMN], row.util_segments, *facts.segments[UTIL_COLUMN:]]
+        shown = row.shown
+        util_segments = self._util_cells.get(shown)
+        if util_segments is None:
+            if len(self._util_cells) >= UTIL_CELLS_KEPT:
+                self._util_cells.clear()
+            util_segments = self._util_cells[shown] = _cell_segments(util_cell(shown), console)
+        cells = [*facts.segments[:UTIL_COLUMN], util_segments, *facts.segments[UTIL_COLUMN:]]
         mark = MARK if key in self.selected else " "
         segments = [Segment(mark, MARK_STYLE), Segment(" " * (widths[0] - 1 + COLUMN_GAP))]
         for index, (cell, length) in enumerate(cells, start=1):
@@ -300,8 +350,10 @@ class NodesTable(ScrollView, can_focus=True):
         else:
             style = self._style("nodes-table--group" if is_group else "")
         row = self.rows_by_name.get(key)
-        # The cursor line's style says whether the table has focus.
-        signature = (row, key in self.selected, is_cursor, style, width + scroll_x)
+        # The cursor line's style says whether the table has focus. A new row that shows
+        # what the old one showed keeps its line.
+        shown = (row.facts, row.shown) if row is not None else None
+        signature = (shown, key in self.selected, is_cursor, style, width + scroll_x)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == signature:
             strip = cached[1]

@@ -191,6 +191,8 @@ class SummaryLine(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._last: ClusterSummary | None = None
+        # The text laid out for one width: show, the height and the render all read it.
+        self._laid_out: tuple[ClusterSummary, int, Text] | None = None
 
     def show(self, summary: ClusterSummary) -> None:
         if summary == self._last:
@@ -201,10 +203,17 @@ class SummaryLine(Widget):
         # Same height as before: no layout pass (~50 ms beside a 1,024-row table).
         self.refresh(layout=self._lines(width) != before)
 
+    def _text(self, width: int) -> Text:
+        assert self._last is not None
+        laid_out = self._laid_out
+        if laid_out is None or laid_out[0] is not self._last or laid_out[1] != width:
+            laid_out = self._laid_out = (self._last, width, summary_text(self._last, width or None))
+        return laid_out[2]
+
     def _lines(self, width: int) -> int:
         if self._last is None or width <= 0:
             return 1
-        return line_count(summary_text(self._last, width), width)
+        return line_count(self._text(width), width)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return self._lines(width)
@@ -212,4 +221,4 @@ class SummaryLine(Widget):
     def render(self) -> Text:
         if self._last is None:
             return Text("")
-        return summary_text(self._last, self.size.width or None)
+        return self._text(self.size.width)
