@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests import slurm_scale
 from tui.model import Job, JobState
 from tui.sources import slurm_text
+from tui.sources.base import SourceError
 from tui.sources.slurm_fields import collect_yielding
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slurm"
@@ -173,3 +174,38 @@ def test_each_job_value_lands_in_its_own_field() -> None:
         stdout="/home/alice/out.txt",
         stderr="/home/alice/err.txt",
     )
+
+
+# Whole outputs: the fast reader reads plain text (ASCII, spaces, newlines) in place and
+# anything else line by line; both must give what the reference gives, errors included.
+TEXT_EDITS = (
+    *ODD_EDITS,
+    ("\n", "\r\n"),
+    ("\n", "\n\n"),
+    ("JobId=101 ", "JobId=101 x "),
+    ("StdIn=/dev/null", "StdIn=/dev/null JobId=999"),
+    (" Power=", "  Power="),
+)
+
+
+def _outcome(text: str, fast: bool) -> tuple[Job, ...] | str:
+    try:
+        return slurm_text.parse_jobs(text, include_finished=True, fast=fast)
+    except SourceError as error:
+        return str(error)
+
+
+def test_fast_and_reference_agree_on_whole_outputs() -> None:
+    for version in VERSIONS:
+        text = (FIXTURES / f"scontrol-jobs-{version}.txt").read_text()
+        for old, new in (("", ""), *TEXT_EDITS):
+            odd = text.replace(old, new) if old else text
+            for cut in (odd, odd.rstrip("\n"), odd + "No jobs in the system\n"):
+                assert _outcome(cut, True) == _outcome(cut, False), (version, old, new)
+
+
+def test_fast_and_reference_fail_alike_on_unexpected_output() -> None:
+    text = (FIXTURES / "scontrol-jobs-23.11.txt").read_text()
+    for odd in (text + "slurm_load_jobs error: Socket timed out\n", "garbage\n" + text):
+        fast, reference = _outcome(odd, True), _outcome(odd, False)
+        assert isinstance(fast, str) and fast == reference
