@@ -52,8 +52,18 @@ def imported_modules(path: Path, known: set[str]) -> set[str]:
         for child in ast.iter_child_nodes(node):
             visit(child)
 
-    visit(ast.parse(path.read_text(encoding="utf-8")))
+    visit(parse(path.read_text(encoding="utf-8")))
     return {module for module in found if module in known and module != name}
+
+
+def parse(source: str) -> ast.Module:
+    """ast.parse, once more after CPython 3.11.7's spurious "AST constructor recursion depth
+    mismatch" SystemError (python/cpython#106905, fixed in 3.11.8), which an earlier failed
+    parse elsewhere in the process can leave behind."""
+    try:
+        return ast.parse(source)
+    except SystemError:
+        return ast.parse(source)
 
 
 def import_graph() -> dict[str, set[str]]:
