@@ -42,8 +42,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from loguru import logger
 
 from tui.actions import NODE_NAME_RE
+from tui.model import Gpu
 from tui.sources.base import HISTORY_METRICS, GpuReading, GpuSeries, SourceError
 from tui.sources.exporters import (
     DCGM_FIELDS,
@@ -57,8 +59,9 @@ from tui.sources.exporters import (
     node_from_labels,
 )
 from tui.sources.prometheus_answer import SeriesReader
+from tui.sources.prometheus_federate import FederatedReader, federate_url
 from tui.sources.prometheus_gpus import DCGM_LABELS, DcgmAssembly, DcgmSeries, dcgm_series
-from tui.sources.promtext import Sample
+from tui.sources.promtext import ParseError, Sample
 from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
 from tui.text import one_line
 
@@ -70,13 +73,14 @@ LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # A bigger answer is read through httpx, which has no cap (a 1,024-node family is 1.9 MB).
 MAX_FAST_ANSWER_BYTES = 256 * 2**20
 
-GPU_FAMILIES = (
-    *sorted(DCGM_FIELDS),
+DCGM_FAMILIES = tuple(sorted(DCGM_FIELDS))
+SMI_FAMILIES = (
     *sorted(NVIDIA_SMI_FIELDS),
     "nvidia_smi_gpu_info",
     "nvidia_smi_index",
     "nvidia_smi_xid_last_timestamp_seconds",
 )
+GPU_FAMILIES = (*DCGM_FAMILIES, *SMI_FAMILIES)
 
 
 # History metric -> PromQL over dcgm families; {sel} is the node's label selector.
@@ -144,6 +148,9 @@ class PrometheusGpuSource:
         self._series: SeriesReader[DcgmSeries] = SeriesReader(
             lambda labels: dcgm_series(labels, self.node_of)
         )
+        # The dcgm families are read through /federate until it fails once (a backend
+        # without it, such as Thanos Querier); then through instant queries.
+        self._federated = FederatedReader(self.node_of) if self._scrape is not None else None
 
     @property
     def label_sets_known(self) -> int:
@@ -159,9 +166,11 @@ class PrometheusGpuSource:
 
     async def fetch(self) -> GpuReading:
         node_labels = self._node_labels()
+        federated = await self._read_federated() if self._federated is not None else None
+        families = GPU_FAMILIES if federated is None else SMI_FAMILIES
         self._series.new_cycle()
         answers = await asyncio.gather(
-            *(self._read_family(family, node_labels) for family in GPU_FAMILIES),
+            *(self._read_family(family, node_labels) for family in families),
             return_exceptions=True,
         )
         for answer in answers:
@@ -169,14 +178,39 @@ class PrometheusGpuSource:
                 raise answer
         dcgm = DcgmAssembly()
         smi_samples: list[Sample] = []
-        for family, answer in zip(GPU_FAMILIES, answers, strict=True):
+        for family, answer in zip(families, answers, strict=True):
             if isinstance(answer, list):
                 smi_samples.extend(answer)
             else:
                 dcgm.add(DCGM_FIELDS[family], *answer)
         smi = gpus_from_samples(smi_samples, node_of=self.node_of) if smi_samples else []
-        gpus = [g for g in _one_per_key(dcgm.gpus() + smi) if g.node]
+        dcgm_gpus = dcgm.gpus() if federated is None else federated
+        gpus = [g for g in _one_per_key(dcgm_gpus + smi) if g.node]
         return GpuReading(gpus=tuple(gpus))
+
+    async def _read_federated(self) -> list[Gpu] | None:
+        """The dcgm GPUs from /federate; None (and /federate left for good, with one log
+        line) when it answers anything but exposition text."""
+        assert self._scrape is not None and self._federated is not None
+        scrape = self._scrape
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                answers = await asyncio.gather(
+                    *(scrape.get(federate_url(self.base_url, f)) for f in DCGM_FAMILIES)
+                )
+            return self._federated.gpus([answer.text() for answer in answers])
+        except TimeoutError:
+            raise SourceError(
+                f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
+            ) from None
+        except (ScrapeError, BodyTooLarge, ParseError) as error:
+            logger.info(
+                "Prometheus at {}: /federate unavailable ({}); reading instant queries",
+                self.base_url,
+                one_line(str(error), 120),
+            )
+            self._federated = None
+            return None
 
     async def _read_family(
         self, family: str, node_labels: tuple[str, ...]
