@@ -120,6 +120,7 @@ class PrometheusGpuSource:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         headers: Mapping[str, str] | None = None,
         client: httpx.AsyncClient | None = None,
+        federate: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.node_label = node_label
@@ -150,12 +151,21 @@ class PrometheusGpuSource:
         )
         # The dcgm families are read through /federate until it fails once (a backend
         # without it, such as Thanos Querier); then through instant queries.
-        self._federated = FederatedReader(self.node_of) if self._scrape is not None else None
+        self._federated = (
+            FederatedReader(self.node_of) if federate and self._scrape is not None else None
+        )
 
     @property
     def label_sets_known(self) -> int:
         """Label sets of dcgm series whose meaning is remembered from earlier answers."""
+        if self._federated is not None:
+            return self._federated.label_sets_known
         return len(self._series)
+
+    @property
+    def reads_federate(self) -> bool:
+        """Whether the dcgm families are read through /federate (not instant queries)."""
+        return self._federated is not None
 
     def node_of(self, labels: Mapping[str, str]) -> str:
         if self.node_label == "auto":

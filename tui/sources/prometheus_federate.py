@@ -52,6 +52,10 @@ class FederatedReader:
         self._cache = DcgmLineCache()
         self._node_of = node_of
 
+    @property
+    def label_sets_known(self) -> int:
+        return len(self._cache.blocks)
+
     def gpus(self, pages: Sequence[str]) -> list[Gpu]:
         self._cache.new_cycle()
         if all(DcgmFastPath.accepts(page) for page in pages):
