@@ -177,6 +177,8 @@ class PrometheusGpuSource:
     async def fetch(self) -> GpuReading:
         node_labels = self._node_labels()
         federated = await self._read_federated() if self._federated is not None else None
+        if not federated:
+            federated = None  # no dcgm GPU there: the instant queries may still find some
         families = GPU_FAMILIES if federated is None else SMI_FAMILIES
         self._series.new_cycle()
         answers = await asyncio.gather(
