@@ -1,26 +1,35 @@
 """GPU readings and history from Prometheus' HTTP API (or Thanos, Mimir, VictoriaMetrics).
 
-Only the standard endpoints are used: /api/v1/query for the latest readings and
+Only standard endpoints are used: /federate and /api/v1/query for the latest readings and
 /api/v1/query_range for history.
 
-The latest readings are one instant query per GPU family, sent together, each answer read as
-it arrives. A dcgm family is asked for as `max by (<the labels read>) (FAMILY)`: only the
-labels clusterdash reads come back (node, GPU, MIG slice, identity, job; 1.9 MB a family at
-1,024 nodes against 2.7 MB with every label); series that differ only in labels clusterdash
-does not read (two scrape jobs of one exporter) count once, at their highest value. Answers
-are read through SeriesReader (prometheus_answer.py): a label set's meaning is worked out once
-and remembered, so a cycle's work per series is a lookup and a float. Over plain http the
-queries go through the exporters' keep-alive client (scrape_http.py); a Prometheus on this
-machine's loopback is asked for uncompressed answers (compressing them there and
-decompressing them here costs both sides CPU and saves no time).
+Over plain http the dcgm families' latest samples are read through /federate, one match[] a
+family (prometheus_federate.py): Prometheus answers each series' latest sample as exposition
+text without evaluating PromQL, which is read by the exporters' dcgm fast path. A backend that
+answers /federate with anything but exposition text (Thanos Querier serves none) is read
+through instant queries from then on, with one log line; so is a /federate that has no dcgm
+GPU (the instant queries may still find some).
+
+Otherwise, and for the nvidia_smi families, the latest readings are one instant query per GPU
+family, sent together, each answer read as it arrives. A dcgm family is asked for as
+`max by (<the labels read>) (FAMILY)`: only the labels clusterdash reads come back (node, GPU,
+MIG slice, identity, job; 1.9 MB a family at 1,024 nodes against 2.7 MB with every label);
+series that differ only in labels clusterdash does not read (two scrape jobs of one exporter)
+count once, at their highest value. Answers are read through SeriesReader
+(prometheus_answer.py): a label set's meaning is worked out once and remembered, so a cycle's
+work per series is a lookup and a float. Over plain http the queries go through the
+exporters' keep-alive client (scrape_http.py); a Prometheus on this machine's loopback is asked
+for uncompressed answers (compressing them there and decompressing them here costs both sides
+CPU and saves no time).
 
 Measured need, against a real Prometheus scraping the 1,024-node simulator on the same
 2 loaded cores (tests/bench/test_bench_cycle_prometheus.py): reading every family's whole
-answer with json.loads took 2.36 s of the collector's CPU a reading; this way 0.31 s (0.13x,
-the same run). What is left of the wall time is Prometheus evaluating 80,000 series: 2.5-3.0 s
-of its own CPU a reading either way. A single query selecting every family with
-`{__name__=~"..."}` is slower still: Prometheus evaluates it in one goroutine (11.9 s against
-3.7 s for the per-family queries, in an earlier run).
+answer with json.loads took 2.36 s of the collector's CPU a reading; the instant queries read
+this way 0.31 s (0.13x, the same run), but Prometheus spent 2.4 s of its own CPU evaluating
+them over 80,000 series. Through /federate it spends 0.7 s and the reading takes 1.6 s
+against 2.9 s (prometheus_federate.py has the figures). A single query selecting every family
+with `{__name__=~"..."}` is slower still: Prometheus evaluates it in one goroutine (11.9 s
+against 3.7 s for the per-family queries, in an earlier run).
 
 Which node a series belongs to comes from `node_label`:
 - "auto" (default): dcgm-exporter's `Hostname`, else `hostname` (newer releases), else the
