@@ -91,3 +91,23 @@ async def test_a_federate_answer_that_is_not_exposition_falls_back_once() -> Non
     assert "/federate unavailable" in logged[0]
     assert {g.key for g in first.gpus} == {("gpu-01", 0), ("gpu-02", 1), ("gpu-03", 0)}
     assert first == second
+
+
+async def test_federate_unavailable_for_a_moment_is_asked_again() -> None:
+    """Prometheus answers 503 while it starts: that cycle reads instant queries, the next
+    one /federate again."""
+    answers = iter([Reply("Service Unavailable", status=503)])
+
+    def starting(request: str) -> Reply:
+        return next(answers, None) or federate(request)
+
+    with serve({"/federate": starting, "/api/v1/query": instant}) as server:
+        source = PrometheusGpuSource(server.url(""))
+        try:
+            first = await source.fetch()
+            second = await source.fetch()
+        finally:
+            await source.aclose()
+    assert source.reads_federate
+    assert {g.key for g in first.gpus} == {("gpu-01", 0), ("gpu-02", 1), ("gpu-03", 0)}
+    assert {g.key for g in second.gpus} == {("gpu-01", 0), ("gpu-01", 1)}

@@ -6,9 +6,10 @@ Only standard endpoints are used: /federate and /api/v1/query for the latest rea
 Over plain http the dcgm families' latest samples are read through /federate, one match[] a
 family (prometheus_federate.py): Prometheus answers each series' latest sample as exposition
 text without evaluating PromQL, which is read by the exporters' dcgm fast path. A backend that
-answers /federate with anything but exposition text (Thanos Querier serves none) is read
-through instant queries from then on, with one log line; so is a /federate that has no dcgm
-GPU (the instant queries may still find some).
+answers /federate with a 4xx or anything but exposition text (Thanos Querier serves none) is
+read through instant queries from then on, with one log line. A cycle where /federate cannot
+be read otherwise (5xx while Prometheus starts, no connection), or has no dcgm GPU, reads
+instant queries and the next one asks /federate again.
 
 Otherwise, and for the nvidia_smi families, the latest readings are one instant query per GPU
 family, sent together, each answer read as it arrives. A dcgm family is asked for as
@@ -210,8 +211,8 @@ class PrometheusGpuSource:
         return GpuReading(gpus=tuple(gpus))
 
     async def _read_federated(self) -> list[Gpu] | None:
-        """The dcgm GPUs from /federate; None (and /federate left for good, with one log
-        line) when it answers anything but exposition text."""
+        """The dcgm GPUs from /federate; None when it cannot be read this cycle, and from
+        then on (with one log line) when it answers 4xx or anything but exposition text."""
         assert self._scrape is not None and self._federated is not None
         scrape = self._scrape
         try:
@@ -224,14 +225,22 @@ class PrometheusGpuSource:
             raise SourceError(
                 f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
             ) from None
-        except (ScrapeError, BodyTooLarge, ParseError) as error:
-            logger.info(
-                "Prometheus at {}: /federate unavailable ({}); reading instant queries",
-                self.base_url,
-                one_line(str(error), 120),
-            )
-            self._federated = None
+        except (ScrapeError, BodyTooLarge) as error:
+            if not str(error).startswith("HTTP 4"):
+                return None  # down, starting (503) or a lost connection: this cycle only
+            self._give_up_federate(error)
             return None
+        except ParseError as error:
+            self._give_up_federate(error)
+            return None
+
+    def _give_up_federate(self, error: Exception) -> None:
+        logger.info(
+            "Prometheus at {}: /federate unavailable ({}); reading instant queries",
+            self.base_url,
+            one_line(str(error), 120),
+        )
+        self._federated = None
 
     async def _read_family(
         self, family: str, node_labels: tuple[str, ...]
