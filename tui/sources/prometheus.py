@@ -218,9 +218,15 @@ class PrometheusGpuSource:
         try:
             async with asyncio.timeout(self.timeout_s):
                 answers = await asyncio.gather(
-                    *(scrape.get(federate_url(self.base_url, f)) for f in DCGM_FAMILIES)
+                    *(scrape.get(federate_url(self.base_url, f)) for f in DCGM_FAMILIES),
+                    return_exceptions=True,
                 )
-            return self._federated.gpus([answer.text() for answer in answers])
+            pages = []
+            for answer in answers:
+                if isinstance(answer, BaseException):
+                    raise answer
+                pages.append(answer.text())
+            return self._federated.gpus(pages)
         except TimeoutError:
             raise SourceError(
                 f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
