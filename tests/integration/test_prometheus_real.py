@@ -181,11 +181,15 @@ async def test_prometheus_scraping_the_simulator_agrees_with_direct_scraping(
     try:
         with running_prometheus(tmp_path, jobs) as url:
             via_prometheus = PrometheusGpuSource(url, timeout_s=5.0)
+            via_queries = PrometheusGpuSource(url, timeout_s=5.0, federate=False)
             try:
                 await wait_for_all_gpus(via_prometheus, count=len(sim.node_names) * 8)
-                queried = await via_prometheus.fetch()
+                queried, by_queries = await asyncio.gather(
+                    via_prometheus.fetch(), via_queries.fetch()
+                )
             finally:
                 await via_prometheus.aclose()
+                await via_queries.aclose()
         scraped = await direct.fetch()
     finally:
         await direct.aclose()
@@ -193,3 +197,34 @@ async def test_prometheus_scraping_the_simulator_agrees_with_direct_scraping(
     assert scraped.errors == {}
     assert sorted(queried.gpus, key=lambda g: g.key) == sorted(scraped.gpus, key=lambda g: g.key)
     assert any(g.job_id for g in queried.gpus), "hpc_job labels survive Prometheus"
+    # /federate and the instant queries give the same GPUs, job attribution included.
+    assert sorted(by_queries.gpus, key=lambda g: g.key) == sorted(queried.gpus, key=lambda g: g.key)
+
+
+async def test_federate_reading_matches_instant_queries_and_drops_a_stale_node(
+    prometheus: str, exporters: LoopbackServer
+) -> None:
+    federated = PrometheusGpuSource(prometheus, timeout_s=5.0)
+    queried = PrometheusGpuSource(prometheus, timeout_s=5.0, federate=False)
+    try:
+        await wait_for_all_gpus(federated)
+        assert federated.reads_federate, "Prometheus serves /federate"
+        both = await asyncio.gather(federated.fetch(), queried.fetch())
+        by_federate, by_query = (sorted(r.gpus, key=lambda g: g.key) for r in both)
+        assert by_federate == by_query
+        assert {g.node for g in by_federate} == set(NODES)
+        by_key = {g.key: g for g in by_federate}
+        assert by_key[("gpu-01", 3)].temperature_c is None  # dcgm sentinel, not 9.2e18
+        assert by_key[("gpu-01", 2)].power_w is None  # NaN stays unknown, never zero
+
+        # gpu-03's exporter stops answering: its next failed scrape marks its series stale,
+        # and neither reading may keep reporting its GPUs.
+        exporters.routes["/nodes/gpu-03/metrics"] = Reply("down", status=503)
+        await wait_for_all_gpus(federated, count=(len(NODES) - 1) * GPUS_PER_NODE)
+        both = await asyncio.gather(federated.fetch(), queried.fetch())
+        by_federate, by_query = (sorted(r.gpus, key=lambda g: g.key) for r in both)
+        assert by_federate == by_query
+        assert {g.node for g in by_federate} == {"gpu-01", "gpu-02"}
+    finally:
+        await federated.aclose()
+        await queried.aclose()

@@ -127,7 +127,13 @@ async def test_fetch_builds_gpus_with_node_from_hostname_then_instance() -> None
             reading = await source.fetch()
         finally:
             await source.aclose()
-        asked = [params(request)["query"] for request in server.requests]
+        asked = [
+            params(request)["query"]
+            for request in server.requests
+            if request.startswith("/api/v1/query")
+        ]
+    # /federate answered 404 (as Thanos Querier does): every family as an instant query
+    assert any(request.startswith("/federate?") for request in server.requests)
     assert sorted(map(family_of, asked)) == sorted(GPU_FAMILIES)  # one query per family
     assert "max by (Hostname,hostname,instance,gpu," in next(q for q in asked if "DCGM" in q)
     by_key = {g.key: g for g in reading.gpus}

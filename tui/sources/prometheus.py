@@ -1,26 +1,36 @@
 """GPU readings and history from Prometheus' HTTP API (or Thanos, Mimir, VictoriaMetrics).
 
-Only the standard endpoints are used: /api/v1/query for the latest readings and
+Only standard endpoints are used: /federate and /api/v1/query for the latest readings and
 /api/v1/query_range for history.
 
-The latest readings are one instant query per GPU family, sent together, each answer read as
-it arrives. A dcgm family is asked for as `max by (<the labels read>) (FAMILY)`: only the
-labels clusterdash reads come back (node, GPU, MIG slice, identity, job; 1.9 MB a family at
-1,024 nodes against 2.7 MB with every label); series that differ only in labels clusterdash
-does not read (two scrape jobs of one exporter) count once, at their highest value. Answers
-are read through SeriesReader (prometheus_answer.py): a label set's meaning is worked out once
-and remembered, so a cycle's work per series is a lookup and a float. Over plain http the
-queries go through the exporters' keep-alive client (scrape_http.py); a Prometheus on this
-machine's loopback is asked for uncompressed answers (compressing them there and
-decompressing them here costs both sides CPU and saves no time).
+Over plain http the dcgm families' latest samples are read through /federate, one match[] a
+family (prometheus_federate.py): Prometheus answers each series' latest sample as exposition
+text without evaluating PromQL, which is read by the exporters' dcgm fast path. A backend that
+answers /federate with a 4xx or anything but exposition text (Thanos Querier serves none) is
+read through instant queries from then on, with one log line. A cycle where /federate cannot
+be read otherwise (5xx while Prometheus starts, no connection), or has no dcgm GPU, reads
+instant queries and the next one asks /federate again.
+
+Otherwise, and for the nvidia_smi families, the latest readings are one instant query per GPU
+family, sent together, each answer read as it arrives. A dcgm family is asked for as
+`max by (<the labels read>) (FAMILY)`: only the labels clusterdash reads come back (node, GPU,
+MIG slice, identity, job; 1.9 MB a family at 1,024 nodes against 2.7 MB with every label);
+series that differ only in labels clusterdash does not read (two scrape jobs of one exporter)
+count once, at their highest value. Answers are read through SeriesReader
+(prometheus_answer.py): a label set's meaning is worked out once and remembered, so a cycle's
+work per series is a lookup and a float. Over plain http the queries go through the
+exporters' keep-alive client (scrape_http.py); a Prometheus on this machine's loopback is asked
+for uncompressed answers (compressing them there and decompressing them here costs both sides
+CPU and saves no time).
 
 Measured need, against a real Prometheus scraping the 1,024-node simulator on the same
 2 loaded cores (tests/bench/test_bench_cycle_prometheus.py): reading every family's whole
-answer with json.loads took 2.36 s of the collector's CPU a reading; this way 0.31 s (0.13x,
-the same run). What is left of the wall time is Prometheus evaluating 80,000 series: 2.5-3.0 s
-of its own CPU a reading either way. A single query selecting every family with
-`{__name__=~"..."}` is slower still: Prometheus evaluates it in one goroutine (11.9 s against
-3.7 s for the per-family queries, in an earlier run).
+answer with json.loads took 2.36 s of the collector's CPU a reading; the instant queries read
+this way 0.31 s (0.13x, the same run), but Prometheus spent 2.4 s of its own CPU evaluating
+them over 80,000 series. Through /federate it spends 0.75 s and the reading takes 1.6 s
+against 3.0 s (prometheus_federate.py has the figures). A single query selecting every family
+with `{__name__=~"..."}` is slower still: Prometheus evaluates it in one goroutine (11.9 s
+against 3.7 s for the per-family queries, in an earlier run).
 
 Which node a series belongs to comes from `node_label`:
 - "auto" (default): dcgm-exporter's `Hostname`, else `hostname` (newer releases), else the
@@ -42,8 +52,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from loguru import logger
 
 from tui.actions import NODE_NAME_RE
+from tui.model import Gpu
 from tui.sources.base import HISTORY_METRICS, GpuReading, GpuSeries, SourceError
 from tui.sources.exporters import (
     DCGM_FIELDS,
@@ -57,8 +69,9 @@ from tui.sources.exporters import (
     node_from_labels,
 )
 from tui.sources.prometheus_answer import SeriesReader
+from tui.sources.prometheus_federate import FederatedReader, federate_url
 from tui.sources.prometheus_gpus import DCGM_LABELS, DcgmAssembly, DcgmSeries, dcgm_series
-from tui.sources.promtext import Sample
+from tui.sources.promtext import ParseError, Sample
 from tui.sources.scrape_http import BodyTooLarge, ScrapeClient, ScrapeError
 from tui.text import one_line
 
@@ -70,13 +83,14 @@ LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 # A bigger answer is read through httpx, which has no cap (a 1,024-node family is 1.9 MB).
 MAX_FAST_ANSWER_BYTES = 256 * 2**20
 
-GPU_FAMILIES = (
-    *sorted(DCGM_FIELDS),
+DCGM_FAMILIES = tuple(sorted(DCGM_FIELDS))
+SMI_FAMILIES = (
     *sorted(NVIDIA_SMI_FIELDS),
     "nvidia_smi_gpu_info",
     "nvidia_smi_index",
     "nvidia_smi_xid_last_timestamp_seconds",
 )
+GPU_FAMILIES = (*DCGM_FAMILIES, *SMI_FAMILIES)
 
 
 # History metric -> PromQL over dcgm families; {sel} is the node's label selector.
@@ -116,6 +130,7 @@ class PrometheusGpuSource:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         headers: Mapping[str, str] | None = None,
         client: httpx.AsyncClient | None = None,
+        federate: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.node_label = node_label
@@ -144,11 +159,23 @@ class PrometheusGpuSource:
         self._series: SeriesReader[DcgmSeries] = SeriesReader(
             lambda labels: dcgm_series(labels, self.node_of)
         )
+        # The dcgm families are read through /federate until it fails once (a backend
+        # without it, such as Thanos Querier); then through instant queries.
+        self._federated = (
+            FederatedReader(self.node_of) if federate and self._scrape is not None else None
+        )
 
     @property
     def label_sets_known(self) -> int:
         """Label sets of dcgm series whose meaning is remembered from earlier answers."""
+        if self._federated is not None:
+            return self._federated.label_sets_known
         return len(self._series)
+
+    @property
+    def reads_federate(self) -> bool:
+        """Whether the dcgm families are read through /federate (not instant queries)."""
+        return self._federated is not None
 
     def node_of(self, labels: Mapping[str, str]) -> str:
         if self.node_label == "auto":
@@ -159,9 +186,13 @@ class PrometheusGpuSource:
 
     async def fetch(self) -> GpuReading:
         node_labels = self._node_labels()
+        federated = await self._read_federated() if self._federated is not None else None
+        if not federated:
+            federated = None  # no dcgm GPU there: the instant queries may still find some
+        families = GPU_FAMILIES if federated is None else SMI_FAMILIES
         self._series.new_cycle()
         answers = await asyncio.gather(
-            *(self._read_family(family, node_labels) for family in GPU_FAMILIES),
+            *(self._read_family(family, node_labels) for family in families),
             return_exceptions=True,
         )
         for answer in answers:
@@ -169,14 +200,53 @@ class PrometheusGpuSource:
                 raise answer
         dcgm = DcgmAssembly()
         smi_samples: list[Sample] = []
-        for family, answer in zip(GPU_FAMILIES, answers, strict=True):
+        for family, answer in zip(families, answers, strict=True):
             if isinstance(answer, list):
                 smi_samples.extend(answer)
             else:
                 dcgm.add(DCGM_FIELDS[family], *answer)
         smi = gpus_from_samples(smi_samples, node_of=self.node_of) if smi_samples else []
-        gpus = [g for g in _one_per_key(dcgm.gpus() + smi) if g.node]
+        dcgm_gpus = dcgm.gpus() if federated is None else federated
+        gpus = [g for g in _one_per_key(dcgm_gpus + smi) if g.node]
         return GpuReading(gpus=tuple(gpus))
+
+    async def _read_federated(self) -> list[Gpu] | None:
+        """The dcgm GPUs from /federate; None when it cannot be read this cycle, and from
+        then on (with one log line) when it answers 4xx or anything but exposition text."""
+        assert self._scrape is not None and self._federated is not None
+        scrape = self._scrape
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                answers = await asyncio.gather(
+                    *(scrape.get(federate_url(self.base_url, f)) for f in DCGM_FAMILIES),
+                    return_exceptions=True,
+                )
+            pages = []
+            for answer in answers:
+                if isinstance(answer, BaseException):
+                    raise answer
+                pages.append(answer.text())
+            return self._federated.gpus(pages)
+        except TimeoutError:
+            raise SourceError(
+                f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
+            ) from None
+        except (ScrapeError, BodyTooLarge) as error:
+            if not str(error).startswith("HTTP 4"):
+                return None  # down, starting (503) or a lost connection: this cycle only
+            self._give_up_federate(error)
+            return None
+        except ParseError as error:
+            self._give_up_federate(error)
+            return None
+
+    def _give_up_federate(self, error: Exception) -> None:
+        logger.info(
+            "Prometheus at {}: /federate unavailable ({}); reading instant queries",
+            self.base_url,
+            one_line(str(error), 120),
+        )
+        self._federated = None
 
     async def _read_family(
         self, family: str, node_labels: tuple[str, ...]
