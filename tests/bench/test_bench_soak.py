@@ -69,6 +69,9 @@ def test_collect_soak_rss_stays_flat(tmp_path: Path) -> None:
         finally:
             collect.stop()
     settled = [s for s in samples if s[0] >= SOAK_S / 6]
+    for minute in range(0, int(SOAK_S // 60) + 1, 5):
+        at = min(samples, key=lambda sample: abs(sample[0] - 60 * minute))
+        print(f"collect RSS at {at[0] / 60:.1f} min: {at[1]:.1f} MB")
     bench("collect_soak_minutes", SOAK_S / 60, "min", digits=1)
     bench("collect_soak_rss_after_warmup_mb", settled[0][1], "MB", digits=1)
     bench("collect_soak_rss_end_mb", samples[-1][1], "MB", digits=1)
@@ -77,5 +80,12 @@ def test_collect_soak_rss_stays_flat(tmp_path: Path) -> None:
         slope_per_hour(settled),
         "MB/h",
         at_most=TARGET_GROWTH_MB_PER_H,
+        digits=2,
+    )
+    second_half = [s for s in samples if s[0] >= SOAK_S / 2]
+    bench(
+        "collect_soak_rss_growth_second_half_mb_per_h",
+        slope_per_hour(second_half),
+        "MB/h",
         digits=2,
     )
