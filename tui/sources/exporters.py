@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -160,6 +161,26 @@ def host_of(address: str) -> str:
     return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
 
 
+class GpuIdentity(NamedTuple):
+    """What a dcgm series' labels say of its GPU, beside its readings."""
+
+    lost: bool
+    uuid: str
+    model: str
+    pci_bus_id: str
+    job_id: str | None
+
+
+def gpu_identity(labels: Mapping[str, str]) -> GpuIdentity:
+    return GpuIdentity(
+        lost=labels.get("health_error_code") == FALLEN_OFF_BUS,
+        uuid=labels.get("UUID") or labels.get("uuid", ""),
+        model=labels.get("modelName") or labels.get("gpu_name", ""),
+        pci_bus_id=labels.get("pci_bus_id", ""),
+        job_id=labels.get("hpc_job") or None,
+    )
+
+
 @dataclass
 class _GpuDraft:
     node: str
@@ -175,12 +196,16 @@ class _GpuDraft:
     lost: bool = False
 
     def identity(self, labels: Mapping[str, str]) -> None:
-        self.lost = self.lost or labels.get("health_error_code") == FALLEN_OFF_BUS
-        self.uuid = self.uuid or labels.get("UUID") or labels.get("uuid", "")
-        self.model = self.model or labels.get("modelName") or labels.get("gpu_name", "")
-        self.pci_bus_id = self.pci_bus_id or labels.get("pci_bus_id", "")
-        if self.job_id is None and labels.get("hpc_job"):
-            self.job_id = labels["hpc_job"]
+        self.take_identity(gpu_identity(labels))
+
+    def take_identity(self, identity: GpuIdentity) -> None:
+        """The first non-empty value of each wins; lost once, lost."""
+        self.lost = self.lost or identity.lost
+        self.uuid = self.uuid or identity.uuid
+        self.model = self.model or identity.model
+        self.pci_bus_id = self.pci_bus_id or identity.pci_bus_id
+        if self.job_id is None:
+            self.job_id = identity.job_id
 
     def build(self, index: int) -> Gpu:
         return self.build_with(index, self.values)

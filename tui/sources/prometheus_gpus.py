@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from tui.model import Gpu
 from tui.sources.exporters import (
     DCGM_INT32_BLANK,
-    FALLEN_OFF_BUS,
     MIG_FIELDS,
+    GpuIdentity,
     NodeOf,
     _GpuDraft,
+    gpu_identity,
     gpu_index,
 )
 
@@ -41,28 +42,13 @@ class DcgmSeries:
     """One dcgm label set: its GPU's (node, index), MIG slice and identity, and the cycle's
     draft of its GPU (set by DcgmAssembly the first time the cycle meets it)."""
 
-    __slots__ = (
-        "cycle",
-        "draft",
-        "gpu_instance",
-        "job_id",
-        "key",
-        "lost",
-        "model",
-        "pci_bus_id",
-        "profile",
-        "uuid",
-    )
+    __slots__ = ("cycle", "draft", "gpu_instance", "identity", "key", "profile")
 
     def __init__(self, node: str, index: int, labels: Mapping[str, str]) -> None:
         self.key = (node, index)
         self.gpu_instance = labels.get("GPU_I_ID") or ""
         self.profile = labels.get("GPU_I_PROFILE", "")
-        self.lost = labels.get("health_error_code") == FALLEN_OFF_BUS
-        self.uuid = labels.get("UUID") or labels.get("uuid", "")
-        self.model = labels.get("modelName") or labels.get("gpu_name", "")
-        self.pci_bus_id = labels.get("pci_bus_id", "")
-        self.job_id = labels.get("hpc_job") or None
+        self.identity: GpuIdentity = gpu_identity(labels)
         self.cycle: object = None
         self.draft: _GpuDraft | None = None
 
@@ -102,7 +88,7 @@ class DcgmAssembly:
                 draft = drafts.get(one.key)
                 if draft is None:
                     draft = drafts[one.key] = _GpuDraft(one.key[0], index=one.key[1])
-                _take_identity(draft, one)
+                draft.take_identity(one.identity)
                 one.draft = draft
                 one.cycle = cycle
             else:
@@ -118,13 +104,3 @@ class DcgmAssembly:
     def gpus(self) -> list[Gpu]:
         """The GPUs added so far, in the order their first series came."""
         return [draft.build(index) for (_, index), draft in self._drafts.items()]
-
-
-def _take_identity(draft: _GpuDraft, series: DcgmSeries) -> None:
-    """_GpuDraft.identity with the labels read beforehand: the first non-empty value wins."""
-    draft.lost = draft.lost or series.lost
-    draft.uuid = draft.uuid or series.uuid
-    draft.model = draft.model or series.model
-    draft.pci_bus_id = draft.pci_bus_id or series.pci_bus_id
-    if draft.job_id is None and series.job_id:
-        draft.job_id = series.job_id
