@@ -228,9 +228,7 @@ class PrometheusGpuSource:
                 pages.append(answer.text())
             return self._federated.gpus(pages)
         except TimeoutError:
-            raise SourceError(
-                f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
-            ) from None
+            raise self._timed_out() from None
         except (ScrapeError, BodyTooLarge) as error:
             if not str(error).startswith("HTTP 4"):
                 return None  # down, starting (503) or a lost connection: this cycle only
@@ -239,6 +237,9 @@ class PrometheusGpuSource:
         except ParseError as error:
             self._give_up_federate(error)
             return None
+
+    def _timed_out(self) -> SourceError:
+        return SourceError(f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s")
 
     def _give_up_federate(self, error: Exception) -> None:
         logger.info(
@@ -342,9 +343,7 @@ class PrometheusGpuSource:
                 async with asyncio.timeout(self.timeout_s):
                     return (await self._scrape.get(url)).body
             except TimeoutError:
-                raise SourceError(
-                    f"Prometheus at {self.base_url}: timeout after {self.timeout_s:g}s"
-                ) from None
+                raise self._timed_out() from None
             except (ScrapeError, BodyTooLarge):
                 pass  # an error answer, a redirect, no connection: httpx words it
         return await self._post("query", {"query": query})
