@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from types import MappingProxyType
 
@@ -50,6 +51,20 @@ async def write_three_hour_job(store: Store) -> None:
     for k in range(int(3 * HOUR / 30)):
         ts = T0 + 30 * k
         await store.write_snapshot(snapshot(ts, 50.0 if ts < T0 + 2 * HOUR else 0.0, held))
+
+
+def mark_three_hours_rolled_up(db: sqlite3.Connection) -> None:
+    """A hand-built database's store_meta: T0 to T0 + 3 h rolled up into both tiers, the raw
+    rows of those hours pruned, the 1-minute rows of the first hour pruned."""
+    db.executemany(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?)",
+        [
+            ("rolled_until", T0 + 3 * HOUR),
+            ("rolled_10m_until", T0 + 3 * HOUR),
+            ("minute_pruned_until", T0 + HOUR),
+            ("raw_pruned_until", T0 + 3 * HOUR),
+        ],
+    )
 
 
 def assert_known_answers(usages: list) -> None:

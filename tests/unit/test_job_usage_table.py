@@ -14,6 +14,7 @@ from tests.unit.test_job_usage import (
     T0,
     assert_known_answers,
     job,
+    mark_three_hours_rolled_up,
     snapshot,
     write_three_hour_job,
 )
@@ -111,15 +112,7 @@ def version_3_database(path: Path) -> None:
             "VALUES (1, ?, ?, 1, 2, ?, 1000.0, 25.0)",
             [(int(T0 + HOUR) + 60 * k, gpu, util) for gpu in range(8)],
         )
-    db.executemany(
-        "INSERT INTO store_meta (key, value) VALUES (?, ?)",
-        [
-            ("rolled_until", T0 + 3 * HOUR),
-            ("rolled_10m_until", T0 + 3 * HOUR),
-            ("minute_pruned_until", T0 + HOUR),
-            ("raw_pruned_until", T0 + 3 * HOUR),
-        ],
-    )
+    mark_three_hours_rolled_up(db)
     db.commit()
     db.close()
 

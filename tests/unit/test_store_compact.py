@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_job_usage import HOUR, T0, assert_known_answers
+from tests.unit.test_job_usage import (
+    HOUR,
+    T0,
+    assert_known_answers,
+    mark_three_hours_rolled_up,
+)
 from tui.job_usage import usage_by_job
 from tui.store import Store
 from tui.store_schema import MIGRATIONS, ROLLUP_METRICS
@@ -53,15 +58,7 @@ def version_4_database(path: Path) -> None:
             f"VALUES (1, ?, ?, 1, 2, {marks})",
             [(int(T0 + HOUR) + 60 * k, gpu, *_values(50.0 if k < 60 else 0.0)) for gpu in range(8)],
         )
-    db.executemany(
-        "INSERT INTO store_meta (key, value) VALUES (?, ?)",
-        [
-            ("rolled_until", T0 + 3 * HOUR),
-            ("rolled_10m_until", T0 + 3 * HOUR),
-            ("minute_pruned_until", T0 + HOUR),
-            ("raw_pruned_until", T0 + 3 * HOUR),
-        ],
-    )
+    mark_three_hours_rolled_up(db)
     db.commit()
     # Version 4 fills its per-job table from the history already there.
     db.executescript(f"BEGIN;\n{MIGRATIONS[3]}\nPRAGMA user_version = 4;\nCOMMIT;")
