@@ -9,6 +9,7 @@ from loguru import logger
 
 from tests.unit.exposition_server import Reply, serve
 from tests.unit.test_prometheus_source import instant
+from tui.sources.base import GpuReading
 from tui.sources.prometheus import PrometheusGpuSource
 
 GPU_0 = (
@@ -47,6 +48,15 @@ def federate(request: str) -> Reply:
     return Reply(RECORDED.get(family, ""), content_type="text/plain; version=0.0.4")
 
 
+async def two_readings(url: str) -> tuple[PrometheusGpuSource, GpuReading, GpuReading]:
+    """A source's first two readings of the Prometheus at `url`, the source closed after."""
+    source = PrometheusGpuSource(url)
+    try:
+        return source, await source.fetch(), await source.fetch()
+    finally:
+        await source.aclose()
+
+
 async def test_dcgm_families_are_read_from_federate_pages() -> None:
     with serve({"/federate": federate, "/api/v1/query": instant}) as server:
         source = PrometheusGpuSource(server.url(""))
@@ -76,12 +86,7 @@ async def test_a_federate_answer_that_is_not_exposition_falls_back_once() -> Non
     sink = logger.add(logged.append, level="INFO", format="{message}")
     try:
         with serve({"/federate": page, "/api/v1/query": instant}) as server:
-            source = PrometheusGpuSource(server.url(""))
-            try:
-                first = await source.fetch()
-                second = await source.fetch()
-            finally:
-                await source.aclose()
+            source, first, second = await two_readings(server.url(""))
             federate_asks = [r for r in server.requests if r.startswith("/federate")]
     finally:
         logger.remove(sink)
@@ -102,12 +107,7 @@ async def test_federate_unavailable_for_a_moment_is_asked_again() -> None:
         return next(answers, None) or federate(request)
 
     with serve({"/federate": starting, "/api/v1/query": instant}) as server:
-        source = PrometheusGpuSource(server.url(""))
-        try:
-            first = await source.fetch()
-            second = await source.fetch()
-        finally:
-            await source.aclose()
+        source, first, second = await two_readings(server.url(""))
     assert source.reads_federate
     assert {g.key for g in first.gpus} == {("gpu-01", 0), ("gpu-02", 1), ("gpu-03", 0)}
     assert {g.key for g in second.gpus} == {("gpu-01", 0), ("gpu-01", 1)}
