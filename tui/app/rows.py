@@ -233,11 +233,6 @@ def stale_gpu_note(age: str) -> str:
     return f"GPU readings stale, taken {age} ago"
 
 
-def mean_utilization(gpus: Sequence[Gpu]) -> float | None:
-    values = [g.utilization_pct for g in gpus if g.utilization_pct is not None]
-    return sum(values) / len(values) if values else None
-
-
 def gpu_figures(gpus: Sequence[Gpu]) -> tuple[float | None, int]:
     """(mean utilization, allocated-but-idle count) in one pass."""
     total = 0.0
