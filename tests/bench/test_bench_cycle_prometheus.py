@@ -13,6 +13,11 @@ its wall time, the collector's CPU and Prometheus' CPU (its process_cpu_seconds_
 what its scraping costs while idle), against one instant query per family (the reading where
 /federate is not served) and the previous reading (every family's whole answer,
 gzip-compressed, decoded with json.loads) in the same run, the rounds alternating.
+
+The floor of any reading through /federate is Prometheus answering it: the same requests
+with the answers' bytes only received, not read (BENCH prometheus_federate_answers_*). When
+that alone takes longer than the cycle's target, no reading in the collector can meet the
+target with Prometheus on these cores.
 """
 
 from __future__ import annotations
@@ -37,8 +42,15 @@ from tests.bench.test_bench_cycle import CYCLES, run_probe
 from tests.integration.prometheus_process import running_prometheus
 from tui.model import Gpu
 from tui.sources.exporters import gpus_from_samples
-from tui.sources.prometheus import GPU_FAMILIES, PrometheusGpuSource
+from tui.sources.prometheus import (
+    DCGM_FAMILIES,
+    GPU_FAMILIES,
+    MAX_FAST_ANSWER_BYTES,
+    PrometheusGpuSource,
+)
+from tui.sources.prometheus_federate import federate_url
 from tui.sources.promtext import Sample
+from tui.sources.scrape_http import ScrapeClient
 
 NODES = 1024
 TARGET_S = 0.5
@@ -117,6 +129,7 @@ async def compare_readings(base: str) -> dict[str, dict[str, float]]:
     source = PrometheusGpuSource(base, timeout_s=60.0)
     by_queries = PrometheusGpuSource(base, timeout_s=60.0, federate=False)
     previous_client = httpx.AsyncClient(timeout=60.0)
+    answers_client = ScrapeClient(max_body_bytes=MAX_FAST_ANSWER_BYTES, max_idle=len(DCGM_FAMILIES))
 
     async def current() -> list[Gpu]:
         return sorted((await source.fetch()).gpus, key=lambda g: g.key)
@@ -127,7 +140,20 @@ async def compare_readings(base: str) -> dict[str, dict[str, float]]:
     async def previous() -> list[Gpu]:
         return sorted(await previous_reading(previous_client, base), key=lambda g: g.key)
 
-    readings = {"reading": current, "instant_queries": instant_queries, "previous": previous}
+    async def federate_answers() -> list[Gpu]:
+        """The /federate answers the reading asks for, received and not read."""
+        pages = await asyncio.gather(
+            *(answers_client.get(federate_url(base, f)) for f in DCGM_FAMILIES)
+        )
+        assert sum(len(page.body) for page in pages) > 0
+        return []
+
+    readings = {
+        "reading": current,
+        "instant_queries": instant_queries,
+        "previous": previous,
+        "federate_answers": federate_answers,
+    }
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in readings}
     gpus: dict[str, list[Gpu]] = {}
     try:
@@ -142,6 +168,7 @@ async def compare_readings(base: str) -> dict[str, dict[str, float]]:
         await source.aclose()
         await by_queries.aclose()
         await previous_client.aclose()
+        await answers_client.aclose()
     assert gpus["reading"] == gpus["instant_queries"] == gpus["previous"], "the same GPUs"
     assert len(gpus["reading"]) >= (NODES - 1) * 8
     return {
@@ -205,6 +232,13 @@ def test_bench_cycle_1024_nodes_via_prometheus(tmp_path: Path) -> None:
         for other in ("instant_queries", "previous"):
             bench(f"{read_name}_{other}_{figure}", readings[other][figure], "s")
             ratio(f"{read_name}_{figure}", reading[figure], readings[other][figure], other)
+    answers = readings["federate_answers"]
+    bench(f"prometheus_federate_answers_{NODES}_nodes_s", answers["s"], "s")
+    bench(
+        f"prometheus_federate_answers_{NODES}_nodes_prometheus_cpu_s",
+        answers["prometheus_cpu_s"],
+        "s",
+    )
     direct = run_probe(NODES, tmp_path / "direct")
     bench(f"cycle_{NODES}_nodes_direct_same_run_s", direct["median_s"], "s")
     bench(f"cycle_{NODES}_nodes_direct_same_run_cpu_s", direct["cpu_s"], "s")
