@@ -227,3 +227,27 @@ async def test_https_targets_fall_back_to_httpx_with_the_same_wording() -> None:
     finally:
         await source.aclose()
     assert str(caught.value) == "exporter failed; gpu-01: connection refused"
+
+
+async def test_each_url_is_asked_for_as_written_however_many_urls_come_and_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parsed requests are kept per URL, within a bound: past it, every URL is still
+    asked for at its own path, and a bad URL fails every time."""
+    monkeypatch.setattr("tui.sources.scrape_http.MAX_KNOWN_URLS", 2)
+    async with raw_server(lambda n: ok(PAGE)) as server:
+        client = ScrapeClient()
+        try:
+            paths = ["/a", "/b", "/c", "/a", "/c?x=1", "/b"]
+            for path in paths:
+                assert (await client.get(server.url(path))).body == PAGE
+            for _ in range(2):
+                with pytest.raises(ScrapeError, match="not an http:// URL"):
+                    await client.get("https://example.invalid/metrics")
+            assert len(client._requests) <= 2
+        finally:
+            await client.aclose()
+    asked = [head.split(b"\r\n")[0].decode() for head in server.heads]
+    assert asked == [f"GET {path} HTTP/1.1" for path in paths]
+    assert all(f"Host: 127.0.0.1:{server.port}".encode() in head for head in server.heads)
+    assert server.connections == 1

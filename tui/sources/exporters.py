@@ -783,10 +783,11 @@ class ExporterGpuSource:
                 errors[target.key] = result
                 continue
             for gpu in result:
-                if gpu.key in seen:
+                key = gpu.key
+                if key in seen:
                     duplicates += 1
                     continue
-                seen.add(gpu.key)
+                seen.add(key)
                 gpus.append(gpu)
         if duplicates:
             self._warn_once(

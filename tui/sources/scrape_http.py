@@ -32,6 +32,8 @@ DEFAULT_MAX_IDLE = 64
 # Longest status line plus headers accepted (asyncio's StreamReader limit).
 MAX_HEAD_BYTES = 64 * 1024
 _READ_CHUNK = 256 * 1024
+# URLs whose parsed request is kept (one per exporter); past this the memo starts afresh.
+MAX_KNOWN_URLS = 65_536
 
 
 class ScrapeError(Exception):
@@ -98,6 +100,7 @@ class ScrapeClient:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._idle_count = 0
         self._closed = False
+        self._requests: dict[str, tuple[tuple[str, int], bytes]] = {}
         extra = {"Accept-Encoding": "gzip", "User-Agent": user_agent, **(headers or {})}
         self._extra_headers = "".join(f"{name}: {value}\r\n" for name, value in extra.items())
 
@@ -125,17 +128,15 @@ class ScrapeClient:
     async def _get(self, url: str) -> ScrapeResponse:
         if self._closed:
             raise ScrapeError("client is closed")
-        endpoint = parse_http_url(url)
-        request = (
-            f"GET {endpoint.target} HTTP/1.1\r\nHost: {endpoint.host_header}\r\n"
-            f"{self._extra_headers}\r\n"
-        ).encode("latin-1")
-        key = (endpoint.host, endpoint.port)
+        known = self._requests.get(url)
+        if known is None:
+            known = self._request_for(url)
+        key, request = known
         while True:
             conn = self._take_idle(key)
             reused = conn is not None
             if conn is None:
-                conn = await _connect(endpoint.host, endpoint.port)
+                conn = await _connect(*key)
             try:
                 response, keep_alive = await self._exchange(conn, request, reused)
             except _StaleConnection:
@@ -149,6 +150,20 @@ class ScrapeClient:
             else:
                 conn.close()
             return response
+
+    def _request_for(self, url: str) -> tuple[tuple[str, int], bytes]:
+        """The (host, port) and request bytes of a GET of `url`, kept for the next GET: the
+        same URLs come back every cycle, and parsing 4,096 of them took 22 ms of CPU each
+        cycle (5.4 us a URL, urlsplit's own cache being far smaller) against 0.3 ms."""
+        endpoint = parse_http_url(url)
+        request = (
+            f"GET {endpoint.target} HTTP/1.1\r\nHost: {endpoint.host_header}\r\n"
+            f"{self._extra_headers}\r\n"
+        ).encode("latin-1")
+        if len(self._requests) >= MAX_KNOWN_URLS:
+            self._requests.clear()
+        known = self._requests[url] = ((endpoint.host, endpoint.port), request)
+        return known
 
     def _take_idle(self, key: tuple[str, int]) -> _Connection | None:
         conns = self._idle.get(key)
