@@ -22,6 +22,7 @@ from tui.alerts.service import AlertService
 from tui.collector import SOURCE_DEADLINE_GRACE_S, Collector, CollectorOptions
 from tui.config import Settings
 from tui.history_writer import STORE_SOURCE, HistoryWriter
+from tui.malloc_tuning import unmap_large_blocks
 from tui.mode import Mode, cluster_identity, store_path_for
 from tui.model import ClusterSnapshot, SourceHealth
 from tui.sources.base import GpuHistory, GpuSource, WorkloadSource
@@ -151,6 +152,7 @@ async def _attach_store(services: Services, *, role: str, require_writer: bool) 
         logger.info("history database {} is written by {}: reading it only", path, holder)
     else:
         closers.append(lock.arelease)
+        unmap_large_blocks()  # the writer's rollup sorts: see tui/malloc_tuning
     store: Store | None = None
     try:
         store = await Store.open(

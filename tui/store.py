@@ -456,7 +456,7 @@ class Store:
                     (name, node_id)
                     for node_id, name in await db.execute_fetchall("SELECT id, name FROM nodes")
                 )
-            holders = await self._job_holders(db, snapshot)
+            holders, job_ids = await self._job_holders(db, snapshot)
             rows = [
                 (ids[gpu.node], ts, *_GPU_VALUES(gpu), holders.get((gpu.node, gpu.index)))
                 for gpu in snapshot.gpus
@@ -465,15 +465,19 @@ class Store:
             await db.executemany(_INSERT_SAMPLE, rows)
             rolled_until = await self._roll_up(db, ts)
         self._node_ids = ids
+        self._job_ids = job_ids
         self._rolled_until = rolled_until
         return len(rows)
 
     async def _job_holders(
         self, db: aiosqlite.Connection, snapshot: ClusterSnapshot
-    ) -> dict[tuple[str, int], int]:
-        """(node, GPU index) -> stored job key, for the GPUs Slurm says a job holds."""
+    ) -> tuple[dict[tuple[str, int], int], dict[str, int]]:
+        """(node, GPU index) -> stored job key, for the GPUs Slurm says a job holds; and the
+        keys of those jobs, the only ones remembered after the write commits (a job that ended
+        is looked up again if it comes back), so that a long run's churn of jobs is not kept."""
         held = [job for job in snapshot.jobs if job.gpu_indices]
-        missing = [job for job in held if job.job_id not in self._job_ids]
+        known = dict(self._job_ids)
+        missing = [job for job in held if job.job_id not in known]
         if missing:
             await db.executemany(
                 "INSERT OR IGNORE INTO jobs (job_id, user, account) VALUES (?, ?, ?)",
@@ -486,14 +490,14 @@ class Store:
                 for key, job_id in await db.execute_fetchall(
                     f"SELECT id, job_id FROM jobs WHERE job_id IN ({marks})", chunk
                 ):
-                    self._job_ids[job_id] = int(key)
+                    known[job_id] = int(key)
         holders: dict[tuple[str, int], int] = {}
         for job in held:
-            key = self._job_ids[job.job_id]
+            key = known[job.job_id]
             for node, indices in job.gpu_indices.items():
                 for index in indices:
                     holders[(node, index)] = key
-        return holders
+        return holders, {job.job_id: known[job.job_id] for job in held}
 
     async def _roll_up(self, db: aiosqlite.Connection, ts: float) -> float:
         """Roll up every closed minute not yet rolled up; returns the new watermark."""

@@ -5,6 +5,13 @@ address per node, with Slurm answering through the simulator's stand-in commands
 CLUSTERDASH_SOAK_S seconds (30 minutes by default). Its RSS is sampled every few seconds;
 after the first sixth (caches, connection pool, store pages warming up) the growth is the
 slope of a least-squares line through the samples, in MB per hour.
+
+The RSS is the whole process's, as an operator sees it: SQLite's page cache (16 MiB, full
+about 4 minutes in at 1,024 nodes) and the write-ahead log's index count. The first rollup of
+a whole 10 minutes falls 10-20 minutes in, inside the slope's window, so a one-time step there
+counts as growth; there was one of +4 MB, glibc keeping SQLite's sort buffers resident (see
+tui/malloc_tuning). Raw rows are pruned only after the first hour, which 30 minutes does not
+reach.
 """
 
 from __future__ import annotations
