@@ -31,6 +31,7 @@ from tests.bench.sim_serve import raise_open_file_limit
 from tui.collector import Collector, CollectorOptions
 from tui.config import Settings
 from tui.gc_tuning import calm_gc
+from tui.malloc_tuning import unmap_large_blocks
 from tui.model import ClusterSnapshot
 from tui.services import build_alerting
 from tui.sim.server import node_address
@@ -134,6 +135,7 @@ async def measure(
             slurm_timeout_s=settings.slurm.timeout,
         ),
     )
+    unmap_large_blocks()  # as `collect` does when it holds the store's writer lock
     store = await Store.open(db_path)
     closers: list[Callable[[], Awaitable[Any]]] = []
     alerts = await build_alerting(settings, store, "bench", closers)
