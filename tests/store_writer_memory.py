@@ -16,8 +16,9 @@ from pathlib import Path
 
 from loguru import logger
 
+from tests.store_snapshots import gpu_snapshot
 from tui.malloc_tuning import unmap_large_blocks
-from tui.model import ClusterSnapshot, Gpu
+from tui.model import ClusterSnapshot
 from tui.store import Store
 
 NODES = 1024
@@ -27,23 +28,7 @@ START = 1_800_000_000.0
 
 
 def snapshot(cycle: int) -> ClusterSnapshot:
-    return ClusterSnapshot(
-        taken_at=START + cycle * STEP_S,
-        gpus=tuple(
-            Gpu(
-                node=f"gpu-{n:04d}",
-                index=i,
-                utilization_pct=float((n + i + cycle) % 101),
-                memory_used_mib=float(1000 + 37 * ((n * i + cycle) % 2000)),
-                memory_total_mib=81920.0,
-                temperature_c=40.0 + (n + cycle) % 45,
-                power_w=100.0 + 3.5 * ((i + cycle) % 100),
-                sm_clock_mhz=1410.0,
-            )
-            for n in range(NODES)
-            for i in range(GPUS_PER_NODE)
-        ),
-    )
+    return gpu_snapshot(START + cycle * STEP_S, cycle, NODES, GPUS_PER_NODE)
 
 
 def rss_mib() -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.report import bench, ratio
+from tests.store_snapshots import gpu_snapshot
 from tui.model import ClusterSnapshot, Gpu
 from tui.store import DEFAULT_RAW_RETENTION_S, Store
 from tui.store_schema import ROLLUP_METRICS, SAMPLE_METRICS
@@ -30,23 +31,7 @@ STEP_S = 5.0
 
 
 def cluster_snapshot(ts: float, cycle: int) -> ClusterSnapshot:
-    return ClusterSnapshot(
-        taken_at=ts,
-        gpus=tuple(
-            Gpu(
-                node=f"gpu-{n:04d}",
-                index=i,
-                utilization_pct=float((n + i + cycle) % 101),
-                memory_used_mib=float(1000 + 37 * ((n * i + cycle) % 2000)),
-                memory_total_mib=81920.0,
-                temperature_c=40.0 + (n + cycle) % 45,
-                power_w=100.0 + 3.5 * ((i + cycle) % 100),
-                sm_clock_mhz=1410.0,
-            )
-            for n in range(NODES)
-            for i in range(GPUS_PER_NODE)
-        ),
-    )
+    return gpu_snapshot(ts, cycle, NODES, GPUS_PER_NODE)
 
 
 async def _fill(store: Store, nodes: int, end: float, span_s: float) -> None:
