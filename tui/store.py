@@ -476,8 +476,9 @@ class Store:
         keys of those jobs, the only ones remembered after the write commits (a job that ended
         is looked up again if it comes back), so that a long run's churn of jobs is not kept."""
         held = [job for job in snapshot.jobs if job.gpu_indices]
-        known = dict(self._job_ids)
-        missing = [job for job in held if job.job_id not in known]
+        remembered = self._job_ids
+        keys = {job.job_id: remembered[job.job_id] for job in held if job.job_id in remembered}
+        missing = [job for job in held if job.job_id not in keys]
         if missing:
             await db.executemany(
                 "INSERT OR IGNORE INTO jobs (job_id, user, account) VALUES (?, ?, ?)",
@@ -490,14 +491,14 @@ class Store:
                 for key, job_id in await db.execute_fetchall(
                     f"SELECT id, job_id FROM jobs WHERE job_id IN ({marks})", chunk
                 ):
-                    known[job_id] = int(key)
+                    keys[job_id] = int(key)
         holders: dict[tuple[str, int], int] = {}
         for job in held:
-            key = known[job.job_id]
+            key = keys[job.job_id]
             for node, indices in job.gpu_indices.items():
                 for index in indices:
                     holders[(node, index)] = key
-        return holders, {job.job_id: known[job.job_id] for job in held}
+        return holders, keys
 
     async def _roll_up(self, db: aiosqlite.Connection, ts: float) -> float:
         """Roll up every closed minute not yet rolled up; returns the new watermark."""
