@@ -70,8 +70,8 @@ def main() -> None:
     parser.add_argument("--unmap-large-blocks", action="store_true")
     args = parser.parse_args()
     logger.remove()
-    if args.unmap_large_blocks:
-        unmap_large_blocks()
+    if args.unmap_large_blocks and not unmap_large_blocks():
+        raise SystemExit("the C library refused the mmap threshold")
     asyncio.run(write(args.db, args.minutes + 1))
 
 
